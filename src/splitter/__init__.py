@@ -7,6 +7,8 @@ the same job pool and configs, shows the same digest, runs only its share, and
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from splitter.errors import (
     ConfigError,
     MissingJobsError,
@@ -14,14 +16,33 @@ from splitter.errors import (
     UsageError,
     VerificationError,
 )
+from splitter.version import __version__
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from splitter.api import run_jobs
+    from splitter.cli import main
+    from splitter.runner import RunSummary
 
 __all__ = [
     "ConfigError",
     "MissingJobsError",
+    "RunSummary",
     "SplitterError",
     "UsageError",
     "VerificationError",
     "__version__",
+    "main",
+    "run_jobs",
 ]
+
+# Every worker process imports the entry script, and so this package: the
+# command line, tqdm and the runner load only when the parent asks for them.
+_LAZY = {"main": "splitter.cli", "run_jobs": "splitter.api", "RunSummary": "splitter.runner"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'splitter' has no attribute {name!r}")

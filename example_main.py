@@ -1,0 +1,37 @@
+"""The example campaign: a small Monte Carlo sweep over (alpha, beta).
+
+Run it like any splitter entry script:
+
+    python example_main.py plan
+    python example_main.py run --machine alpha
+    splitter merge results/* --out merged
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import splitter
+
+log = logging.getLogger("example")
+
+
+def simulate(alpha, beta, *, random_obj, config, progress):
+    """Estimate E[sin(alpha * x) + beta * x^2] for x ~ U(0, 1) by sampling."""
+    steps = config.getint("job", "steps")
+    samples = config.getint("job", "samples_per_step")
+    total = 0.0
+    for step in range(steps):
+        for _ in range(samples):
+            x = random_obj.random()
+            total += math.sin(alpha * x) + beta * x * x
+        progress.report(step + 1, base=steps)
+    score = total / (steps * samples)
+    log.debug("alpha=%s beta=%s score=%.6f", alpha, beta, score)
+    return {"alpha": alpha, "beta": beta, "score": score}
+
+
+if __name__ == "__main__":
+    pool = [(alpha, beta) for alpha in range(10) for beta in range(10)]
+    splitter.main(simulate, pool)

@@ -1,0 +1,3 @@
+from splitter.cli import console_main
+
+console_main()

@@ -1,0 +1,55 @@
+"""``splitter.run_jobs``: the engine behind ``run``, as a library call."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from splitter.campaign import load_campaign, locate_configs
+from splitter.machines import find_machine
+from splitter.plan import all_jobs, share_jobs
+from splitter.runner import RunOptions, RunSummary, run_share
+
+__all__ = ["run_jobs"]
+
+
+def run_jobs(
+    job: Callable[..., Any],
+    pool: Any,
+    *,
+    configs: str | Path | None = None,
+    machine: str | None = None,
+    out: str | Path = "results",
+    workers: int | None = None,
+    retry_failed: bool = False,
+    fresh: bool = False,
+    key: Callable[[Any], Any] | None = None,
+    progress: bool = False,
+) -> RunSummary:
+    """Run ``machine``'s share of ``pool`` (the whole pool when ``machine`` is None).
+
+    The same engine, files and resume rules as the ``run`` command, without
+    prompts: results go to ``out/<machine>/`` (``out/all/`` for the whole
+    pool). Raises ``SplitterError`` subclasses for problems a user can fix;
+    ``summary.exit_code`` is what the command would exit with.
+    """
+    campaign = load_campaign(locate_configs(Path(configs) if configs else None), pool, key)
+    plan = campaign.plan
+    if machine is None:
+        name, share, cores = "all", all_jobs(plan), os.cpu_count() or 1
+    else:
+        chosen = find_machine(campaign.machines, machine, str(campaign.configs.path))
+        name, share, cores = (
+            chosen.name,
+            share_jobs(plan, plan.share_for(chosen.name)),
+            chosen.cores,
+        )
+    options = RunOptions(
+        out=Path(out), machine=name, digest=plan.digest, workers=workers or cores,
+        retry_failed=retry_failed, fresh=fresh, interactive=progress and sys.stderr.isatty(),
+        manifest_extra=(("all", machine is None),),
+    )  # fmt: skip
+    return run_share(campaign, job, share, options)

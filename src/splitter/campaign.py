@@ -1,0 +1,115 @@
+"""Load a campaign: configs + job pool -> validated machines, config, digests and plan.
+
+The first steps of the data flow, shared by every command that has a job
+pool (run, plan, digest). Pure apart from reading the two config files.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from configparser import ConfigParser
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from splitter.canonical import materialize_pool, pool_digest
+from splitter.config import (
+    CONFIG_FILE,
+    RunnerSettings,
+    config_content,
+    parse_config,
+    read_config_text,
+    runner_settings,
+)
+from splitter.digest import config_digest, run_seed
+from splitter.errors import ConfigError
+from splitter.machines import MACHINES_FILE, Machine, load_machines
+from splitter.plan import Plan, make_plan
+
+__all__ = ["Campaign", "ConfigsLocation", "load_campaign", "locate_configs"]
+
+EMBEDDED_CONFIGS = "splitter_configs"
+
+
+@dataclass(frozen=True)
+class ConfigsLocation:
+    """Where the configs come from, and how they were chosen (shown by ``plan``)."""
+
+    path: Path
+    origin: str
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """Everything every host computes alike from the configs and the job pool."""
+
+    configs: ConfigsLocation
+    machines: tuple[Machine, ...]
+    config: ConfigParser
+    config_text: str
+    config_source: str
+    settings: RunnerSettings
+    items: Sequence[Any]
+    pool_digest: bytes
+    config_digest: bytes
+    run_seed: bytes
+    plan: Plan
+
+
+def locate_configs(explicit: Path | None) -> ConfigsLocation:
+    """``--configs DIR``, else ``./configs``, else the configs embedded in a binary."""
+    if explicit is not None:
+        if not explicit.is_dir():
+            raise ConfigError(
+                f"--configs {explicit} is not a folder; pass the folder holding {MACHINES_FILE} "
+                f"and {CONFIG_FILE}, or create one with `splitter init --configs {explicit}`"
+            )
+        return ConfigsLocation(explicit, "--configs")
+    local = Path("configs")
+    if local.is_dir():
+        return ConfigsLocation(local, "./configs")
+    embedded = _embedded_configs()
+    if embedded is not None:
+        return ConfigsLocation(embedded, "embedded in the binary")
+    raise ConfigError(
+        "no configs: ./configs does not exist here; pass --configs DIR, or write templates "
+        "with `splitter init --configs configs`"
+    )
+
+
+def _embedded_configs() -> Path | None:
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle is None:
+        return None
+    folder = Path(bundle) / EMBEDDED_CONFIGS
+    return folder if folder.is_dir() else None
+
+
+def load_campaign(
+    configs: ConfigsLocation, pool: Any, key: Callable[[Any], Any] | None = None
+) -> Campaign:
+    """Validate the configs, digest the pool and the config, and plan the split."""
+    machines = load_machines(configs.path / MACHINES_FILE)
+    config_path = configs.path / CONFIG_FILE
+    # A missing splitter.ini is fine: the runner's sections have built-in defaults.
+    config_text = read_config_text(config_path) or ""
+    config = parse_config(config_text, str(config_path))
+    settings = runner_settings(config, str(config_path))
+    items = materialize_pool(pool)
+    pool_hash = pool_digest(items, key)
+    config_hash = config_digest(config_content(config))
+    seed = run_seed(pool_hash, config_hash)
+    return Campaign(
+        configs=configs,
+        machines=machines,
+        config=config,
+        config_text=config_text,
+        config_source=str(config_path),
+        settings=settings,
+        items=items,
+        pool_digest=pool_hash,
+        config_digest=config_hash,
+        run_seed=seed,
+        plan=make_plan(seed, machines, len(items)),
+    )

@@ -1,0 +1,101 @@
+"""Digests that tie a run together: config, run seed, plan and rescue digests.
+
+Each digest is ``tagged_digest(domain, ...)`` from splitter.canonical: BLAKE2b-256
+over the canonical encoding of a tuple that starts with a domain string, so a
+digest of one kind can never be mistaken for another. The chain is
+
+    pool digest + config digest -> run seed -> plan digest (+ machines)
+                                               -> rescue digest (+ missing ids)
+
+Hosts compare the plan digest; jobs only ever see the run seed.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from splitter.canonical import tagged_digest
+from splitter.errors import UsageError
+from splitter.machines import Machine
+
+__all__ = [
+    "config_digest",
+    "digest_matches",
+    "full_hex",
+    "group_digest",
+    "parse_expected_digest",
+    "plan_digest",
+    "rescue_digest",
+    "run_seed",
+]
+
+_MIN_HEX_DIGITS = 8
+_MAX_HEX_DIGITS = 64
+
+
+def config_digest(content: dict[str, dict[str, str]]) -> bytes:
+    """Return the digest of the parsed config: section -> option -> raw value."""
+    return tagged_digest("splitter/config/v1", content)
+
+
+def run_seed(pool_digest: bytes, config_digest: bytes) -> bytes:
+    """Return the 32-byte run seed that every job's randomness derives from."""
+    return tagged_digest("splitter/run-seed/v1", pool_digest, config_digest)
+
+
+def plan_digest(run_seed: bytes, machines: Sequence[Machine]) -> bytes:
+    """Return the plan digest over the run seed and the machines, in order.
+
+    Perf is taken as a float and cores as an int, so machines.json may write
+    ``[2, 4]`` or ``[2.0, 4]`` for the same machine.
+    """
+    entries = [(machine.name, float(machine.perf), int(machine.cores)) for machine in machines]
+    return tagged_digest("splitter/plan/v1", run_seed, entries)
+
+
+def rescue_digest(
+    plan_digest: bytes, job_ids: Sequence[int] | npt.NDArray[np.integer[Any]]
+) -> bytes:
+    """Return the digest of a rescue over the sorted, unique rescued job ids."""
+    ids = np.asarray(job_ids)
+    if ids.size and ids.dtype.kind not in "iu":
+        raise TypeError(f"job ids must be integers, got an array of dtype {ids.dtype}")
+    # Encoded as one int64 array: vectorised, and independent of the input order.
+    return tagged_digest("splitter/rescue/v1", plan_digest, np.unique(ids.astype(np.int64)))
+
+
+def full_hex(digest: bytes) -> str:
+    """Return the whole digest as lowercase hex."""
+    return digest.hex()
+
+
+def group_digest(digest: bytes) -> str:
+    """Return the first 8 bytes as hex in groups of four, for reading aloud."""
+    head = digest[:8].hex()
+    return " ".join(head[i : i + 4] for i in range(0, len(head), 4))
+
+
+def parse_expected_digest(text: str) -> str:
+    """Normalise a ``--expect-digest`` value to lowercase hex, or raise UsageError."""
+    digits = "".join(text.split()).lower()
+    fix = f"give at least {_MIN_HEX_DIGITS} hex digits of the digest shown by `plan`"
+    if any(char not in string.hexdigits for char in digits):
+        raise UsageError(f"--expect-digest '{text}' is not hexadecimal: {fix}")
+    if len(digits) < _MIN_HEX_DIGITS:
+        raise UsageError(f"--expect-digest '{text}' is too short: {fix}")
+    if len(digits) > _MAX_HEX_DIGITS:
+        raise UsageError(
+            f"--expect-digest '{text}' is too long: give at most {_MAX_HEX_DIGITS} hex digits "
+            "of the digest shown by `plan`"
+        )
+    return digits
+
+
+def digest_matches(expected_hex: str, digest: bytes) -> bool:
+    """Return whether ``expected_hex`` (normalised) is a prefix of the digest's hex."""
+    return digest.hex().startswith(expected_hex)

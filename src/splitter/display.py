@@ -1,0 +1,125 @@
+"""Live progress on the host's console: tqdm bars on a terminal, plain lines elsewhere.
+
+The parent calls ``advance`` once per batch of rows and ``refresh`` a few
+times a second; neither looks at more than the counters and the running
+jobs, so the display costs O(1) per job however long the share is.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import IO, Any
+
+from tqdm import tqdm
+
+from splitter.supervisor import RunningJob
+
+__all__ = ["ProgressDisplay", "format_seconds"]
+
+RUNNING_LINES = 3
+REFRESH_SECONDS = 0.2
+
+log = logging.getLogger("splitter.progress")
+
+
+def format_seconds(seconds: float) -> str:
+    """``1h02m05s``, ``3m07s`` or ``12s``: short enough for a progress line."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+class ProgressDisplay:
+    """Progress of one host's share: done, ok and failed counts, rate and time left."""
+
+    def __init__(
+        self,
+        machine: str,
+        total: int,
+        already_done: int,
+        *,
+        interactive: bool,
+        interval: float,
+        stream: IO[str],
+    ) -> None:
+        self.machine = machine
+        self.total = total
+        self.done = already_done
+        self.ok = 0
+        self.failed = 0
+        self._started_done = already_done
+        self._started = time.monotonic()
+        self._interval = interval
+        self._next_line = self._started + interval
+        self._next_refresh = 0.0
+        self._bar: Any = None
+        self._job_bars: list[Any] = []
+        if interactive:
+            self._bar = tqdm(
+                total=total, initial=already_done, desc=machine, unit="job",
+                file=stream, dynamic_ncols=True, smoothing=0.1,
+            )  # fmt: skip
+            self._job_bars = [
+                tqdm(total=1, position=i + 1, file=stream, leave=False, bar_format="{desc}")
+                for i in range(RUNNING_LINES)
+            ]
+
+    def advance(self, ok: int, failed: int) -> None:
+        """Count finished jobs."""
+        self.ok += ok
+        self.failed += failed
+        self.done += ok + failed
+        if self._bar is not None:
+            self._bar.update(ok + failed)
+
+    def refresh(self, running: Sequence[RunningJob]) -> None:
+        """Redraw (a terminal) or print a line every interval (no terminal)."""
+        now = time.monotonic()
+        if self._bar is None:
+            if now >= self._next_line:
+                self._next_line = now + self._interval
+                log.info("%s", self.summary_line(now))
+            return
+        if now < self._next_refresh:
+            return
+        self._next_refresh = now + REFRESH_SECONDS
+        self._bar.set_postfix_str(f"ok={self.ok} failed={self.failed}", refresh=False)
+        self._bar.refresh()
+        reporting = [job for job in running if job.base > 0]
+        for bar, job in zip(self._job_bars, [*reporting, *[None] * RUNNING_LINES], strict=False):
+            bar.set_description_str(_job_line(job), refresh=True)
+
+    def summary_line(self, now: float | None = None) -> str:
+        """``412/1000 jobs (400 ok, 12 failed), 35.2 jobs/s, about 16s left``."""
+        elapsed = (now or time.monotonic()) - self._started
+        rate = (self.done - self._started_done) / elapsed if elapsed > 0 else 0.0
+        line = f"{self.done}/{self.total} jobs ({self.ok} ok, {self.failed} failed)"
+        if rate > 0:
+            left = format_seconds((self.total - self.done) / rate)
+            line += f", {rate:.1f} jobs/s, about {left} left"
+        return line
+
+    def close(self) -> None:
+        """Remove the job lines and leave the main bar in place."""
+        for bar in self._job_bars:
+            bar.close()
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _job_line(job: RunningJob | None) -> str:
+    if job is None:
+        return ""
+    fraction = min(max(job.progress / job.base, 0.0), 1.0)
+    filled = int(fraction * 20)
+    return (
+        f"  job {job.job_id:>8}  {fraction:6.1%} |{'#' * filled}{' ' * (20 - filled)}| "
+        f"{format_seconds(job.seconds)}"
+    )

@@ -1,0 +1,257 @@
+"""Append-only files of independent zstd frames: the crash-safe container of our files.
+
+Every flush of a writer becomes one complete zstd frame (content size and
+checksum included), appended with one `os.write` loop. A `kill -9` can only
+cut the frame being written, so a reader walks the file frame by frame, yields
+every whole, verified frame and reports the rest as `damage`: after a crash
+that is a cut-off last frame, during a live run it is the frame being written.
+
+Frame boundaries come from the frame format itself (header, then 3-byte block
+headers, then the checksum), so a reader never decompresses past the end of a
+frame and never needs the whole file in memory.
+
+A writer never appends after a damaged tail: callers run `repair_tail` on an
+existing file before they open a `FrameWriter` on it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Generator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+import zstandard
+
+from splitter.errors import ConfigError
+
+__all__ = ["CorruptFileError", "FrameReader", "FrameWriter", "TailRepair", "repair_tail"]
+
+_MAGIC = b"\x28\xb5\x2f\xfd"
+_FCS_SIZES = (0, 2, 4, 8)  # Frame_Content_Size bytes by its 2-bit flag (flag 0: see _header_size)
+_DICT_ID_SIZES = (0, 1, 2, 4)
+_BLOCK_RLE = 1
+_BLOCK_RESERVED = 3
+_CHECKSUM_SIZE = 4
+
+
+class CorruptFileError(ConfigError):
+    """A file splitter wrote that cannot be read as written (not zstd, bad header, ...)."""
+
+
+class _Damage(Exception):
+    """Raised inside the reader when the bytes at a frame boundary are not a valid frame."""
+
+
+class FrameWriter:
+    """Append independent zstd frames to a file, creating it if needed.
+
+    Callers run `repair_tail(path)` first on an existing file: appending after
+    a damaged tail would hide every later frame from readers.
+    """
+
+    def __init__(self, path: Path, level: int = 3) -> None:
+        self.path = path
+        self._compressor = zstandard.ZstdCompressor(
+            level=level, write_checksum=True, write_content_size=True
+        )
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
+        self._fd: int | None = os.open(path, flags, 0o644)
+        self._size = os.fstat(self._fd).st_size
+
+    @property
+    def size(self) -> int:
+        """Bytes in the file, including the frames this writer appended."""
+        return self._size
+
+    def write_frame(self, data: bytes) -> None:
+        """Compress `data` into one complete frame and append it (no fsync)."""
+        fd = self._open_fd()
+        frame = memoryview(self._compressor.compress(data))
+        written = 0
+        try:
+            while written < len(frame):
+                written += os.write(fd, frame[written:])
+        except OSError:
+            # A partial frame would be a damaged tail; take it back so the file stays whole.
+            os.ftruncate(fd, self._size)
+            raise
+        self._size += written
+
+    def sync(self) -> None:
+        """Force the appended frames to disk."""
+        os.fsync(self._open_fd())
+
+    def close(self) -> None:
+        """Fsync and close the file; closing twice is harmless."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def __enter__(self) -> FrameWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _open_fd(self) -> int:
+        if self._fd is None:
+            raise ValueError(f"FrameWriter for {self.path} is closed")
+        return self._fd
+
+
+class FrameReader:
+    """Stream the decompressed payloads of a frame file's whole, verified frames.
+
+    Iterating reads the file in `chunk_size` pieces. After iteration,
+    `complete_bytes` is the offset just past the last whole frame,
+    `total_bytes` the bytes read and `damage` says why reading stopped early
+    (None when the file ended cleanly). A file that a live run is appending to
+    reads fine up to its last whole frame; its open tail shows as `damage`.
+    """
+
+    def __init__(self, path: Path, chunk_size: int = 1 << 20) -> None:
+        self.path = path
+        self.chunk_size = chunk_size
+        self.complete_bytes = 0
+        self.total_bytes = 0
+        self.damage: str | None = None
+        self._dctx = zstandard.ZstdDecompressor()
+
+    def __iter__(self) -> Generator[bytes, None, None]:
+        self.complete_bytes = self.total_bytes = 0
+        self.damage = None
+        buf = bytearray()
+        pos = 0  # where the next frame starts in buf
+        with open(self.path, "rb") as f:
+            while True:
+                try:
+                    length = _frame_length(buf, pos)
+                    if length is None:
+                        chunk = f.read(self.chunk_size)
+                        if not chunk:
+                            break
+                        del buf[:pos]
+                        pos = 0
+                        buf += chunk
+                        self.total_bytes += len(chunk)
+                        continue
+                    payload = self._decompress(buf[pos : pos + length])
+                except _Damage as exc:
+                    self._check_zstd_start(buf)
+                    self.damage = f"{exc} at byte {self.complete_bytes}"
+                    return
+                pos += length
+                self.complete_bytes += length
+                yield payload
+        if pos < len(buf):
+            self._check_zstd_start(buf)
+            self.damage = (
+                f"cut off mid-frame: {len(buf) - pos} bytes after the last whole frame"
+                f" at byte {self.complete_bytes} (a crash, or a run still writing it)"
+            )
+
+    def _decompress(self, frame: bytearray) -> bytes:
+        decoder = self._dctx.decompressobj()
+        try:
+            payload: bytes = decoder.decompress(frame)
+        except zstandard.ZstdError as exc:
+            raise _Damage(f"undecodable frame ({exc})") from exc
+        if not decoder.eof or decoder.unused_data:
+            raise _Damage("frame with inconsistent block sizes")
+        return payload
+
+    def _check_zstd_start(self, buf: bytearray) -> None:
+        """Raise CorruptFileError if the damage is at byte 0 and does not even look like zstd."""
+        head = bytes(buf[:4])
+        if self.complete_bytes == 0 and not _MAGIC.startswith(head):
+            raise CorruptFileError(
+                f"{self.path} is not a zstd file (it starts with {head!r});"
+                " restore the file splitter wrote there, or move this one aside"
+            )
+
+
+def _frame_length(buf: bytearray, pos: int) -> int | None:
+    """Length of the frame starting at buf[pos], or None if buf ends before it does."""
+    end = len(buf)
+    if end - pos < 5:
+        if buf[pos:end] != _MAGIC[: end - pos]:
+            raise _Damage("not a zstd frame")
+        return None
+    if buf[pos : pos + 4] != _MAGIC:
+        raise _Damage("not a zstd frame")
+    at = pos + _header_size(buf[pos + 4])
+    while at + 3 <= end:
+        header = int.from_bytes(buf[at : at + 3], "little")
+        kind, size = (header >> 1) & 3, header >> 3
+        if kind == _BLOCK_RESERVED or size > zstandard.BLOCKSIZE_MAX:
+            raise _Damage("undecodable frame (bad block header)")
+        at += 3 + (1 if kind == _BLOCK_RLE else size)
+        if header & 1:  # last block
+            if buf[pos + 4] & 0x04:
+                at += _CHECKSUM_SIZE
+            return at - pos if at <= end else None
+    return None
+
+
+def _header_size(descriptor: int) -> int:
+    """Bytes of magic plus frame header, from the Frame_Header_Descriptor byte."""
+    single_segment = bool(descriptor & 0x20)
+    fcs_flag = descriptor >> 6
+    fcs = _FCS_SIZES[fcs_flag] if fcs_flag or not single_segment else 1
+    window = 0 if single_segment else 1
+    return 4 + 1 + window + _DICT_ID_SIZES[descriptor & 3] + fcs
+
+
+@dataclass(frozen=True)
+class TailRepair:
+    """What `repair_tail` did: cut `cut_bytes` off `path`, keeping them in `saved_to`."""
+
+    path: Path
+    cut_bytes: int
+    saved_to: Path
+
+
+def repair_tail(path: Path) -> TailRepair | None:
+    """Move a damaged or cut-off tail of a frame file aside, so appending is safe again.
+
+    The damaged bytes are copied to `<name>.damaged-<UTC yyyymmddThhmmssZ>`
+    beside the file and fsync'd before the file is truncated to its last whole
+    frame: nothing is ever lost. Returns None when the file ends cleanly.
+    """
+    reader = FrameReader(path)
+    for _ in reader:
+        pass
+    if reader.damage is None:
+        return None
+    with open(path, "r+b") as f:
+        f.seek(reader.complete_bytes)
+        saved_to = _save_aside(path, f)
+        cut_bytes = f.tell() - reader.complete_bytes
+        f.truncate(reader.complete_bytes)
+        f.flush()
+        os.fsync(f.fileno())
+    return TailRepair(path=path, cut_bytes=cut_bytes, saved_to=saved_to)
+
+
+def _save_aside(path: Path, source: BinaryIO) -> Path:
+    """Copy the rest of `source` to a new `.damaged-<stamp>` file beside `path`; fsync it."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    candidate = path.with_name(f"{path.name}.damaged-{stamp}")
+    number = 1
+    while True:
+        try:
+            with open(candidate, "xb") as f:
+                shutil.copyfileobj(source, f)
+                f.flush()
+                os.fsync(f.fileno())
+            return candidate
+        except FileExistsError:  # never overwrite an earlier repair's bytes
+            number += 1
+            candidate = path.with_name(f"{path.name}.damaged-{stamp}-{number}")

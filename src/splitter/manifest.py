@@ -1,0 +1,83 @@
+"""Write and read OUT/<machine>/manifest.json, the summary of one host's run.
+
+The runner builds the content (digests, machine, share, versions, counts, with
+`MANIFEST_FORMAT`); this module only writes it atomically and reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from splitter.errors import ConfigError
+from splitter.frames import CorruptFileError
+
+__all__ = ["MANIFEST_FORMAT", "MANIFEST_NAME", "read_manifest", "write_manifest"]
+
+MANIFEST_FORMAT = 1
+MANIFEST_NAME = "manifest.json"
+
+
+def write_manifest(path: Path, data: Mapping[str, object]) -> None:
+    """Write `data` as JSON to `path` so that readers see the old or the new file, never half.
+
+    The text goes to a temporary file in the same folder, is fsync'd, then
+    replaces `path` in one rename.
+    """
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        # mkstemp creates 0600; a manifest is as readable as the other files.
+        os.chmod(temp, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        os.unlink(temp)
+        raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable; only POSIX can open and fsync a folder."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_manifest(folder: Path) -> dict[str, object]:
+    """The manifest of a host's output folder, as a dict."""
+    path = folder / MANIFEST_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{folder} has no {MANIFEST_NAME}: is it a folder written by `run`?"
+            " (expected OUT/<machine>/ with manifest.json, results.csv.zst, log.zst)"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise _corrupt(path, "is not UTF-8 text") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _corrupt(path, f"is not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean"}.get(type(data), "a number")
+        raise _corrupt(path, f"holds {'null' if data is None else kind}, not a JSON object")
+    return data
+
+
+def _corrupt(path: Path, problem: str) -> CorruptFileError:
+    return CorruptFileError(
+        f"{path} {problem}; restore the manifest.json that `run` wrote there,"
+        " or rerun `run` on that machine to rewrite it"
+    )

@@ -1,0 +1,61 @@
+"""The plan as people and programs read it: a table, or JSON."""
+
+from __future__ import annotations
+
+from splitter.campaign import Campaign
+from splitter.digest import full_hex, group_digest
+
+__all__ = ["plan_json", "plan_table"]
+
+
+def plan_json(campaign: Campaign) -> dict[str, object]:
+    """Digest, total and every machine's weight, share and index range."""
+    plan = campaign.plan
+    return {
+        "digest": full_hex(plan.digest),
+        "digest_grouped": group_digest(plan.digest),
+        "run_seed": campaign.run_seed.hex(),
+        "total": plan.total,
+        "configs": {"path": str(campaign.configs.path), "origin": campaign.configs.origin},
+        "machines": [
+            {
+                "name": share.machine.name,
+                "perf": share.machine.perf,
+                "cores": share.machine.cores,
+                "weight": share.machine.weight,
+                "share": share.size,
+                "start": share.start,
+                "stop": share.stop,
+            }
+            for share in plan.shares
+        ],
+    }
+
+
+def plan_table(campaign: Campaign) -> str:
+    """The plan as a table, with the digest grouped for reading aloud."""
+    plan = campaign.plan
+    total_weight = sum(share.machine.weight for share in plan.shares)
+    rows = [("machine", "perf", "cores", "weight", "share", "%", "positions")]
+    for share in plan.shares:
+        machine = share.machine
+        rows.append((
+            machine.name, f"{machine.perf:g}", str(machine.cores), f"{machine.weight:g}",
+            str(share.size), f"{100 * machine.weight / total_weight:.1f}",
+            f"{share.start}..{share.stop - 1}" if share.size else "-",
+        ))  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        f"digest  {group_digest(plan.digest)}   (full: {full_hex(plan.digest)})",
+        f"jobs    {plan.total}",
+        f"configs {campaign.configs.path} ({campaign.configs.origin})",
+        "",
+    ]
+    for row in rows:
+        cells = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=False)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    lines.append("")
+    lines.append("positions: each machine's slice of the pool in plan order (see `plan --json`)")
+    return "\n".join(lines)

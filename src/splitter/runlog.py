@@ -1,0 +1,108 @@
+"""The parent's logging during a run: every process's records into log.zst.
+
+Workers send their records over their pipes (see worker.py); the parent
+hands them, and its own, to one file handler, so log.zst holds every
+process's lines in arrival order. The console gets splitter's own INFO lines
+and everyone's warnings, without tracebacks (those are in the file), through
+``logging_redirect_tqdm`` so they never tear a progress bar.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from splitter.config import RunnerSettings
+from splitter.logfile import LogFileWriter, UtcFormatter, ZstdLogHandler
+
+__all__ = ["RunLogging"]
+
+
+class _MachineFilter(logging.Filter):
+    """Names the machine on every record (the file's format shows it)."""
+
+    def __init__(self, machine: str) -> None:
+        super().__init__()
+        self.machine = machine
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "machine"):
+            record.machine = self.machine
+        return True
+
+
+class _ConsoleFilter(logging.Filter):
+    """splitter's own progress and summary lines, and everybody's warnings."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.name.startswith("splitter")
+
+
+class _ConsoleFormatter(logging.Formatter):
+    """One line per record; tracebacks stay in the log file."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage().splitlines()[0] if record.getMessage() else ""
+        if record.levelno >= logging.WARNING:
+            return f"{record.levelname.lower()}: {message}"
+        return message
+
+
+class RunLogging:
+    """Installs the run's handlers on entry and removes them on exit."""
+
+    def __init__(
+        self, folder: Path, machine: str, settings: RunnerSettings, stream: IO[str]
+    ) -> None:
+        self._writer = LogFileWriter(folder, settings.max_log_size, settings.compression_level)
+        self._file = ZstdLogHandler(self._writer)
+        self._file.setFormatter(UtcFormatter(settings.log_format))
+        self._file.setLevel(settings.log_level)
+        self._file.addFilter(_MachineFilter(machine))
+        self._console = logging.StreamHandler(stream)
+        self._console.setFormatter(_ConsoleFormatter())
+        self._console.setLevel(logging.INFO)
+        self._console.addFilter(_ConsoleFilter())
+        self._root = logging.getLogger()
+        self._level = min(settings.log_level, logging.INFO)
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> RunLogging:
+        previous_level = self._root.level
+        self._root.setLevel(self._level)
+        self._stack.callback(self._root.setLevel, previous_level)
+        for handler in (self._file, self._console):
+            self._root.addHandler(handler)
+            self._stack.callback(self._root.removeHandler, handler)
+        self._stack.callback(self._file.close)
+        # Swaps the console handlers for tqdm's (appended last), which keeps
+        # the formatter but not the level and filter: set those again.
+        self._stack.enter_context(logging_redirect_tqdm([self._root]))
+        console = self._root.handlers[-1]
+        console.setLevel(logging.INFO)
+        console.addFilter(_ConsoleFilter())
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stack.close()
+
+    def handle_worker_record(self, data: dict[str, Any]) -> None:
+        """Log a record a worker sent, as if it had been logged here."""
+        record = logging.makeLogRecord(data)
+        for handler in self._root.handlers:
+            if record.levelno >= handler.level:
+                handler.handle(record)
+
+    def flush(self) -> None:
+        """Close the log's current frame, so a crash loses at most the last second."""
+        self._file.flush()

@@ -1,0 +1,316 @@
+"""Run one host's share: resume, dispatch, record, report.
+
+    share ids --(skip recorded)--> Supervisor --rows--> ResultsWriter --> results.csv.zst
+                                      |  \\--log records--> RunLogging ----> log.zst
+                                      \\--running slots--> ProgressDisplay --> console
+
+The parent does O(1) work per job: it appends each row to an in-memory text
+buffer and closes a zstd frame at least every ``flush_interval`` seconds, so
+``kill -9`` loses at most that last second, which reruns on resume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import platform
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from splitter.campaign import Campaign
+from splitter.display import ProgressDisplay, format_seconds
+from splitter.errors import EXIT_FAILED_JOBS, EXIT_INTERRUPTED, EXIT_OK
+from splitter.manifest import MANIFEST_FORMAT, MANIFEST_NAME, write_manifest
+from splitter.outdir import OutputFolder, prepare_output
+from splitter.results import ResultsWriter, recorded_outcomes
+from splitter.runlog import RunLogging
+from splitter.supervisor import Supervisor
+from splitter.version import __version__
+from splitter.worker import WorkerSetup
+
+__all__ = ["RunOptions", "RunSummary", "run_share"]
+
+STEP_SECONDS = 0.1
+
+log = logging.getLogger("splitter.run")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run a share here: where, with how many workers, what to rerun."""
+
+    out: Path
+    machine: str
+    digest: bytes
+    workers: int
+    retry_failed: bool = False
+    fresh: bool = False
+    interactive: bool = False
+    stream: IO[str] = sys.stderr
+    manifest_extra: tuple[tuple[str, object], ...] = ()
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The share's state after a run: counts over the whole share, not only this run."""
+
+    machine: str
+    folder: Path
+    share: int
+    ran: int
+    skipped: int
+    ok: int
+    failed: dict[str, int]
+    remaining: int
+    interrupted: bool
+    seconds: float
+
+    @property
+    def exit_code(self) -> int:
+        """130 when interrupted, 1 when any job of the share failed, else 0."""
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        return EXIT_FAILED_JOBS if sum(self.failed.values()) else EXIT_OK
+
+    def line(self) -> str:
+        """One line for the console and the log."""
+        failed = ", ".join(f"{n} {status}" for status, n in self.failed.items() if n) or "0 failed"
+        text = (
+            f"{self.machine}: {self.ok}/{self.share} ok, {failed}, {self.remaining} remaining; "
+            f"ran {self.ran} jobs in {format_seconds(self.seconds)}, skipped {self.skipped} "
+            f"recorded earlier; results in {self.folder}"
+        )
+        return text + (" (interrupted: run again to resume)" if self.interrupted else "")
+
+
+def run_share(
+    campaign: Campaign,
+    job: Callable[..., Any],
+    share: Sequence[int] | npt.NDArray[np.int64],
+    options: RunOptions,
+) -> RunSummary:
+    """Run the jobs of ``share`` (plan order) that have no recorded outcome yet."""
+    started = time.time()
+    folder = prepare_output(options.out / options.machine, options.digest, fresh=options.fresh)
+    outcomes = recorded_outcomes(folder.results) if folder.resumed else {}
+    share_ids: list[int] = np.asarray(share).tolist()
+    todo = [j for j in share_ids if _wanted(outcomes.get(j), options)]
+    tally = _Tally.from_outcomes(outcomes, share_ids, todo)
+    manifest = _Manifest(campaign, options, folder, len(share), started)
+    manifest.write(tally, "running")
+    settings = campaign.settings
+    with (
+        RunLogging(folder.path, options.machine, settings, options.stream) as logs,
+        ResultsWriter(folder.results, options.machine, settings.columns,
+                      settings.compression_level) as writer,
+    ):  # fmt: skip
+        _log_start(campaign, options, folder, len(share), len(todo))
+        display = ProgressDisplay(
+            options.machine, len(share), len(share) - len(todo),
+            interactive=options.interactive, interval=settings.progress_interval,
+            stream=options.stream,
+        )  # fmt: skip
+        supervisor = Supervisor(
+            _worker_setup(campaign, job, folder, options), campaign.items, todo,
+            options.workers, on_log=logs.handle_worker_record, job_timeout=settings.job_timeout,
+        )  # fmt: skip
+        interrupted = _supervise(supervisor, writer, logs, display, tally, settings.flush_interval)
+        display.close()
+        summary = tally.summary(options.machine, folder.path, interrupted, time.time() - started)
+        log.info("%s", summary.line())
+    manifest.write(tally, "interrupted" if interrupted else "finished")
+    return summary
+
+
+def _wanted(status: str | None, options: RunOptions) -> bool:
+    return status is None or (options.retry_failed and status != "ok")
+
+
+def _supervise(
+    supervisor: Supervisor,
+    writer: ResultsWriter,
+    logs: RunLogging,
+    display: ProgressDisplay,
+    tally: _Tally,
+    flush_interval: float,
+) -> bool:
+    """The parent's loop; True when it was interrupted."""
+    next_flush = time.monotonic() + flush_interval
+    with _interrupts(supervisor) as stopped_hard:
+        try:
+            supervisor.start()
+            while not supervisor.finished:
+                rows = supervisor.step(min(STEP_SECONDS, max(0.0, next_flush - time.monotonic())))
+                ok = 0
+                for row in rows:
+                    writer.add(*row)
+                    ok += row[1] == "ok"
+                tally.record(rows, ok)
+                display.advance(ok, len(rows) - ok)
+                display.refresh(supervisor.running())
+                if time.monotonic() >= next_flush:
+                    writer.flush()
+                    logs.flush()
+                    next_flush = time.monotonic() + flush_interval
+        except KeyboardInterrupt:
+            stopped_hard.set()
+            supervisor.kill()
+        else:
+            supervisor.close()
+    return stopped_hard.is_set() or supervisor.stopping
+
+
+@contextlib.contextmanager
+def _interrupts(supervisor: Supervisor) -> Iterator[threading.Event]:
+    """First Ctrl-C: finish running jobs, start no more. Second (or SIGTERM): stop now."""
+    stopped_hard = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stopped_hard  # Signals reach only the main thread; a library caller handles them.
+        return
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        if supervisor.stopping or signum != signal.SIGINT:
+            raise KeyboardInterrupt
+        supervisor.request_stop()
+        log.warning(
+            "interrupted: letting the running jobs finish, starting no more; "
+            "press Ctrl-C again to stop at once"
+        )
+
+    previous = {sig: signal.signal(sig, on_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stopped_hard
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class _Tally:
+    """Counts over the whole share, merging earlier recorded outcomes with this run."""
+
+    def __init__(self, share: int, skipped: int, ok: int, failed: dict[str, int]) -> None:
+        self.share = share
+        self.skipped = skipped
+        self.ok = ok
+        self.failed = failed
+        self.ran = 0
+
+    @classmethod
+    def from_outcomes(
+        cls, outcomes: dict[int, str], share: list[int], todo: list[int]
+    ) -> _Tally:
+        rerun = set(todo)
+        failed = {"error": 0, "crashed": 0, "timeout": 0}
+        ok = 0
+        for job_id in share:
+            status = outcomes.get(job_id)
+            if status is None or job_id in rerun:
+                continue
+            if status == "ok":
+                ok += 1
+            else:
+                failed[status] = failed.get(status, 0) + 1
+        return cls(len(share), ok + sum(failed.values()), ok, failed)
+
+    def record(self, rows: list[Any], ok: int) -> None:
+        self.ran += len(rows)
+        self.ok += ok
+        if ok != len(rows):
+            for row in rows:
+                if row[1] != "ok":
+                    self.failed[row[1]] = self.failed.get(row[1], 0) + 1
+
+    def counts(self) -> dict[str, int]:
+        return {"ok": self.ok, **self.failed, "remaining": self.remaining}
+
+    @property
+    def remaining(self) -> int:
+        return self.share - self.ok - sum(self.failed.values())
+
+    def summary(self, machine: str, folder: Path, interrupted: bool, seconds: float) -> RunSummary:
+        return RunSummary(
+            machine, folder, self.share, self.ran, self.skipped, self.ok, dict(self.failed),
+            self.remaining, interrupted, seconds,
+        )  # fmt: skip
+
+
+class _Manifest:
+    """manifest.json of a host folder, rewritten (write, then rename) at start and end."""
+
+    def __init__(
+        self, campaign: Campaign, options: RunOptions, folder: OutputFolder, share: int, t0: float
+    ) -> None:
+        self.path = folder.path / MANIFEST_NAME
+        self.data: dict[str, object] = {
+            "format": MANIFEST_FORMAT,
+            "machine": options.machine,
+            "digest": options.digest.hex(),
+            "plan_digest": campaign.plan.digest.hex(),
+            "run_seed": campaign.run_seed.hex(),
+            "pool_digest": campaign.pool_digest.hex(),
+            "config_digest": campaign.config_digest.hex(),
+            "total": campaign.plan.total,
+            "share": share,
+            "workers": options.workers,
+            "started": _iso(t0),
+            "versions": {
+                "splitter": __version__,
+                "python": platform.python_version(),
+                "numpy": np.__version__,
+                "platform": platform.platform(),
+                "frozen": bool(getattr(sys, "frozen", False)),
+            },
+            **dict(options.manifest_extra),
+        }
+
+    def write(self, tally: _Tally, state: str) -> None:
+        self.data.update(state=state, counts=tally.counts())
+        self.data["ended"] = _iso(time.time()) if state != "running" else None
+        write_manifest(self.path, self.data)
+
+
+def _iso(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def _worker_setup(
+    campaign: Campaign, job: Callable[..., Any], folder: OutputFolder, options: RunOptions
+) -> WorkerSetup:
+    settings = campaign.settings
+    job_log_dir = folder.path / "jobs" if settings.per_job_logs else None
+    if job_log_dir is not None:
+        job_log_dir.mkdir(exist_ok=True)
+    return WorkerSetup(
+        job=job,
+        machine=options.machine,
+        run_seed=campaign.run_seed,
+        config_text=campaign.config_text,
+        config_source=campaign.config_source,
+        log_level=settings.log_level,
+        log_format=settings.log_format,
+        nice=settings.nice,
+        job_log_dir=job_log_dir,
+        compression_level=settings.compression_level,
+    )
+
+
+def _log_start(
+    campaign: Campaign, options: RunOptions, folder: OutputFolder, share: int, todo: int
+) -> None:
+    how = "resuming" if folder.resumed else "starting"
+    log.info(
+        "%s %s: share %d of %d jobs, %d to run, %d workers, digest %s, splitter %s, "
+        "Python %s, NumPy %s, pid %d",
+        how, options.machine, share, campaign.plan.total, todo, options.workers,
+        options.digest.hex(), __version__, platform.python_version(), np.__version__, os.getpid(),
+    )  # fmt: skip

@@ -1,0 +1,307 @@
+"""A crash-proof process pool: one pipe per worker, a slot of shared memory each.
+
+``multiprocessing.Pool`` hangs forever when a worker dies, and
+``ProcessPoolExecutor`` fails every pending future and stops every worker,
+throwing away hours of work of the jobs that were fine. This supervisor owns
+its workers one by one, so a dying worker costs only its own job:
+
+    pending job ids --batch--> worker pipe --> worker_main --rows--> step() -> caller
+           ^                                      |
+           |                             shared slot: (job, started, progress)
+           +-- requeued: the dead worker's unreported jobs, all but the one it was running
+
+Batches grow from one job towards about ``TARGET_BATCH_SECONDS`` of work, from
+the busy time workers report, and shrink towards the end so no worker idles
+while another holds a long batch (guided self-scheduling).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import multiprocessing.connection
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnContext, SpawnProcess
+from typing import Any
+
+from splitter.errors import SplitterError
+from splitter.worker import IDLE, SLOT_WIDTH, Row, WorkerSetup, worker_main
+
+__all__ = ["RunningJob", "Supervisor", "WorkersFailedError"]
+
+TARGET_BATCH_SECONDS = 0.1
+MAX_GROWTH = 16
+# Workers that die before running anything point at a broken entry script,
+# not at a job: give up instead of respawning forever.
+MAX_FAILED_STARTS = 3
+
+log = logging.getLogger(__name__)
+
+
+class WorkersFailedError(SplitterError):
+    """Worker processes die as soon as they start."""
+
+
+@dataclass(frozen=True)
+class RunningJob:
+    """A job a worker is running now, as the shared slot shows it."""
+
+    job_id: int
+    seconds: float
+    progress: float
+    base: float
+
+
+class _Handle:
+    """The parent's view of one worker process."""
+
+    def __init__(self, slot: int, process: SpawnProcess, conn: Connection) -> None:
+        self.slot = slot
+        self.process = process
+        self.conn = conn
+        self.batch: list[int] | None = None
+        self.reported = 0
+        self.batch_size = 1
+        self.heard_from = False
+
+
+class Supervisor:
+    """Runs job ids through worker processes; ``step()`` returns the rows that came back."""
+
+    def __init__(
+        self,
+        setup: WorkerSetup,
+        items: Sequence[Any],
+        job_ids: Sequence[int],
+        workers: int,
+        on_log: Callable[[dict[str, Any]], None],
+        job_timeout: float | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self._ctx: SpawnContext = multiprocessing.get_context("spawn")
+        self._setup = setup
+        self._items = items
+        self._pending: deque[int] = deque(job_ids)
+        self._workers = min(workers, max(1, len(self._pending)))
+        self._job_timeout = job_timeout
+        self._slots: Any = self._ctx.RawArray("d", self._workers * SLOT_WIDTH)
+        self._stop: Any = self._ctx.RawValue("b", 0)
+        self._handles: dict[int, _Handle] = {}
+        self._seconds_per_job: float | None = None
+        self._failed_starts = 0
+        self._on_log = on_log
+        self.stopping = False
+
+    @property
+    def workers(self) -> int:
+        """How many worker processes run at once."""
+        return self._workers
+
+    @property
+    def pending(self) -> int:
+        """Jobs not yet handed to a worker (requeued ones included)."""
+        return len(self._pending)
+
+    @property
+    def finished(self) -> bool:
+        """No job is running and none will be dispatched."""
+        busy = any(h.batch is not None for h in self._handles.values())
+        return not busy and (self.stopping or not self._pending)
+
+    def start(self) -> None:
+        """Start the worker processes."""
+        for slot in range(self._workers):
+            self._spawn(slot)
+
+    def step(self, timeout: float) -> list[Row]:
+        """Dispatch to idle workers, wait up to ``timeout`` s, return the rows received."""
+        self._dispatch()
+        rows: list[Row] = []
+        waitables: dict[Any, _Handle] = {}
+        for handle in self._handles.values():
+            waitables[handle.conn] = handle
+            waitables[handle.process.sentinel] = handle
+        for ready in multiprocessing.connection.wait(list(waitables), timeout):
+            handle = waitables[ready]
+            if self._handles.get(handle.slot) is not handle:
+                continue  # Already replaced while handling its pipe.
+            if ready is handle.conn:
+                self._receive(handle, rows)
+            else:
+                self._bury(handle, rows, "crashed")
+        self._enforce_timeout(rows)
+        return rows
+
+    def request_stop(self) -> None:
+        """Dispatch nothing more; workers stop after the job they are running."""
+        self.stopping = True
+        self._stop.value = 1
+
+    def running(self) -> list[RunningJob]:
+        """The jobs running now, longest running first."""
+        now = time.monotonic()
+        found = []
+        for handle in self._handles.values():
+            base = handle.slot * SLOT_WIDTH
+            job_id, started, value, total = self._slots[base : base + SLOT_WIDTH]
+            if job_id != IDLE and handle.batch is not None:
+                found.append(RunningJob(int(job_id), now - started, value, total))
+        return sorted(found, key=lambda job: -job.seconds)
+
+    def close(self) -> None:
+        """Let idle workers exit; kill any that do not."""
+        for handle in self._handles.values():
+            with contextlib.suppress(OSError):
+                handle.conn.send(None)
+        deadline = time.monotonic() + 5
+        for handle in self._handles.values():
+            handle.process.join(max(0.0, deadline - time.monotonic()))
+        self.kill()
+
+    def kill(self) -> None:
+        """Stop every worker now; their unreported jobs stay unrecorded."""
+        for handle in self._handles.values():
+            if handle.process.is_alive():
+                handle.process.kill()
+            handle.process.join()
+            handle.conn.close()
+        self._handles.clear()
+
+    def _spawn(self, slot: int) -> None:
+        base = slot * SLOT_WIDTH
+        self._slots[base : base + SLOT_WIDTH] = [IDLE, 0.0, 0.0, 0.0]
+        parent_end, child_end = self._ctx.Pipe(duplex=True)
+        process = self._ctx.Process(
+            target=worker_main,
+            args=(child_end, self._setup, self._slots, slot, self._stop),
+            name=f"worker-{slot + 1}",
+            daemon=True,
+        )
+        process.start()
+        child_end.close()
+        self._handles[slot] = _Handle(slot, process, parent_end)
+
+    def _dispatch(self) -> None:
+        for handle in list(self._handles.values()):
+            if handle.batch is not None or self.stopping or not self._pending:
+                continue
+            size = self._next_batch_size(handle)
+            batch = [self._pending.popleft() for _ in range(min(size, len(self._pending)))]
+            try:
+                handle.conn.send([(job_id, self._items[job_id]) for job_id in batch])
+            except (BrokenPipeError, ConnectionResetError):
+                self._pending.extendleft(reversed(batch))
+                continue  # Its sentinel reports the death on this step.
+            handle.batch, handle.reported, handle.batch_size = batch, 0, size
+
+    def _next_batch_size(self, handle: _Handle) -> int:
+        share_of_rest = max(1, len(self._pending) // (2 * self._workers))
+        if self._seconds_per_job is None:
+            return 1
+        wanted = int(TARGET_BATCH_SECONDS / max(self._seconds_per_job, 1e-7))
+        return max(1, min(wanted, handle.batch_size * MAX_GROWTH, share_of_rest))
+
+    def _receive(self, handle: _Handle, rows: list[Row]) -> None:
+        try:
+            while handle.conn.poll():
+                self._handle_message(handle, handle.conn.recv(), rows)
+        except (EOFError, OSError):
+            self._bury(handle, rows, "crashed")
+
+    def _handle_message(self, handle: _Handle, message: Any, rows: list[Row]) -> None:
+        handle.heard_from = True
+        self._failed_starts = 0
+        if message[0] == "log":
+            self._on_log(message[1])
+            return
+        _, batch_rows, done, busy = message
+        rows.extend(batch_rows)
+        handle.reported += len(batch_rows)
+        if batch_rows:
+            self._learn_duration(busy / len(batch_rows))
+        if done:
+            assert handle.batch is not None
+            # A stop request ends a batch early: its unrun jobs are not lost.
+            self._pending.extendleft(reversed(handle.batch[handle.reported :]))
+            handle.batch = None
+
+    def _learn_duration(self, seconds: float) -> None:
+        known = self._seconds_per_job
+        self._seconds_per_job = seconds if known is None else 0.7 * known + 0.3 * seconds
+
+    def _enforce_timeout(self, rows: list[Row]) -> None:
+        if self._job_timeout is None:
+            return
+        for job in self.running():
+            if job.seconds > self._job_timeout:
+                handle = self._handle_running(job.job_id)
+                if handle is not None:
+                    handle.process.kill()
+                    self._bury(handle, rows, "timeout")
+
+    def _handle_running(self, job_id: int) -> _Handle | None:
+        for handle in self._handles.values():
+            if self._slots[handle.slot * SLOT_WIDTH] == job_id and handle.batch is not None:
+                return handle
+        return None
+
+    def _bury(self, handle: _Handle, rows: list[Row], status: str) -> None:
+        """Record a dead worker's job, requeue its other unreported jobs, replace it."""
+        try:
+            while handle.conn.poll():
+                self._handle_message(handle, handle.conn.recv(), rows)
+        except (EOFError, OSError):
+            pass  # Everything it sent before dying has been read.
+        handle.process.join(5)
+        handle.conn.close()
+        del self._handles[handle.slot]
+        base = handle.slot * SLOT_WIDTH
+        job_id, started = self._slots[base], self._slots[base + 1]
+        unreported = handle.batch[handle.reported :] if handle.batch is not None else []
+        if job_id != IDLE and int(job_id) in unreported:
+            unreported.remove(int(job_id))
+            rows.append(self._death_row(int(job_id), started, status, handle.process.exitcode))
+        elif not handle.heard_from:
+            self._count_failed_start(handle.process.exitcode)
+        self._pending.extendleft(reversed(unreported))
+        if not self.stopping and self._pending:
+            self._spawn(handle.slot)
+
+    def _count_failed_start(self, exitcode: int | None) -> None:
+        self._failed_starts += 1
+        if self._failed_starts >= MAX_FAILED_STARTS:
+            raise WorkersFailedError(
+                f"worker processes exit right after starting (exit code {exitcode}); the entry "
+                "script probably fails when imported by a worker: check the messages above, "
+                'and keep its work under `if __name__ == "__main__":`'
+            )
+
+    def _death_row(self, job_id: int, started: float, status: str, exitcode: int | None) -> Row:
+        seconds = time.monotonic() - started
+        if status == "timeout":
+            limit = f"{self._job_timeout:g}"
+            error = f"job ran longer than job_timeout = {limit} s; its worker was stopped"
+        else:
+            error = f"worker process died ({_describe_exit(exitcode)}) while running this job"
+        log.warning("job %d %s: %s", job_id, status, error)
+        return (job_id, status, time.time() - seconds, seconds, error, None)
+
+
+def _describe_exit(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "exit code unknown"
+    if exitcode < 0:
+        name = signal.Signals(-exitcode).name if -exitcode in signal.valid_signals() else "?"
+        hint = {
+            "SIGKILL": "; the out-of-memory killer sends this",
+            "SIGSEGV": "; a segmentation fault in native code",
+        }.get(name, "")
+        return f"signal {name}{hint}"
+    return f"exit code {exitcode}; os._exit() or a fatal error in native code"

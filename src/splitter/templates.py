@@ -1,0 +1,137 @@
+"""Write the config templates of ``splitter init``: machines.json and splitter.ini.
+
+The templates are valid as written, so a first run works before any editing;
+existing files are never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from splitter.config import CONFIG_FILE
+from splitter.errors import ConfigError
+from splitter.machines import MACHINES_FILE, MAX_NAME_LENGTH, machine_name_problem
+
+__all__ = [
+    "PLACEHOLDER_MACHINE",
+    "InitResult",
+    "config_template",
+    "default_machine_name",
+    "machines_template",
+    "write_templates",
+]
+
+PLACEHOLDER_MACHINE = "other-host"
+
+_CONFIG_TEMPLATE = """\
+# splitter.ini: the runner's settings ([logging], [results], [run]) and your own
+# sections. Jobs see all of it through `config`. Every value counts in the plan
+# digest (comments and spacing do not), so copy the same file to every machine.
+# Each runner option below is at its default.
+
+[logging]
+# Least important messages to log: DEBUG, INFO, WARNING, ERROR or CRITICAL.
+level = INFO
+# Layout of a log line, Python logging %-style; %(machine)s is this machine's name.
+format = %(asctime)s %(machine)s %(processName)s %(levelname)s %(message)s
+# Size at which log.zst is set aside as log.N.zst and a new one begun: bytes with
+# an optional unit, like 512, 64k or 64KiB (1024-based), 64kB (1000-based), 1.5G.
+max_file_size = 64MiB
+# Also write one log file per job: true or false.
+per_job = false
+
+[results]
+# Column names, comma-separated, for jobs that return a tuple or list;
+# leave empty to take the columns from the jobs' return values.
+columns =
+# zstd compression level of the results, a whole number from 1 to 19.
+compression_level = 3
+
+[run]
+# Niceness of the worker processes, a whole number from 0 (normal) to 19 (lowest).
+nice = 10
+# Seconds between plain progress lines when the console is not a terminal.
+progress_interval = 30
+# Seconds a job may run before it is stopped and recorded as timeout; 0 means no limit.
+job_timeout = 0
+# Seconds at most between flushes of the results file to disk, above 0 and at most 1.
+flush_interval = 1.0
+
+# Your own sections follow; a job reads them like config.getint("job", "steps").
+[job]
+steps = 100
+"""
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What ``write_templates`` did: files it wrote, and files it left as they were."""
+
+    written: tuple[Path, ...]
+    existing: tuple[Path, ...]
+
+
+def default_machine_name(hostname: str) -> str:
+    """A valid machine name for this host: its first label, made folder-safe."""
+    label = hostname.split(".")[0]
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", label)[:MAX_NAME_LENGTH]
+    if not name:
+        return "this-host"
+    # With only those characters and no dot, a Windows device name (CON, NUL,
+    # COM1...) is the one problem left.
+    if machine_name_problem(name) is not None:
+        return f"{name}-host"
+    return name
+
+
+def machines_template(hostname: str, cores: int) -> str:
+    """machines.json text with this host and a placeholder for another machine."""
+    if cores < 1:
+        raise ValueError(f"cores must be at least 1, not {cores}")
+    name = default_machine_name(hostname)
+    other = "another-host" if name.lower() == PLACEHOLDER_MACHINE else PLACEHOLDER_MACHINE
+    entries = [f"  {json.dumps(name)}: [1.0, {cores}]", f"  {json.dumps(other)}: [1.0, 4]"]
+    return "{\n" + ",\n".join(entries) + "\n}\n"
+
+
+def config_template() -> str:
+    """splitter.ini text: every runner option at its default, explained, and a [job] example."""
+    return _CONFIG_TEMPLATE
+
+
+def write_templates(directory: Path, hostname: str, cores: int) -> InitResult:
+    """Write machines.json and splitter.ini into ``directory``, never overwriting a file."""
+    templates = (
+        (directory / MACHINES_FILE, machines_template(hostname, cores)),
+        (directory / CONFIG_FILE, config_template()),
+    )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"{directory} cannot be created as a folder ({error.strerror}); "
+            "pass --configs with a folder you can write to"
+        ) from None
+    written: list[Path] = []
+    existing: list[Path] = []
+    for path, text in templates:
+        (written if _write_new(path, text) else existing).append(path)
+    return InitResult(written=tuple(written), existing=tuple(existing))
+
+
+def _write_new(path: Path, text: str) -> bool:
+    """Write a new file; False, touching nothing, if it already exists."""
+    try:
+        with path.open("x", encoding="utf-8") as file:
+            file.write(text)
+    except FileExistsError:
+        return False
+    except OSError as error:
+        raise ConfigError(
+            f"{path} cannot be written ({error.strerror}); "
+            "pass --configs with a folder you can write to"
+        ) from None
+    return True

@@ -1,0 +1,239 @@
+"""The worker process: runs batches of jobs and sends back one row per job.
+
+Runs in a worker process (started with the ``spawn`` method, also when
+frozen). Protocol over the worker's own duplex pipe, strictly alternating so
+neither side can block the other on a full pipe:
+
+    parent -> worker   a batch: list of (job_id, item); None means "exit"
+    worker -> parent   ("rows", rows, batch_done, busy_seconds), any number
+                       per batch, the last one with batch_done=True
+                       ("log", record_dict) for every log record
+
+A pipe per worker (not one shared queue) means a worker killed mid-write can
+only damage its own pipe, which the parent then discards with the worker.
+
+Shared memory holds one slot per worker: (job_id, started, progress value,
+progress base). The parent reads it to know which job a dead worker was
+running, to enforce timeouts and to draw progress, without any message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable, MutableSequence, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from splitter.config import parse_config
+from splitter.injection import JobRandom, Progress, injected_names
+
+__all__ = [
+    "IDLE",
+    "SLOT_WIDTH",
+    "Row",
+    "WorkerSetup",
+    "one_line",
+    "worker_main",
+]
+
+SLOT_WIDTH = 4
+IDLE = -1.0
+# A worker sends the rows of a long batch at least this often, so results of
+# slow jobs reach the file (and survive a crash) without waiting for the batch.
+SEND_INTERVAL = 0.25
+
+Row = tuple[int, str, float, float, str, Any]
+"""(job_id, status, start_time, duration, error, value): one job's outcome."""
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """Everything a worker needs, sent once when it starts (picklable under spawn)."""
+
+    job: Callable[..., Any]
+    machine: str
+    run_seed: bytes
+    config_text: str
+    config_source: str
+    log_level: int
+    log_format: str
+    nice: int
+    job_log_dir: Path | None
+    compression_level: int
+
+
+def one_line(exc: BaseException) -> str:
+    """``ValueError: bad alpha`` on one line, for the results' error column."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return " ".join(text.split())
+
+
+class _PipeLogHandler(logging.Handler):
+    """Sends each record to the parent as a plain dict (tracebacks pre-formatted)."""
+
+    def __init__(self, send: Callable[[object], None]) -> None:
+        super().__init__()
+        self._send = send
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+            if record.exc_info and not record.exc_text:
+                record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+            data = dict(record.__dict__, msg=message, args=None, exc_info=None)
+            self._send(("log", data))
+        except Exception:
+            self.handleError(record)
+
+
+class _JobLogCollector(logging.Handler):
+    """Collects what the current job logs, for its own file under jobs/."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+class _Worker:
+    """Runs in a worker process: the state kept across batches."""
+
+    def __init__(
+        self, conn: Connection, setup: WorkerSetup, slots: MutableSequence[float], slot: int
+    ) -> None:
+        self.conn = conn
+        self.setup = setup
+        self.slots = slots
+        self.base = slot * SLOT_WIDTH
+        self.send_lock = threading.Lock()
+        self.config = parse_config(setup.config_text, setup.config_source)
+        self.wanted = injected_names(setup.job)
+        self.progress = Progress(slots, self.base + 2)
+        self.job_logs = _JobLogCollector() if setup.job_log_dir else None
+        self.log = logging.getLogger("splitter.worker")
+
+    def send(self, message: object) -> None:
+        # User code may log from its own threads: one message at a time.
+        with self.send_lock:
+            self.conn.send(message)
+
+    def keywords(self, job_id: int) -> dict[str, Any]:
+        wanted = self.wanted
+        kwargs: dict[str, Any] = {}
+        if "random_obj" in wanted:
+            kwargs["random_obj"] = JobRandom(self.setup.run_seed, job_id)
+        if "config" in wanted:
+            kwargs["config"] = self.config
+        if "progress" in wanted:
+            kwargs["progress"] = self.progress
+        return kwargs
+
+    def run_one(self, job_id: int, item: Any) -> Row:
+        slots, base = self.slots, self.base
+        slots[base + 2] = 0.0
+        slots[base + 3] = 0.0
+        slots[base + 1] = time.monotonic()
+        slots[base] = job_id
+        start = time.time()
+        began = time.perf_counter()
+        try:
+            kwargs = self.keywords(job_id) if self.wanted else {}
+            if type(item) is tuple:
+                value = self.setup.job(*item, **kwargs)
+            else:
+                value = self.setup.job(item, **kwargs)
+            row: Row = (job_id, "ok", start, time.perf_counter() - began, "", value)
+        except (Exception, SystemExit) as exc:
+            duration = time.perf_counter() - began
+            self.log.error("job %d failed: %s", job_id, one_line(exc), exc_info=True)
+            row = (job_id, "error", start, duration, one_line(exc), None)
+        slots[base] = IDLE
+        return row
+
+    def run_batch(self, batch: Sequence[tuple[int, Any]], stop: Any) -> None:
+        rows: list[Row] = []
+        began = last_send = time.perf_counter()
+        for job_id, item in batch:
+            if stop.value:
+                break
+            rows.append(self.run_one_logged(job_id, item))
+            now = time.perf_counter()
+            if now - last_send >= SEND_INTERVAL:
+                self.send_rows(rows, False, now - began)
+                rows, began, last_send = [], now, now
+        self.send_rows(rows, True, time.perf_counter() - began)
+
+    def run_one_logged(self, job_id: int, item: Any) -> Row:
+        if self.job_logs is None:
+            return self.run_one(job_id, item)
+        self.job_logs.lines.clear()
+        row = self.run_one(job_id, item)
+        if self.job_logs.lines:
+            _write_job_log(self.setup, job_id, self.job_logs.lines)
+        return row
+
+    def send_rows(self, rows: list[Row], done: bool, busy: float) -> None:
+        try:
+            self.send(("rows", rows, done, busy))
+        except (pickle.PicklingError, TypeError, AttributeError):
+            self.send(("rows", [_picklable(row) for row in rows], done, busy))
+
+
+def _picklable(row: Row) -> Row:
+    """The row itself, or an error row when its value cannot travel to the parent."""
+    try:
+        pickle.dumps(row[5])
+    except Exception as exc:
+        return (*row[:4], f"result could not be sent to the parent: {one_line(exc)}", None)
+    return row
+
+
+def _write_job_log(setup: WorkerSetup, job_id: int, lines: list[str]) -> None:
+    import zstandard
+
+    assert setup.job_log_dir is not None
+    target = setup.job_log_dir / f"{job_id}.log.zst"
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    data = ("\n".join(lines) + "\n").encode("utf-8", "backslashreplace")
+    compressor = zstandard.ZstdCompressor(level=setup.compression_level, write_checksum=True)
+    temporary.write_bytes(compressor.compress(data))
+    os.replace(temporary, target)
+
+
+def _configure_logging(worker: _Worker) -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(_PipeLogHandler(worker.send))
+    root.setLevel(worker.setup.log_level)
+    if worker.job_logs is not None:
+        root.addHandler(worker.job_logs)
+
+
+def worker_main(
+    conn: Connection, setup: WorkerSetup, slots: MutableSequence[float], slot: int, stop: Any
+) -> None:
+    """Runs in a worker process: serve batches until the parent sends None."""
+    # The parent owns Ctrl-C: it decides whether running jobs may finish.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if setup.nice and hasattr(os, "nice"):
+        with contextlib.suppress(OSError):
+            os.nice(setup.nice)
+    worker = _Worker(conn, setup, slots, slot)
+    _configure_logging(worker)
+    try:
+        while (batch := conn.recv()) is not None:
+            worker.run_batch(batch, stop)
+    except (EOFError, BrokenPipeError):
+        pass  # The parent has gone; nothing is left to report to.

@@ -1,0 +1,42 @@
+"""A test campaign whose jobs misbehave on purpose, as its [job] section says.
+
+[job] size = number of jobs; fail = ids that raise; crash = ids whose worker
+dies; hang = ids that sleep for a long time; sleep = seconds every job sleeps;
+marker_dir = a folder where each job leaves a file per execution (to prove a
+job ran, or did not run, again).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import splitter
+
+
+def _ids(config, option):
+    text = config.get("job", option, fallback="")
+    return {int(part) for part in text.split(",") if part.strip()}
+
+
+def job(index, *, random_obj, config, progress):
+    marker_dir = config.get("job", "marker_dir", fallback="")
+    if marker_dir:
+        Path(marker_dir, f"{index}.{os.getpid()}.{time.monotonic_ns()}").touch()
+    logging.getLogger("campaign").info("job %d starts", index)
+    if index in _ids(config, "crash"):
+        os._exit(7)
+    if index in _ids(config, "fail"):
+        raise ValueError(f"job {index} refuses\nsecond line")
+    if index in _ids(config, "hang"):
+        time.sleep(3600)
+    time.sleep(config.getfloat("job", "sleep", fallback=0.0))
+    progress.report(1, base=1)
+    return {"index": index, "draw": random_obj.random(), "square": index * index}
+
+
+if __name__ == "__main__":
+    size = int(os.environ.get("CAMPAIGN_SIZE", "40"))
+    splitter.main(job, list(range(size)))

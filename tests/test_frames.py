@@ -1,0 +1,293 @@
+"""Tests for splitter.frames: append-only zstd frame files, their reader and tail repair."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from splitter.errors import ConfigError
+from splitter.frames import CorruptFileError, FrameReader, FrameWriter, TailRepair, repair_tail
+
+PAYLOADS = [b"job_id,status\n", b"1,ok\n" * 300, b"", b"2,error\n"]
+
+
+def write_frames(path: Path, payloads: list[bytes]) -> list[int]:
+    """Write the payloads as frames; return the file size after each frame."""
+    ends = []
+    with FrameWriter(path) as writer:
+        for payload in payloads:
+            writer.write_frame(payload)
+            ends.append(writer.size)
+    return ends
+
+
+def read_all(path: Path, chunk_size: int = 1 << 20) -> tuple[list[bytes], FrameReader]:
+    reader = FrameReader(path, chunk_size)
+    return list(reader), reader
+
+
+@settings(max_examples=50)
+@given(
+    payloads=st.lists(st.binary(max_size=3000), max_size=6),
+    chunk_size=st.integers(min_value=1, max_value=5000),
+)
+def test_frames_round_trip_in_any_chunk_size(payloads: list[bytes], chunk_size: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "f.zst"
+        write_frames(path, payloads)
+        frames, reader = read_all(path, chunk_size)
+        assert frames == payloads
+        assert reader.damage is None
+        assert reader.complete_bytes == reader.total_bytes == path.stat().st_size
+
+
+def test_each_frame_is_independent_with_content_size_and_checksum(tmp_path: Path) -> None:
+    path = tmp_path / "f.zst"
+    ends = write_frames(path, [b"one", b"two"])
+    data = path.read_bytes()
+    second = zstandard.get_frame_parameters(data[ends[0] :])
+    assert second.content_size == 3
+    assert second.has_checksum
+    assert zstandard.ZstdDecompressor().decompress(data[ends[0] :]) == b"two"
+
+
+def test_writer_appends_to_an_existing_file_and_counts_its_size(tmp_path: Path) -> None:
+    path = tmp_path / "f.zst"
+    ends = write_frames(path, [b"first"])
+    with FrameWriter(path) as writer:
+        assert writer.size == ends[0]
+        writer.write_frame(b"second")
+        writer.sync()
+        assert writer.size == path.stat().st_size
+    assert read_all(path)[0] == [b"first", b"second"]
+
+
+def test_writer_finishes_a_frame_across_partial_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, bytes(data)[:3]))
+    path = tmp_path / "f.zst"
+    write_frames(path, [b"a payload longer than three bytes"])
+    monkeypatch.undo()
+    assert read_all(path)[0] == [b"a payload longer than three bytes"]
+
+
+def test_a_failed_write_leaves_no_partial_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "f.zst"
+    ends = write_frames(path, [b"kept"])
+    real_write = os.write
+    calls = []
+
+    def write_then_fail(fd: int, data: bytes) -> int:
+        calls.append(fd)
+        if len(calls) > 1:
+            raise OSError(28, "No space left on device")
+        return real_write(fd, bytes(data)[:5])
+
+    with FrameWriter(path) as writer:
+        monkeypatch.setattr(os, "write", write_then_fail)
+        with pytest.raises(OSError, match="No space left"):
+            writer.write_frame(b"lost in a full disk")
+        monkeypatch.undo()
+        assert writer.size == ends[0]
+    assert path.stat().st_size == ends[0]
+    assert read_all(path)[1].damage is None
+
+
+def test_writing_after_close_is_refused(tmp_path: Path) -> None:
+    writer = FrameWriter(tmp_path / "f.zst")
+    writer.close()
+    writer.close()
+    with pytest.raises(ValueError, match=r"FrameWriter for .*f\.zst is closed"):
+        writer.write_frame(b"x")
+
+
+def test_an_empty_file_has_no_frames_and_no_damage(tmp_path: Path) -> None:
+    path = tmp_path / "f.zst"
+    path.touch()
+    frames, reader = read_all(path)
+    assert frames == []
+    assert (reader.damage, reader.complete_bytes, reader.total_bytes) == (None, 0, 0)
+
+
+def test_a_file_cut_anywhere_in_its_last_frame_reads_the_earlier_frames(tmp_path: Path) -> None:
+    whole = tmp_path / "whole.zst"
+    ends = write_frames(whole, PAYLOADS)
+    data = whole.read_bytes()
+    last_start = ends[-2]
+    cut_path = tmp_path / "cut.zst"
+    for cut in range(last_start + 1, len(data)):
+        cut_path.write_bytes(data[:cut])
+        frames, reader = read_all(cut_path, chunk_size=64)
+        assert frames == PAYLOADS[:-1], cut
+        assert reader.complete_bytes == last_start
+        assert reader.total_bytes == cut
+        assert reader.damage == (
+            f"cut off mid-frame: {cut - last_start} bytes after the last whole frame"
+            f" at byte {last_start} (a crash, or a run still writing it)"
+        )
+
+
+def test_a_file_cut_inside_its_first_frame_reads_no_frames(tmp_path: Path) -> None:
+    path = tmp_path / "f.zst"
+    write_frames(path, [b"x" * 100])
+    path.write_bytes(path.read_bytes()[:2])
+    frames, reader = read_all(path)
+    assert frames == []
+    assert reader.damage == (
+        "cut off mid-frame: 2 bytes after the last whole frame at byte 0"
+        " (a crash, or a run still writing it)"
+    )
+
+
+def test_a_bad_checksum_stops_reading_at_that_frame(tmp_path: Path) -> None:
+    path = tmp_path / "f.zst"
+    ends = write_frames(path, [b"one", b"two", b"three"])
+    data = bytearray(path.read_bytes())
+    data[ends[1] - 1] ^= 0xFF  # last checksum byte of the second frame
+    path.write_bytes(bytes(data))
+    frames, reader = read_all(path)
+    assert frames == [b"one"]
+    assert reader.complete_bytes == ends[0]
+    assert reader.damage == (
+        "undecodable frame (zstd decompressor error: Restored data doesn't match checksum)"
+        f" at byte {ends[0]}"
+    )
+
+
+def test_garbage_after_the_frames_is_damage_at_its_offset(tmp_path: Path) -> None:
+    path = tmp_path / "f.zst"
+    ends = write_frames(path, [b"one"])
+    with open(path, "ab") as f:
+        f.write(b"job_id,status\n")
+    frames, reader = read_all(path)
+    assert frames == [b"one"]
+    assert reader.damage == f"not a zstd frame at byte {ends[0]}"
+
+
+def test_a_file_that_is_not_zstd_is_a_corrupt_file_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = Path("results/alpha/results.csv.zst")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"job_id,machine,status\n1,alpha,ok\n")
+    with pytest.raises(CorruptFileError) as caught:
+        list(FrameReader(path))
+    assert str(caught.value) == (
+        "results/alpha/results.csv.zst is not a zstd file (it starts with b'job_');"
+        " restore the file splitter wrote there, or move this one aside"
+    )
+    assert isinstance(caught.value, ConfigError)
+    assert caught.value.exit_code == 2
+
+
+def test_a_tiny_file_that_is_not_zstd_is_a_corrupt_file_error(tmp_path: Path) -> None:
+    path = tmp_path / "f.zst"
+    path.write_bytes(b"jo")
+    with pytest.raises(CorruptFileError, match=r"is not a zstd file \(it starts with b'jo'\)"):
+        list(FrameReader(path))
+
+
+def test_a_live_file_reads_up_to_its_last_whole_frame(tmp_path: Path) -> None:
+    path = tmp_path / "f.zst"
+    with FrameWriter(path) as writer:
+        writer.write_frame(b"done")
+        done = writer.size
+        half = zstandard.ZstdCompressor().compress(b"in flight" * 50)[:10]
+        with open(path, "ab") as f:  # what a reader sees mid-write
+            f.write(half)
+        frames, reader = read_all(path)
+    assert frames == [b"done"]
+    assert reader.damage == (
+        f"cut off mid-frame: 10 bytes after the last whole frame at byte {done}"
+        " (a crash, or a run still writing it)"
+    )
+
+
+def test_repair_tail_of_a_clean_file_does_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "f.zst"
+    write_frames(path, PAYLOADS)
+    before = path.read_bytes()
+    assert repair_tail(path) is None
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.zst"]
+
+
+def test_repair_tail_keeps_the_cut_bytes_and_appending_then_works(tmp_path: Path) -> None:
+    path = tmp_path / "results.csv.zst"
+    ends = write_frames(path, PAYLOADS)
+    data = path.read_bytes()
+    path.write_bytes(data[: ends[-1] - 3])
+    repair = repair_tail(path)
+    assert repair is not None
+    assert repair.path == path
+    assert repair.cut_bytes == ends[-1] - 3 - ends[-2]
+    assert re.fullmatch(r"results\.csv\.zst\.damaged-\d{8}T\d{6}Z", repair.saved_to.name)
+    assert repair.saved_to.parent == tmp_path
+    assert repair.saved_to.read_bytes() == data[ends[-2] : ends[-1] - 3]
+    assert path.stat().st_size == ends[-2]
+    with FrameWriter(path) as writer:
+        writer.write_frame(b"after repair")
+    frames, reader = read_all(path)
+    assert frames == [*PAYLOADS[:-1], b"after repair"]
+    assert reader.damage is None
+
+
+def test_repair_tail_never_overwrites_an_earlier_damaged_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class FrozenClock:
+        @staticmethod
+        def now(tz: object) -> datetime:
+            return datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
+
+    monkeypatch.setattr("splitter.frames.datetime", FrozenClock)
+    path = tmp_path / "log.zst"
+    ends = write_frames(path, [b"kept"])
+    saved = []
+    for garbage in (b"\x28\xb5", b"\x28\xb5\x2f"):
+        with open(path, "ab") as f:
+            f.write(garbage)
+        repair = repair_tail(path)
+        assert repair is not None
+        saved.append((repair.saved_to.name, repair.saved_to.read_bytes()))
+    assert saved == [
+        ("log.zst.damaged-20261122T100000Z", b"\x28\xb5"),
+        ("log.zst.damaged-20261122T100000Z-2", b"\x28\xb5\x2f"),
+    ]
+    assert path.stat().st_size == ends[0]
+
+
+def test_repair_tail_refuses_a_file_that_is_not_zstd(tmp_path: Path) -> None:
+    path = tmp_path / "f.zst"
+    path.write_bytes(b"plain text")
+    with pytest.raises(CorruptFileError):
+        repair_tail(path)
+    assert path.read_bytes() == b"plain text"
+
+
+def test_tail_repair_is_plain_frozen_data(tmp_path: Path) -> None:
+    repair = TailRepair(path=tmp_path / "a", cut_bytes=3, saved_to=tmp_path / "b")
+    with pytest.raises(AttributeError):
+        repair.cut_bytes = 4  # type: ignore[misc]
+
+
+def test_frames_of_many_blocks_read_in_small_chunks(tmp_path: Path) -> None:
+    payloads = [os.urandom(300_000), b"\0" * 400_000, b"abc" * 100_000]
+    path = tmp_path / "f.zst"
+    write_frames(path, payloads)
+    frames, reader = read_all(path, chunk_size=1000)
+    assert frames == payloads
+    assert reader.damage is None

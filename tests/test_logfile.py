@@ -1,0 +1,201 @@
+"""Tests for splitter.logfile: UTC records, log.zst rotation and reading records back."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from splitter.frames import FrameReader
+from splitter.logfile import (
+    LogFileWriter,
+    UtcFormatter,
+    ZstdLogHandler,
+    log_parts,
+    read_log_records,
+)
+
+WHEN = datetime(2026, 11, 22, 10, 0, 0, 123456, tzinfo=UTC).timestamp()
+
+
+def make_record(message: str, **extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("splitter.runner", logging.INFO, __file__, 1, message, (), None)
+    record.created = WHEN
+    record.__dict__.update(extra)
+    return record
+
+
+def frames_text(path: Path) -> str:
+    return b"".join(FrameReader(path)).decode("utf-8")
+
+
+@pytest.fixture
+def logger() -> Iterator[logging.Logger]:
+    log = logging.getLogger("splitter.test_logfile")
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    yield log
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+
+
+def test_records_start_with_a_utc_timestamp_and_default_machine() -> None:
+    text = UtcFormatter().format(make_record("started"))
+    assert text == "2026-11-22T10:00:00.123456Z - INFO splitter.runner: started"
+
+
+def test_a_records_machine_field_is_used() -> None:
+    formatter = UtcFormatter("%(asctime)s %(machine)s %(message)s")
+    assert formatter.format(make_record("hi", machine="beta")) == (
+        "2026-11-22T10:00:00.123456Z beta hi"
+    )
+
+
+def test_a_format_without_the_timestamp_first_gets_it_put_in_front() -> None:
+    formatter = UtcFormatter("%(levelname)s %(message)s")
+    assert formatter.format(make_record("hi")) == "2026-11-22T10:00:00.123456Z INFO hi"
+
+
+def test_continuation_lines_and_tracebacks_are_indented() -> None:
+    try:
+        raise ValueError("bad\nvalue")
+    except ValueError:
+        record = logging.LogRecord(
+            "job", logging.ERROR, __file__, 1, "job 3 failed\nsee below", (), None
+        )
+        record.exc_info = sys.exc_info()
+    record.created = WHEN
+    lines = UtcFormatter("%(asctime)s %(message)s").format(record).split("\n")
+    assert lines[:3] == [
+        "2026-11-22T10:00:00.123456Z job 3 failed",
+        "  see below",
+        "  Traceback (most recent call last):",
+    ]
+    assert lines[-2:] == ["  ValueError: bad", "  value"]
+    assert all(line.startswith("  ") for line in lines[1:])
+
+
+def test_the_handler_buffers_until_flush_and_flushes_on_close(
+    tmp_path: Path, logger: logging.Logger
+) -> None:
+    handler = ZstdLogHandler(LogFileWriter(tmp_path, 1 << 20))
+    logger.addHandler(handler)
+    logger.info("one")
+    assert (tmp_path / "log.zst").stat().st_size == 0
+    handler.flush()
+    assert frames_text(tmp_path / "log.zst").endswith(" - INFO splitter.test_logfile: one\n")
+    logger.warning("two\nlines")
+    handler.close()
+    records = [text.split(" ", 1)[1] for _, text in read_log_records([tmp_path / "log.zst"])]
+    assert records == [
+        "- INFO splitter.test_logfile: one",
+        "- WARNING splitter.test_logfile: two\n  lines",
+    ]
+
+
+def test_a_full_log_is_rotated_to_numbered_parts_oldest_first(tmp_path: Path) -> None:
+    writer = LogFileWriter(tmp_path, max_file_size=1)
+    for number in range(12):
+        writer.write(f"2026-11-22T10:00:{number:02d}.000000Z alpha record {number}\n")
+        writer.flush()
+    writer.write("2026-11-22T10:01:00.000000Z alpha last\n")
+    writer.close()
+    parts = log_parts(tmp_path)
+    assert [p.name for p in parts] == [*(f"log.{k}.zst" for k in range(1, 14)), "log.zst"]
+    assert parts[-1].stat().st_size == 0  # closing flushed the last record, then rotated
+    texts = [text for _, text in read_log_records(parts)]
+    assert texts == [
+        *(f"2026-11-22T10:00:{n:02d}.000000Z alpha record {n}" for n in range(12)),
+        "2026-11-22T10:01:00.000000Z alpha last",
+    ]
+
+
+def test_rotation_takes_the_number_after_the_largest_part(tmp_path: Path) -> None:
+    (tmp_path / "log.3.zst").write_bytes(b"")
+    (tmp_path / "log.notes.zst").write_bytes(b"")
+    writer = LogFileWriter(tmp_path, max_file_size=10)
+    writer.write("x\n")
+    writer.flush()
+    writer.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "log.3.zst",
+        "log.4.zst",
+        "log.notes.zst",
+        "log.zst",
+    ]
+    assert [p.name for p in log_parts(tmp_path)] == ["log.3.zst", "log.4.zst", "log.zst"]
+
+
+def test_log_below_its_size_limit_is_not_rotated(tmp_path: Path) -> None:
+    writer = LogFileWriter(tmp_path, max_file_size=1 << 20)
+    writer.write("2026-11-22T10:00:00.000000Z a\n")
+    writer.flush()
+    writer.flush()
+    writer.close()
+    assert [p.name for p in log_parts(tmp_path)] == ["log.zst"]
+    assert len(list(FrameReader(tmp_path / "log.zst"))) == 1
+
+
+def test_a_size_limit_of_zero_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="max_file_size must be greater than 0, not 0"):
+        LogFileWriter(tmp_path, 0)
+
+
+def test_records_are_grouped_across_frames_and_damage_is_reported(tmp_path: Path) -> None:
+    writer = LogFileWriter(tmp_path, max_file_size=1 << 20)
+    writer.write("2026-11-22T10:00:00.000000Z a first\n  more of first\n")
+    writer.flush()
+    writer.write("  still first\n2026-11-22T10:00:01.000000Z a second\n")
+    writer.flush()
+    writer.write("2026-11-22T10:00:02.000000Z a lost in the cut\n")
+    writer.close()
+    path = tmp_path / "log.zst"
+    path.write_bytes(path.read_bytes()[:-4])
+    records = read_log_records([path])
+    assert list(records) == [
+        (
+            "2026-11-22T10:00:00.000000Z",
+            "2026-11-22T10:00:00.000000Z a first\n  more of first\n  still first",
+        ),
+        ("2026-11-22T10:00:01.000000Z", "2026-11-22T10:00:01.000000Z a second"),
+    ]
+    assert len(records.damage) == 1
+    assert records.damage[0][0] == path
+    assert records.damage[0][1].startswith("cut off mid-frame: ")
+
+
+def test_lines_before_the_first_record_get_an_empty_timestamp(tmp_path: Path) -> None:
+    writer = LogFileWriter(tmp_path, max_file_size=1 << 20)
+    writer.write("  orphan\n2026-11-22T10:00:00.000000Z a x\n")
+    writer.close()
+    assert list(read_log_records([tmp_path / "log.zst"])) == [
+        ("", "  orphan"),
+        ("2026-11-22T10:00:00.000000Z", "2026-11-22T10:00:00.000000Z a x"),
+    ]
+
+
+def test_an_empty_folder_has_no_log_parts(tmp_path: Path) -> None:
+    assert log_parts(tmp_path) == []
+
+
+@settings(max_examples=50)
+@given(st.lists(st.text(), min_size=1, max_size=8))
+def test_any_messages_round_trip_as_records(messages: list[str]) -> None:
+    formatter = UtcFormatter("%(asctime)s %(message)s")
+    formatted = [formatter.format(make_record(message)) for message in messages]
+    with tempfile.TemporaryDirectory() as folder:
+        writer = LogFileWriter(Path(folder), max_file_size=200)
+        for text in formatted:
+            writer.write(text + "\n")
+            writer.flush()
+        writer.close()
+        records = read_log_records(log_parts(Path(folder)))
+        assert list(records) == [("2026-11-22T10:00:00.123456Z", text) for text in formatted]
+        assert records.damage == []

@@ -1,0 +1,109 @@
+"""Tests for splitter.planview: the plan as a table and as JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import write_configs
+from splitter.campaign import Campaign, ConfigsLocation, load_campaign
+from splitter.planview import plan_json, plan_table
+
+THREE = {"alpha": [1.0, 2], "beta": [1.5, 2], "gamma": [0.5, 4]}
+FOOTER = "positions: each machine's slice of the pool in plan order (see `plan --json`)"
+
+
+def share_row(name: str, perf: float, cores: int, start: int, stop: int) -> dict[str, object]:
+    """One machine's entry in `plan --json`."""
+    return {
+        "name": name, "perf": perf, "cores": cores, "weight": perf * cores,
+        "share": stop - start, "start": start, "stop": stop,
+    }  # fmt: skip
+
+
+def campaign(tmp_path: Path, machines: object, pool: object) -> Campaign:
+    folder = write_configs(tmp_path / "configs", machines)
+    return load_campaign(ConfigsLocation(folder, "--configs"), pool)
+
+
+def test_plan_table_for_three_machines(tmp_path: Path) -> None:
+    made = campaign(tmp_path, THREE, list(range(10)))
+    digest = made.plan.digest.hex()
+
+    assert plan_table(made).split("\n") == [
+        f"digest  {digest[0:4]} {digest[4:8]} {digest[8:12]} {digest[12:16]}   (full: {digest})",
+        "jobs    10",
+        f"configs {tmp_path / 'configs'} (--configs)",
+        "",
+        "machine  perf  cores  weight  share     %  positions",
+        "alpha       1      2       2      3  28.6       0..2",
+        "beta      1.5      2       3      4  42.9       3..6",
+        "gamma     0.5      4       2      3  28.6       7..9",
+        "",
+        FOOTER,
+    ]
+
+
+def test_plan_table_widens_columns_for_long_values(tmp_path: Path) -> None:
+    machines = {"a-long-machine-name": [12.25, 128], "b": [1.0, 1], "c": [0.125, 3]}
+    made = campaign(tmp_path, machines, range(1000))
+
+    assert plan_table(made).split("\n")[4:8] == [
+        "machine               perf  cores  weight  share     %  positions",
+        "a-long-machine-name  12.25    128    1568    999  99.9     0..998",
+        "b                        1      1       1      1   0.1   999..999",
+        "c                    0.125      3   0.375      0   0.0          -",
+    ]
+
+
+def test_plan_table_shows_a_dash_for_an_empty_share(tmp_path: Path) -> None:
+    made = campaign(tmp_path, {"alpha": [1.0, 1], "beta": [3.0, 2], "gamma": [1.0, 3]}, ["x", "y"])
+
+    assert plan_table(made).split("\n")[4:8] == [
+        "machine  perf  cores  weight  share     %  positions",
+        "alpha       1      1       1      0  10.0          -",
+        "beta        3      2       6      1  60.0       0..0",
+        "gamma       1      3       3      1  30.0       1..1",
+    ]
+
+
+def test_plan_table_for_an_empty_pool(tmp_path: Path) -> None:
+    made = campaign(tmp_path, THREE, [])
+
+    assert plan_table(made).split("\n")[1] == "jobs    0"
+    assert [line.split()[-1] for line in plan_table(made).split("\n")[5:8]] == ["-", "-", "-"]
+
+
+def test_plan_json_for_three_machines(tmp_path: Path) -> None:
+    made = campaign(tmp_path, THREE, list(range(10)))
+    digest = made.plan.digest.hex()
+
+    assert plan_json(made) == {
+        "digest": digest,
+        "digest_grouped": f"{digest[0:4]} {digest[4:8]} {digest[8:12]} {digest[12:16]}",
+        "run_seed": made.run_seed.hex(),
+        "total": 10,
+        "configs": {"path": str(tmp_path / "configs"), "origin": "--configs"},
+        "machines": [
+            share_row("alpha", 1.0, 2, 0, 3),
+            share_row("beta", 1.5, 2, 3, 7),
+            share_row("gamma", 0.5, 4, 7, 10),
+        ],
+    }
+
+
+def test_plan_json_round_trips_through_json(tmp_path: Path) -> None:
+    made = campaign(tmp_path, THREE, [("a", 1), ("b", 2)])
+
+    assert json.loads(json.dumps(plan_json(made))) == plan_json(made)
+
+
+def test_plan_json_and_table_agree_on_every_share(tmp_path: Path) -> None:
+    made = campaign(tmp_path, {"p": [2.0, 3], "q": [1.0, 7], "r": [4.5, 1]}, range(23))
+    rows = plan_table(made).split("\n")[5:8]
+    shares = json.loads(json.dumps(plan_json(made)))["machines"]
+
+    for row, share in zip(rows, shares, strict=True):
+        name, _, _, _, size, _, positions = row.split()
+        assert (name, int(size)) == (share["name"], share["share"])
+        assert positions == f"{share['start']}..{share['stop'] - 1}"
