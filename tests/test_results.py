@@ -22,6 +22,7 @@ from splitter.results import (
     parse_cell,
     recorded_outcomes,
 )
+from splitter.rowformat import RowFormat
 
 START = 1763805600.25
 
@@ -128,13 +129,15 @@ def test_parse_cell_reads_nan() -> None:
     assert math.isnan(parsed)
 
 
-def test_header_is_the_union_of_the_first_frames_columns_and_late_keys_go_to_extra(
+def test_header_takes_the_first_returned_columns_and_later_keys_go_to_extra(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "results.csv.zst"
     with ResultsWriter(path, "alpha", None) as writer:
-        writer.add(0, "ok", START, 0.5, "", {"b": 1, "a": 2})
-        writer.add(1, "error", START, 0.5, "boom", None)
+        writer.add(0, "error", START, 0.5, "boom", None)
+        assert writer.columns is None
+        writer.add(1, "ok", START, 0.5, "", {"b": 1, "a": 2})
+        assert writer.columns == ("b", "a")
         writer.add(2, "ok", START, 0.5, "", {"c": 3})
         assert writer.pending == 3
         assert writer.flush() == 3
@@ -143,13 +146,25 @@ def test_header_is_the_union_of_the_first_frames_columns_and_late_keys_go_to_ext
         assert writer.flush() == 1
         assert writer.flush() == 0
     header, rows = read_rows(path)
-    assert header == (*BASE_COLUMNS, "b", "a", "c", "extra")
+    assert header == (*BASE_COLUMNS, "b", "a", "extra")
     assert rows == [
-        [*base(0), "1", "2", "", ""],
-        [*base(1, "error", "boom"), "", "", "", ""],
-        [*base(2), "", "", "3", ""],
-        [*base(3), "", "4", "", '{"late": "[1, 2]", "later": ""}'],
+        [*base(0, "error", "boom"), "", "", ""],
+        [*base(1), "1", "2", ""],
+        [*base(2), "", "", '{"c": "3"}'],
+        [*base(3), "", "4", '{"late": "[1, 2]", "later": ""}'],
     ]
+
+
+def test_rows_formatted_by_a_worker_are_appended_as_they_are(tmp_path: Path) -> None:
+    path = tmp_path / "results.csv.zst"
+    with ResultsWriter(path, "alpha", ("x",)) as writer:
+        assert writer.columns == ("x",)
+        text = RowFormat("alpha", ("x",), ("x",)).line(4, "ok", START, 0.5, "", 7)
+        writer.add_text(text * 2, 2)
+        assert writer.pending == 2
+    header, rows = read_rows(path)
+    assert header == (*BASE_COLUMNS, "x", "extra")
+    assert rows == [[*base(4), "7", ""], [*base(4), "7", ""]]
 
 
 def test_columns_named_like_splitters_own_go_to_extra(tmp_path: Path) -> None:

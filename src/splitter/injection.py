@@ -9,9 +9,10 @@ from __future__ import annotations
 import inspect
 import random
 from collections.abc import Callable, MutableSequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["INJECTABLE", "JobRandom", "Progress", "injected_names", "job_seed_sequence"]
 
@@ -37,6 +38,9 @@ def job_seed_sequence(run_seed: bytes, job_id: int) -> np.random.SeedSequence:
     SeedSequence's output is stable across NumPy versions, so job k gets the
     same streams on any host, with any worker count, in any split.
     """
+    # Imported here: workers of jobs that take no random_obj start faster without NumPy.
+    import numpy as np
+
     return np.random.SeedSequence(int.from_bytes(run_seed, "little"), spawn_key=(job_id,))
 
 
@@ -51,7 +55,7 @@ class JobRandom(random.Random):
 
     def __init__(self, run_seed: bytes, job_id: int) -> None:
         self._seed_sequence = job_seed_sequence(run_seed, job_id)
-        words = self._seed_sequence.generate_state(8, np.uint32)
+        words = self._seed_sequence.generate_state(8, "uint32")
         super().__init__(int.from_bytes(words.astype("<u4").tobytes(), "little"))
         self._numpy: np.random.Generator | None = None
 
@@ -64,6 +68,8 @@ class JobRandom(random.Random):
     def numpy(self) -> np.random.Generator:
         """A NumPy ``Generator`` (PCG64) from the same per-job seed material."""
         if self._numpy is None:
+            import numpy as np
+
             self._numpy = np.random.Generator(np.random.PCG64(self._seed_sequence))
         return self._numpy
 

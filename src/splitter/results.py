@@ -14,14 +14,21 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 from splitter.errors import ConfigError
 from splitter.frames import CorruptFileError, FrameReader, FrameWriter
+from splitter.rowformat import (
+    BASE_COLUMNS,
+    EXTRA_COLUMN,
+    RESERVED,
+    STATUSES,
+    RowFormat,
+    named_cells,
+)
 
 __all__ = [
     "BASE_COLUMNS",
@@ -35,13 +42,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-BASE_COLUMNS = ("job_id", "machine", "status", "start_time", "duration", "error")
-EXTRA_COLUMN = "extra"
-STATUSES = ("ok", "error", "crashed", "timeout")
-_RESERVED = frozenset((*BASE_COLUMNS, EXTRA_COLUMN))
-# Cell types whose str() is their cell text (see _cell), and what a cell must not hold unquoted.
-_PLAIN = frozenset((str, int, float, bool))
-_QUOTED = re.compile(r'["\r\n]')
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf)")
 
@@ -51,6 +51,8 @@ class ResultsWriter:
 
     Callers run `splitter.frames.repair_tail(path)` first on an existing file.
     The owner calls `flush` at least every second; `close` flushes and fsyncs.
+    The header's job columns are the declared ones, else those of the first
+    attempt that returned any (with those of the failures buffered before it).
     """
 
     def __init__(
@@ -61,17 +63,15 @@ class ResultsWriter:
         level: int = 3,
     ) -> None:
         self.path = path
+        self._machine = machine
         self._declared = _checked_declared(declared_columns)
         existing = ResultsReader(path).header if path.exists() else ()
         self._frames = FrameWriter(path, level)
-        # job_id, machine, status, start_time, duration; `%` in a machine name is escaped.
-        self._base = "%d," + _csv_field(machine).replace("%", "%%") + ",%s,%.6f,%.6f,"
         self._text = io.StringIO()
-        self._early: list[tuple[str, dict[str, str]]] = []  # rows added before the header
-        self._columns: tuple[str, ...] = ()
-        self._column_set: frozenset[str] = frozenset()
-        self._width = -1  # the number of job columns, once fixed
-        self._fixed = False
+        # Rows added before the header is fixed: their first columns and their cells.
+        self._early: list[tuple[str, dict[str, str]]] = []
+        self._early_format = RowFormat(machine, (), self._declared)
+        self._format: RowFormat | None = None
         self._pending = 0
         if existing:
             self._fix_header(existing[len(BASE_COLUMNS) : -1], write=False)
@@ -83,6 +83,11 @@ class ResultsWriter:
         """Rows added since the last flush."""
         return self._pending
 
+    @property
+    def columns(self) -> tuple[str, ...] | None:
+        """The job columns once the header is fixed (workers then format their own rows)."""
+        return None if self._format is None else self._format.columns
+
     def add(
         self,
         job_id: int,
@@ -93,29 +98,24 @@ class ResultsWriter:
         value: object,
     ) -> None:
         """Buffer one attempt's row: O(1), no I/O and no compression."""
-        if status not in STATUSES:
-            raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
-        if error:
-            error = _csv_field(error.replace("\r\n", " ").replace("\n", " ").replace("\r", " "))
-        line = self._base % (job_id, status, start_time, duration) + error
         self._pending += 1
-        if type(value) is dict and len(value) == self._width and value.keys() <= self._column_set:
-            # The common case, kept cheap: one value per column, none that needs quoting.
-            cells = ",".join(map(str, map(value.get, self._columns)))
-            plain = _PLAIN.issuperset(map(type, value.values())) and not _QUOTED.search(cells)
-            if plain and cells.count(",") == self._width - 1:
-                self._text.write(f"{line},{cells},\n")
-                return
-        if self._fixed:
-            self._write_row(line, _named_cells(value, self._declared))
-        else:
-            self._early.append((line, _named_cells(value, self._declared)))
+        if self._format is not None:
+            self._text.write(self._format.line(job_id, status, start_time, duration, error, value))
+            return
+        line = self._early_format.base(job_id, status, start_time, duration, error)
+        self._early.append((line, named_cells(value, self._declared)))
+        if self._early[-1][1]:
+            self._fix_from_early_rows()
+
+    def add_text(self, text: str, rows: int) -> None:
+        """Buffer rows a worker formatted with this file's `columns`."""
+        assert self._format is not None, "rows formatted before the header was fixed"
+        self._text.write(text)
+        self._pending += rows
 
     def flush(self) -> int:
         """Write the pending rows as one frame (after the header in a new file); return them."""
-        if not self._fixed:
-            if not self._early:
-                return 0
+        if self._format is None and self._early:
             self._fix_from_early_rows()
         if not self._pending:
             return 0
@@ -139,89 +139,29 @@ class ResultsWriter:
         self.close()
 
     def _fix_header(self, columns: tuple[str, ...], *, write: bool) -> None:
-        self._columns = columns
-        self._column_set = frozenset(columns)
-        self._width = len(columns)
-        self._fixed = True
+        self._format = RowFormat(self._machine, columns, self._declared)
         if write:
-            header = (*BASE_COLUMNS, *columns, EXTRA_COLUMN)
-            self._text.write(",".join(map(_csv_field, header)) + "\n")
+            self._text.write(self._format.header())
 
     def _fix_from_early_rows(self) -> None:
         """Header = union of the buffered rows' columns, first seen first; then write them."""
-        names = (name for _, cells in self._early for name in cells if name not in _RESERVED)
+        names = (name for _, cells in self._early for name in cells if name not in RESERVED)
         self._fix_header(tuple(dict.fromkeys(names)), write=True)
+        assert self._format is not None
         for line, cells in self._early:
-            self._write_row(line, cells)
+            self._text.write(self._format.line_with_cells(line, cells))
         self._early.clear()
-
-    def _write_row(self, line: str, cells: dict[str, str]) -> None:
-        """The job cells in header order, then `extra` with what the header has no column for."""
-        placed = [cells.pop(name, "") for name in self._columns]
-        placed.append(json.dumps(cells) if cells else "")
-        self._text.write(f"{line},{','.join(map(_csv_field, placed))}\n")
 
 
 def _checked_declared(declared: tuple[str, ...] | None) -> tuple[str, ...]:
     names = declared or ()
     for name in names:
-        if name in _RESERVED or names.count(name) > 1:
+        if name in RESERVED or names.count(name) > 1:
             raise ConfigError(
                 f"[results] columns lists {name!r} twice or as one of splitter's own columns"
-                f" ({', '.join(sorted(_RESERVED))}); rename it in the config"
+                f" ({', '.join(sorted(RESERVED))}); rename it in the config"
             )
     return names
-
-
-def _csv_field(text: str) -> str:
-    """`text` as one CSV field, quoted when it holds a delimiter, quote or line break.
-
-    Unlike `csv.writer` with a '\\n' line terminator, this also quotes a bare
-    '\\r', which csv readers (ours, pandas) take as the end of a record.
-    """
-    if "," in text or '"' in text or "\n" in text or "\r" in text:
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
-def _named_cells(value: object, declared: tuple[str, ...]) -> dict[str, str]:
-    """A job's return value as {column name: cell text} (see PRODUCT.md, "The user's code")."""
-    if value is None:
-        return {}
-    if isinstance(value, Mapping):
-        return {str(key): _cell(item) for key, item in value.items()}
-    if isinstance(value, tuple | list):
-        names = declared + tuple(f"value_{i}" for i in range(len(declared) + 1, len(value) + 1))
-        return {name: _cell(item) for name, item in zip(names, value, strict=False)}
-    return {declared[0] if declared else "value": _cell(value)}
-
-
-def _cell(value: object) -> str:
-    """One value as cell text; `parse_cell` reads it back (floats exactly, by repr)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    if isinstance(value, int):
-        return str(int(value))
-    if isinstance(value, float):  # also numpy.float64
-        return repr(float(value))
-    if isinstance(value, str):
-        return str.__str__(value)
-    tolist = getattr(value, "tolist", None)
-    if type(value).__module__ == "numpy" and callable(tolist):
-        return _cell(tolist())  # NumPy scalar -> its Python equivalent; array -> list
-    if isinstance(value, list | tuple | dict):
-        try:
-            return json.dumps(value, sort_keys=True, default=_json_default)
-        except (TypeError, ValueError):  # unsortable or non-JSON keys, reference cycles
-            return str(value)
-    return str(value)
-
-
-def _json_default(value: object) -> object:
-    tolist = getattr(value, "tolist", None)
-    return tolist() if callable(tolist) else str(value)
 
 
 class ResultsReader:

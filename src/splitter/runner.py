@@ -36,7 +36,7 @@ from splitter.results import ResultsWriter, recorded_outcomes
 from splitter.runlog import RunLogging
 from splitter.supervisor import Supervisor
 from splitter.version import __version__
-from splitter.worker import WorkerSetup
+from splitter.worker import FormattedRows, WorkerSetup
 
 __all__ = ["RunOptions", "RunSummary", "run_share"]
 
@@ -150,13 +150,21 @@ def _supervise(
         try:
             supervisor.start()
             while not supervisor.finished:
-                rows = supervisor.step(min(STEP_SECONDS, max(0.0, next_flush - time.monotonic())))
-                ok = 0
-                for row in rows:
-                    writer.add(*row)
-                    ok += row[1] == "ok"
-                tally.record(rows, ok)
-                display.advance(ok, len(rows) - ok)
+                received = supervisor.step(
+                    min(STEP_SECONDS, max(0.0, next_flush - time.monotonic()))
+                )
+                for rows in received:
+                    if isinstance(rows, FormattedRows):
+                        writer.add_text(rows.text, rows.count)
+                        failures = [status for _, status in rows.failures]
+                        count = rows.count
+                    else:
+                        writer.add(*rows)
+                        failures = [] if rows[1] == "ok" else [rows[1]]
+                        count = 1
+                    tally.record(count, failures)
+                    display.advance(count - len(failures), len(failures))
+                supervisor.columns = writer.columns
                 display.refresh(supervisor.running())
                 if time.monotonic() >= next_flush:
                     writer.flush()
@@ -206,9 +214,7 @@ class _Tally:
         self.ran = 0
 
     @classmethod
-    def from_outcomes(
-        cls, outcomes: dict[int, str], share: list[int], todo: list[int]
-    ) -> _Tally:
+    def from_outcomes(cls, outcomes: dict[int, str], share: list[int], todo: list[int]) -> _Tally:
         rerun = set(todo)
         failed = {"error": 0, "crashed": 0, "timeout": 0}
         ok = 0
@@ -222,13 +228,11 @@ class _Tally:
                 failed[status] = failed.get(status, 0) + 1
         return cls(len(share), ok + sum(failed.values()), ok, failed)
 
-    def record(self, rows: list[Any], ok: int) -> None:
-        self.ran += len(rows)
-        self.ok += ok
-        if ok != len(rows):
-            for row in rows:
-                if row[1] != "ok":
-                    self.failed[row[1]] = self.failed.get(row[1], 0) + 1
+    def record(self, count: int, failures: list[str]) -> None:
+        self.ran += count
+        self.ok += count - len(failures)
+        for status in failures:
+            self.failed[status] = self.failed.get(status, 0) + 1
 
     def counts(self) -> dict[str, int]:
         return {"ok": self.ok, **self.failed, "remaining": self.remaining}
@@ -298,6 +302,7 @@ def _worker_setup(
         config_source=campaign.config_source,
         log_level=settings.log_level,
         log_format=settings.log_format,
+        declared_columns=settings.columns or (),
         nice=settings.nice,
         job_log_dir=job_log_dir,
         compression_level=settings.compression_level,

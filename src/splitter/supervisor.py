@@ -31,9 +31,9 @@ from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import Any
 
 from splitter.errors import SplitterError
-from splitter.worker import IDLE, SLOT_WIDTH, Row, WorkerSetup, worker_main
+from splitter.worker import IDLE, SLOT_WIDTH, FormattedRows, Row, WorkerSetup, worker_main
 
-__all__ = ["RunningJob", "Supervisor", "WorkersFailedError"]
+__all__ = ["Received", "RunningJob", "Supervisor", "WorkersFailedError"]
 
 TARGET_BATCH_SECONDS = 0.1
 MAX_GROWTH = 16
@@ -42,6 +42,9 @@ MAX_GROWTH = 16
 MAX_FAILED_STARTS = 3
 
 log = logging.getLogger(__name__)
+
+Received = list[Row | FormattedRows]
+"""What one step brought back: rows to format, and rows workers formatted."""
 
 
 class WorkersFailedError(SplitterError):
@@ -98,6 +101,8 @@ class Supervisor:
         self._failed_starts = 0
         self._on_log = on_log
         self.stopping = False
+        # The results' job columns, once fixed: then workers format their own rows.
+        self.columns: tuple[str, ...] | None = None
 
     @property
     def workers(self) -> int:
@@ -120,10 +125,10 @@ class Supervisor:
         for slot in range(self._workers):
             self._spawn(slot)
 
-    def step(self, timeout: float) -> list[Row]:
+    def step(self, timeout: float) -> Received:
         """Dispatch to idle workers, wait up to ``timeout`` s, return the rows received."""
         self._dispatch()
-        rows: list[Row] = []
+        rows: Received = []
         waitables: dict[Any, _Handle] = {}
         for handle in self._handles.values():
             waitables[handle.conn] = handle
@@ -195,7 +200,8 @@ class Supervisor:
             size = self._next_batch_size(handle)
             batch = [self._pending.popleft() for _ in range(min(size, len(self._pending)))]
             try:
-                handle.conn.send([(job_id, self._items[job_id]) for job_id in batch])
+                items = [(job_id, self._items[job_id]) for job_id in batch]
+                handle.conn.send((self.columns, items))
             except (BrokenPipeError, ConnectionResetError):
                 self._pending.extendleft(reversed(batch))
                 continue  # Its sentinel reports the death on this step.
@@ -208,24 +214,29 @@ class Supervisor:
         wanted = int(TARGET_BATCH_SECONDS / max(self._seconds_per_job, 1e-7))
         return max(1, min(wanted, handle.batch_size * MAX_GROWTH, share_of_rest))
 
-    def _receive(self, handle: _Handle, rows: list[Row]) -> None:
+    def _receive(self, handle: _Handle, rows: Received) -> None:
         try:
             while handle.conn.poll():
                 self._handle_message(handle, handle.conn.recv(), rows)
         except (EOFError, OSError):
             self._bury(handle, rows, "crashed")
 
-    def _handle_message(self, handle: _Handle, message: Any, rows: list[Row]) -> None:
+    def _handle_message(self, handle: _Handle, message: Any, rows: Received) -> None:
         handle.heard_from = True
         self._failed_starts = 0
         if message[0] == "log":
             self._on_log(message[1])
             return
-        _, batch_rows, done, busy = message
-        rows.extend(batch_rows)
-        handle.reported += len(batch_rows)
-        if batch_rows:
-            self._learn_duration(busy / len(batch_rows))
+        kind, payload, done, busy = message
+        if kind == "text":
+            count = payload.count
+            rows.append(payload)
+        else:
+            count = len(payload)
+            rows.extend(payload)
+        handle.reported += count
+        if count:
+            self._learn_duration(busy / count)
         if done:
             assert handle.batch is not None
             # A stop request ends a batch early: its unrun jobs are not lost.
@@ -236,7 +247,7 @@ class Supervisor:
         known = self._seconds_per_job
         self._seconds_per_job = seconds if known is None else 0.7 * known + 0.3 * seconds
 
-    def _enforce_timeout(self, rows: list[Row]) -> None:
+    def _enforce_timeout(self, rows: Received) -> None:
         if self._job_timeout is None:
             return
         for job in self.running():
@@ -252,7 +263,7 @@ class Supervisor:
                 return handle
         return None
 
-    def _bury(self, handle: _Handle, rows: list[Row], status: str) -> None:
+    def _bury(self, handle: _Handle, rows: Received, status: str) -> None:
         """Record a dead worker's job, requeue its other unreported jobs, replace it."""
         try:
             while handle.conn.poll():

@@ -4,9 +4,12 @@ Runs in a worker process (started with the ``spawn`` method, also when
 frozen). Protocol over the worker's own duplex pipe, strictly alternating so
 neither side can block the other on a full pipe:
 
-    parent -> worker   a batch: list of (job_id, item); None means "exit"
-    worker -> parent   ("rows", rows, batch_done, busy_seconds), any number
-                       per batch, the last one with batch_done=True
+    parent -> worker   (columns, batch): the results' job columns once fixed
+                       (else None) and a list of (job_id, item); None: "exit"
+    worker -> parent   (kind, payload, batch_done, busy_seconds), any number
+                       per batch, the last one with batch_done=True: kind
+                       "rows" carries Row tuples, "text" a FormattedRows (the
+                       rows as CSV lines: the parent only appends them)
                        ("log", record_dict) for every log record
 
 A pipe per worker (not one shared queue) means a worker killed mid-write can
@@ -35,10 +38,13 @@ from typing import Any
 
 from splitter.config import parse_config
 from splitter.injection import JobRandom, Progress, injected_names
+from splitter.logfile import UtcFormatter
+from splitter.rowformat import RowFormat
 
 __all__ = [
     "IDLE",
     "SLOT_WIDTH",
+    "FormattedRows",
     "Row",
     "WorkerSetup",
     "one_line",
@@ -56,6 +62,15 @@ Row = tuple[int, str, float, float, str, Any]
 
 
 @dataclass(frozen=True)
+class FormattedRows:
+    """Rows a worker formatted itself: CSV text, how many, and which failed."""
+
+    text: str
+    count: int
+    failures: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True)
 class WorkerSetup:
     """Everything a worker needs, sent once when it starts (picklable under spawn)."""
 
@@ -66,6 +81,7 @@ class WorkerSetup:
     config_source: str
     log_level: int
     log_format: str
+    declared_columns: tuple[str, ...]
     nice: int
     job_log_dir: Path | None
     compression_level: int
@@ -98,11 +114,14 @@ class _PipeLogHandler(logging.Handler):
 class _JobLogCollector(logging.Handler):
     """Collects what the current job logs, for its own file under jobs/."""
 
-    def __init__(self) -> None:
+    def __init__(self, machine: str, log_format: str) -> None:
         super().__init__()
+        self.machine = machine
         self.lines: list[str] = []
+        self.setFormatter(UtcFormatter(log_format))
 
     def emit(self, record: logging.LogRecord) -> None:
+        record.machine = self.machine
         self.lines.append(self.format(record))
 
 
@@ -120,8 +139,11 @@ class _Worker:
         self.config = parse_config(setup.config_text, setup.config_source)
         self.wanted = injected_names(setup.job)
         self.progress = Progress(slots, self.base + 2)
-        self.job_logs = _JobLogCollector() if setup.job_log_dir else None
+        self.job_logs = (
+            _JobLogCollector(setup.machine, setup.log_format) if setup.job_log_dir else None
+        )
         self.log = logging.getLogger("splitter.worker")
+        self.row_format: RowFormat | None = None
 
     def send(self, message: object) -> None:
         # User code may log from its own threads: one message at a time.
@@ -161,7 +183,11 @@ class _Worker:
         slots[base] = IDLE
         return row
 
-    def run_batch(self, batch: Sequence[tuple[int, Any]], stop: Any) -> None:
+    def run_batch(
+        self, columns: tuple[str, ...] | None, batch: Sequence[tuple[int, Any]], stop: Any
+    ) -> None:
+        if columns is not None and self.row_format is None:
+            self.row_format = RowFormat(self.setup.machine, columns, self.setup.declared_columns)
         rows: list[Row] = []
         began = last_send = time.perf_counter()
         for job_id, item in batch:
@@ -184,6 +210,12 @@ class _Worker:
         return row
 
     def send_rows(self, rows: list[Row], done: bool, busy: float) -> None:
+        if self.row_format is not None:
+            line = self.row_format.line
+            text = "".join([line(*row) for row in rows])
+            failures = tuple((row[0], row[1]) for row in rows if row[1] != "ok")
+            self.send(("text", FormattedRows(text, len(rows), failures), done, busy))
+            return
         try:
             self.send(("rows", rows, done, busy))
         except (pickle.PicklingError, TypeError, AttributeError):
@@ -233,7 +265,8 @@ def worker_main(
     worker = _Worker(conn, setup, slots, slot)
     _configure_logging(worker)
     try:
-        while (batch := conn.recv()) is not None:
-            worker.run_batch(batch, stop)
+        while (message := conn.recv()) is not None:
+            columns, batch = message
+            worker.run_batch(columns, batch, stop)
     except (EOFError, BrokenPipeError):
         pass  # The parent has gone; nothing is left to report to.

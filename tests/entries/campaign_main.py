@@ -1,15 +1,18 @@
 """A test campaign whose jobs misbehave on purpose, as its [job] section says.
 
-[job] size = number of jobs; fail = ids that raise; crash = ids whose worker
-dies; hang = ids that sleep for a long time; sleep = seconds every job sleeps;
-marker_dir = a folder where each job leaves a file per execution (to prove a
-job ran, or did not run, again).
+[job] fail = ids that raise; crash = ids whose worker exits; kill = ids whose
+worker is killed by SIGKILL (as the OOM killer does); hang = ids that sleep
+for an hour; sleep = seconds every job sleeps; marker_dir = a folder where each
+job leaves a file per execution (to prove a job ran, or did not run, again).
+The environment (not part of the digest) sets the pool size (CAMPAIGN_SIZE)
+and jobs that fail only while CAMPAIGN_FLAKY lists them.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -28,6 +31,11 @@ def job(index, *, random_obj, config, progress):
     logging.getLogger("campaign").info("job %d starts", index)
     if index in _ids(config, "crash"):
         os._exit(7)
+    if index in _ids(config, "kill"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    flaky = {int(i) for i in os.environ.get("CAMPAIGN_FLAKY", "").split(",") if i}
+    if index in flaky:
+        raise RuntimeError(f"job {index} is flaky")
     if index in _ids(config, "fail"):
         raise ValueError(f"job {index} refuses\nsecond line")
     if index in _ids(config, "hang"):

@@ -1,0 +1,137 @@
+"""How one job attempt becomes one CSV line of results.csv.zst.
+
+Pure and light to import: workers format their own rows with it once the
+header is fixed, so the parent only appends text (see runner.py), and the
+parent formats the few rows that arrive before that.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+
+__all__ = [
+    "BASE_COLUMNS",
+    "EXTRA_COLUMN",
+    "RESERVED",
+    "STATUSES",
+    "RowFormat",
+    "cell_text",
+    "csv_field",
+    "named_cells",
+]
+
+BASE_COLUMNS = ("job_id", "machine", "status", "start_time", "duration", "error")
+EXTRA_COLUMN = "extra"
+STATUSES = ("ok", "error", "crashed", "timeout")
+RESERVED = frozenset((*BASE_COLUMNS, EXTRA_COLUMN))
+# Cell types whose str() is their cell text, and what a cell must not hold unquoted.
+_PLAIN = frozenset((str, int, float, bool))
+_QUOTED = re.compile(r'["\r\n]')
+
+
+class RowFormat:
+    """Formats attempts for a fixed header: BASE_COLUMNS, ``columns``, ``extra``."""
+
+    def __init__(self, machine: str, columns: tuple[str, ...], declared: tuple[str, ...]) -> None:
+        self.columns = columns
+        self._declared = declared
+        self._column_set = frozenset(columns)
+        self._width = len(columns)
+        # job_id, machine, status, start_time, duration; `%` in a machine name is escaped.
+        self._base = "%d," + csv_field(machine).replace("%", "%%") + ",%s,%.6f,%.6f,"
+        # A scalar return value fills the one column `value` (or the single declared one).
+        self._scalar = columns == ((declared or ("value",))[0],)
+
+    def header(self) -> str:
+        """The header line, with its line end."""
+        return ",".join(map(csv_field, (*BASE_COLUMNS, *self.columns, EXTRA_COLUMN))) + "\n"
+
+    def line(
+        self,
+        job_id: int,
+        status: str,
+        start_time: float,
+        duration: float,
+        error: str,
+        value: object,
+    ) -> str:
+        """One attempt as a CSV line, with its line end."""
+        line = self.base(job_id, status, start_time, duration, error)
+        if self._scalar and (type(value) is int or type(value) is float):
+            return f"{line},{value if type(value) is int else repr(value)},\n"
+        if type(value) is dict and len(value) == self._width and value.keys() <= self._column_set:
+            # The common case, kept cheap: one value per column, none that needs quoting.
+            cells = ",".join(map(str, map(value.get, self.columns)))
+            plain = _PLAIN.issuperset(map(type, value.values())) and not _QUOTED.search(cells)
+            if plain and cells.count(",") == self._width - 1:
+                return f"{line},{cells},\n"
+        return self.line_with_cells(line, named_cells(value, self._declared))
+
+    def base(
+        self, job_id: int, status: str, start_time: float, duration: float, error: str
+    ) -> str:
+        """The first columns of a line (for rows whose cells are formatted later)."""
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+        if error:
+            error = csv_field(error.replace("\r\n", " ").replace("\n", " ").replace("\r", " "))
+        return self._base % (job_id, status, start_time, duration) + error
+
+    def line_with_cells(self, line: str, cells: dict[str, str]) -> str:
+        """The job cells in header order, then ``extra`` with what has no column."""
+        placed = [cells.pop(name, "") for name in self.columns]
+        placed.append(json.dumps(cells) if cells else "")
+        return f"{line},{','.join(map(csv_field, placed))}\n"
+
+
+def csv_field(text: str) -> str:
+    """``text`` as one CSV field, quoted when it holds a delimiter, quote or line break.
+
+    Unlike ``csv.writer`` with a '\\n' line terminator, this also quotes a bare
+    '\\r', which csv readers (ours, pandas) take as the end of a record.
+    """
+    if "," in text or '"' in text or "\n" in text or "\r" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def named_cells(value: object, declared: tuple[str, ...]) -> dict[str, str]:
+    """A job's return value as {column name: cell text} (see PRODUCT.md, "The user's code")."""
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return {str(key): cell_text(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        names = declared + tuple(f"value_{i}" for i in range(len(declared) + 1, len(value) + 1))
+        return {name: cell_text(item) for name, item in zip(names, value, strict=False)}
+    return {declared[0] if declared else "value": cell_text(value)}
+
+
+def cell_text(value: object) -> str:
+    """One value as cell text; ``results.parse_cell`` reads it back (floats exactly, by repr)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):  # also numpy.float64
+        return repr(float(value))
+    if isinstance(value, str):
+        return str.__str__(value)
+    tolist = getattr(value, "tolist", None)
+    if type(value).__module__ == "numpy" and callable(tolist):
+        return cell_text(tolist())  # NumPy scalar -> its Python equivalent; array -> list
+    if isinstance(value, list | tuple | dict):
+        try:
+            return json.dumps(value, sort_keys=True, default=_json_default)
+        except (TypeError, ValueError):  # unsortable or non-JSON keys, reference cycles
+            return str(value)
+    return str(value)
+
+
+def _json_default(value: object) -> object:
+    tolist = getattr(value, "tolist", None)
+    return tolist() if callable(tolist) else str(value)
