@@ -54,10 +54,15 @@ class JobRandom(random.Random):
     """
 
     def __init__(self, run_seed: bytes, job_id: int) -> None:
+        self._origin = (run_seed, job_id)
         self._seed_sequence = job_seed_sequence(run_seed, job_id)
         words = self._seed_sequence.generate_state(8, "uint32")
         super().__init__(int.from_bytes(words.astype("<u4").tobytes(), "little"))
         self._numpy: np.random.Generator | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # random.Random pickles as cls() + state; this class needs its origin.
+        return (type(self), self._origin, self.getstate())
 
     @property
     def seed_sequence(self) -> np.random.SeedSequence:

@@ -62,9 +62,8 @@ def prepare_output(path: Path, digest: bytes, *, fresh: bool) -> OutputFolder:
             )
     resumed = previous is not None and moved_to is None
     path.mkdir(parents=True, exist_ok=True)
-    repairs = (
-        tuple(r for r in map(repair_tail, (path / RESULTS, path / LOG)) if r) if resumed else ()
-    )
+    existing = [p for p in (path / RESULTS, path / LOG) if resumed and p.exists()]
+    repairs = tuple(r for r in map(repair_tail, existing) if r)
     for repair in repairs:
         log.warning(
             "%s ended in a damaged frame: cut %d bytes back to the last whole frame "

@@ -15,17 +15,26 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
 import numpy.typing as npt
 
 from splitter.canonical import tagged_digest
-from splitter.digest import plan_digest
+from splitter.digest import plan_digest, rescue_digest
 from splitter.machines import Machine
 
-__all__ = ["Plan", "Share", "all_jobs", "job_order", "make_plan", "share_jobs", "split_counts"]
+__all__ = [
+    "Plan",
+    "Share",
+    "all_jobs",
+    "job_order",
+    "make_plan",
+    "make_rescue_plan",
+    "share_jobs",
+    "split_counts",
+]
 
 # splitmix64 constants (Steele, Lea and Flood, 2014).
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -55,6 +64,13 @@ class Plan:
     run_seed: bytes
     total: int
     shares: tuple[Share, ...]
+    rescued: npt.NDArray[np.int64] | None = field(default=None, compare=False, repr=False)
+    """For a rescue: the sorted job ids it plans, a subset of the pool; else None."""
+
+    @property
+    def size(self) -> int:
+        """The number of jobs planned: the pool, or the rescued subset of it."""
+        return self.total if self.rescued is None else len(self.rescued)
 
     def share_for(self, name: str) -> Share:
         """Return the share of the machine called ``name``; KeyError if there is none."""
@@ -133,13 +149,31 @@ def split_counts(weights: Sequence[float], n: int) -> tuple[int, ...]:
 
 def make_plan(run_seed: bytes, machines: Sequence[Machine], total: int) -> Plan:
     """Return the plan for ``total`` jobs: contiguous shares in machines.json order."""
-    counts = split_counts([machine.weight for machine in machines], total)
-    shares = []
-    start = 0
-    for machine, count in zip(machines, counts, strict=True):
-        shares.append(Share(machine, start, start + count))
-        start += count
-    return Plan(plan_digest(run_seed, machines), run_seed, total, tuple(shares))
+    return Plan(plan_digest(run_seed, machines), run_seed, total, _shares(machines, total))
+
+
+def make_rescue_plan(
+    run_seed: bytes, machines: Sequence[Machine], total: int, job_ids: npt.ArrayLike
+) -> Plan:
+    """Plan only ``job_ids`` of the pool over ``machines``, in the pool's plan order.
+
+    Its digest covers the machines and the rescued set, so every survivor that
+    rescues the same report with the same machines.json shows the same digest.
+    """
+    rescued = np.unique(np.asarray(job_ids, dtype=np.int64))
+    if len(rescued) and (rescued[0] < 0 or rescued[-1] >= total):
+        raise ValueError(f"rescued job ids must lie in range({total})")
+    digest = rescue_digest(plan_digest(run_seed, machines), rescued)
+    return Plan(digest, run_seed, total, _shares(machines, len(rescued)), rescued)
+
+
+def _shares(machines: Sequence[Machine], count: int) -> tuple[Share, ...]:
+    sizes = split_counts([machine.weight for machine in machines], count)
+    stops = np.cumsum(sizes).tolist()
+    return tuple(
+        Share(machine, stop - size, stop)
+        for machine, size, stop in zip(machines, sizes, stops, strict=True)
+    )
 
 
 def share_jobs(plan: Plan, share: Share) -> npt.NDArray[np.int64]:
@@ -150,5 +184,8 @@ def share_jobs(plan: Plan, share: Share) -> npt.NDArray[np.int64]:
 
 
 def all_jobs(plan: Plan) -> npt.NDArray[np.int64]:
-    """Return every job index in plan order, for running the whole pool on one host."""
-    return job_order(plan.run_seed, plan.total)
+    """Return every planned job index in plan order (the whole pool, or the rescued ones)."""
+    order = job_order(plan.run_seed, plan.total)
+    if plan.rescued is None:
+        return order
+    return order[np.isin(order, plan.rescued, assume_unique=True)]

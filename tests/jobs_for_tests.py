@@ -1,0 +1,34 @@
+"""Module-level jobs for the supervisor tests (spawned workers import them by name)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def crash_on_three(x: int) -> int:
+    if x == 3:
+        os._exit(9)
+    return x
+
+
+def sleep_on_five(x: int) -> int:
+    if x == 5:
+        time.sleep(60)
+    return x
+
+
+def draws(x: int, *, random_obj) -> tuple[float, int]:
+    return random_obj.random(), int(random_obj.numpy.integers(1 << 30))
+
+
+def exits_at_import_time(x: int) -> int:
+    return x
+
+
+def no_keywords(x: int) -> int:
+    return x

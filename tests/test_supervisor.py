@@ -1,0 +1,98 @@
+"""The supervisor under spawn: rows come back, a dying worker costs only its own job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import jobs_for_tests as jobs
+from splitter.supervisor import Supervisor, WorkersFailedError
+from splitter.worker import FormattedRows, Row, WorkerSetup
+
+
+def setup(job: Any) -> WorkerSetup:
+    return WorkerSetup(
+        job=job, machine="alpha", run_seed=bytes(32), config_text="", config_source="test.ini",
+        log_level=30, log_format="%(message)s", declared_columns=(), nice=0,
+        job_log_dir=None, compression_level=3,
+    )  # fmt: skip
+
+
+def run_all(
+    job: Any, ids: list[int], workers: int = 2, timeout: float | None = None
+) -> tuple[list[Row], list[dict[str, Any]]]:
+    logs: list[dict[str, Any]] = []
+    supervisor = Supervisor(setup(job), list(range(100)), ids, workers, logs.append, timeout)
+    supervisor.start()
+    rows: list[Row] = []
+    try:
+        while not supervisor.finished:
+            for received in supervisor.step(0.05):
+                assert not isinstance(received, FormattedRows)
+                rows.append(received)
+    finally:
+        supervisor.close()
+    return rows, logs
+
+
+def test_every_job_comes_back_once_with_its_value() -> None:
+    rows, _ = run_all(jobs.square, list(range(40)))
+    assert sorted((row[0], row[1], row[5]) for row in rows) == [
+        (i, "ok", i * i) for i in range(40)
+    ]
+
+
+def test_a_worker_that_dies_costs_only_its_own_job() -> None:
+    rows, _ = run_all(jobs.crash_on_three, list(range(20)))
+    by_id = {row[0]: row for row in rows}
+    assert sorted(by_id) == list(range(20))
+    assert len(rows) == 20
+    assert by_id[3][1] == "crashed"
+    assert by_id[3][4].startswith("worker process died (exit code 9")
+    assert all(row[1] == "ok" for job_id, row in by_id.items() if job_id != 3)
+
+
+def test_a_job_over_the_timeout_is_stopped_and_the_rest_run() -> None:
+    rows, _ = run_all(jobs.sleep_on_five, list(range(10)), timeout=0.5)
+    statuses = {row[0]: row[1] for row in rows}
+    assert statuses == {**dict.fromkeys(range(10), "ok"), 5: "timeout"}
+
+
+def test_injected_random_numbers_do_not_depend_on_the_worker_count() -> None:
+    one, _ = run_all(jobs.draws, list(range(12)), workers=1)
+    two, _ = run_all(jobs.draws, list(range(12)), workers=2)
+    assert {row[0]: row[5] for row in one} == {row[0]: row[5] for row in two}
+
+
+def test_rows_are_formatted_by_workers_once_columns_are_known() -> None:
+    supervisor = Supervisor(setup(jobs.square), list(range(50)), list(range(50)), 1, print)
+    supervisor.columns = ("value",)
+    supervisor.start()
+    texts = []
+    try:
+        while not supervisor.finished:
+            texts.extend(supervisor.step(0.05))
+    finally:
+        supervisor.close()
+    assert all(isinstance(item, FormattedRows) for item in texts)
+    assert sum(item.count for item in texts) == 50
+    lines = "".join(item.text for item in texts).splitlines()
+    assert sorted(int(line.split(",")[6]) for line in lines) == [i * i for i in range(50)]
+
+
+def test_workers_that_die_at_start_are_an_error_not_an_endless_respawn() -> None:
+    broken = setup(jobs.square)
+    broken = WorkerSetup(**{**broken.__dict__, "config_text": "[broken"})
+    with pytest.raises(WorkersFailedError, match="exit right after starting"):
+        run_all_with(broken)
+
+
+def run_all_with(worker_setup: WorkerSetup) -> None:
+    supervisor = Supervisor(worker_setup, list(range(5)), list(range(5)), 1, print)
+    supervisor.start()
+    try:
+        while not supervisor.finished:
+            supervisor.step(0.05)
+    finally:
+        supervisor.kill()
