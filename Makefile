@@ -34,11 +34,36 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench example_main.py
 	$(BIN)/ruff format src tests bench example_main.py
 
+# Three simulated hosts, one after another, each with its own --machine and its
+# own output folder as real hosts would have; then status and merge. Run it
+# again and every host resumes (nothing left to do) and merge --force redoes.
 demo: $(STAMP)
 	$(BIN)/python example_main.py plan
+	for machine in alpha beta gamma; do \
+		$(BIN)/python example_main.py run --machine $$machine --yes --out $(DEMO_OUT)/host-$$machine \
+			|| exit $$?; \
+	done
+	$(BIN)/splitter status $(DEMO_OUT)/host-*/*
+	$(BIN)/splitter merge $(DEMO_OUT)/host-*/* --out $(DEMO_OUT)/merged --force
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# `make exe ENTRY=path/to/entry.py [NAME=name] [CONFIGS=dir]`: a one-file binary at
+# $(EXE_DIST)/NAME (packaging/build_exe.py; packaging/README-binary.md). PyInstaller's
+# work files stay under $(EXE_WORK)/NAME. NAME comes from the command line or the
+# entry's file stem, never from the environment (WSL sets NAME to the host name).
+ENTRY ?= example_main.py
+ifneq ($(origin NAME),command line)
+NAME := $(basename $(notdir $(ENTRY)))
+endif
+CONFIGS ?=
+EXE_DIST ?= dist
+EXE_WORK ?= build/exe
+
+exe: $(STAMP)
+	$(BIN)/python packaging/build_exe.py $(ENTRY) --name $(NAME) \
+		--dist $(EXE_DIST) --work $(EXE_WORK) $(if $(CONFIGS),--configs $(CONFIGS))
 
 clean:
 	rm -rf build dist $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -46,16 +46,18 @@ def _splitter_run(workload: str, size: int, work: Path) -> tuple[float, float, f
 def _case(workload: str, size: int, work: Path) -> None:
     bare, ours, rates, startups = [], [], [], []
     for _ in range(ROUNDS):
-        bare.append(_timed([sys.executable, str(HERE / "bare_pool.py"), workload, str(size)], work))
+        baseline = [sys.executable, str(HERE / "bare_pool.py"), workload, str(size)]
+        bare.append(_timed(baseline, work))
         seconds, rate, startup = _splitter_run(workload, size, work)
         ours.append(seconds)
         rates.append(rate)
         startups.append(startup)
     b, o = statistics.median(bare), statistics.median(ours)
+    rate, startup = statistics.median(rates), statistics.median(startups)
     print(
         f"{workload:>5} x {size:>7}: bare Pool {b:6.2f} s ({size / b:9,.0f} jobs/s)  "
         f"splitter {o:6.2f} s ({size / o:9,.0f} jobs/s)  ratio {o / b:5.2f}x  "
-        f"steady {statistics.median(rates):9,.0f} jobs/s  start-up {statistics.median(startups):.2f} s"
+        f"steady {rate:9,.0f} jobs/s  start-up {startup:.2f} s"
     )
 
 

@@ -59,8 +59,27 @@ def test_a_records_machine_field_is_used() -> None:
 
 
 def test_a_format_without_the_timestamp_first_gets_it_put_in_front() -> None:
-    formatter = UtcFormatter("%(levelname)s %(message)s")
-    assert formatter.format(make_record("hi")) == "2026-11-22T10:00:00.123456Z INFO hi"
+    formatter = UtcFormatter("%(machine)s %(levelname)s %(message)s")
+    assert formatter.format(make_record("hi")) == "2026-11-22T10:00:00.123456Z - INFO hi"
+
+
+def test_a_format_without_the_machine_gets_it_right_after_the_timestamp() -> None:
+    formatter = UtcFormatter("%(asctime)s %(levelname)s %(message)s")
+    assert formatter.format(make_record("hi", machine="beta")) == (
+        "2026-11-22T10:00:00.123456Z beta INFO hi"
+    )
+
+
+def test_a_format_without_timestamp_and_machine_gets_both_in_front() -> None:
+    formatter = UtcFormatter("%(message)s")
+    assert formatter.format(make_record("hi")) == "2026-11-22T10:00:00.123456Z - hi"
+
+
+def test_a_format_with_the_machine_elsewhere_keeps_it_there() -> None:
+    formatter = UtcFormatter("%(asctime)s %(levelname)s [%(machine)s] %(message)s")
+    assert formatter.format(make_record("hi", machine="gamma")) == (
+        "2026-11-22T10:00:00.123456Z INFO [gamma] hi"
+    )
 
 
 def test_continuation_lines_and_tracebacks_are_indented() -> None:
@@ -72,9 +91,9 @@ def test_continuation_lines_and_tracebacks_are_indented() -> None:
         )
         record.exc_info = sys.exc_info()
     record.created = WHEN
-    lines = UtcFormatter("%(asctime)s %(message)s").format(record).split("\n")
+    lines = UtcFormatter("%(asctime)s %(machine)s %(message)s").format(record).split("\n")
     assert lines[:3] == [
-        "2026-11-22T10:00:00.123456Z job 3 failed",
+        "2026-11-22T10:00:00.123456Z - job 3 failed",
         "  see below",
         "  Traceback (most recent call last):",
     ]

@@ -83,6 +83,8 @@ def test_plan_json_for_three_machines(tmp_path: Path) -> None:
         "digest_grouped": f"{digest[0:4]} {digest[4:8]} {digest[8:12]} {digest[12:16]}",
         "run_seed": made.run_seed.hex(),
         "total": 10,
+        "planned": 10,
+        "rescue": False,
         "configs": {"path": str(tmp_path / "configs"), "origin": "--configs"},
         "machines": [
             share_row("alpha", 1.0, 2, 0, 3),

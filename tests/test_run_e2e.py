@@ -87,7 +87,9 @@ def test_a_job_gets_the_same_values_whichever_machine_and_worker_count_ran_it(
 
 
 def test_failures_are_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
-    write_campaign(tmp_path, job="fail = 3\ncrash = 5\nkill = 7\nhang = 11", run="job_timeout = 1.5")
+    write_campaign(
+        tmp_path, job="fail = 3\ncrash = 5\nkill = 7\nhang = 11", run="job_timeout = 1.5"
+    )
     result = run(tmp_path, "--all")
     assert result.returncode == 1
     recorded = statuses(tmp_path / "results" / "all")
@@ -108,8 +110,8 @@ def test_the_log_holds_the_traceback_of_a_failed_job_and_every_process(tmp_path:
     run(tmp_path, "--machine", "alpha", "--all")
     text = log_text(tmp_path / "results" / "alpha")
     assert "  Traceback (most recent call last):" in text
-    assert '  ValueError: job 3 refuses' in text
-    assert " alpha worker-1 INFO job 0 starts" in text or " alpha worker-2 INFO job 0 starts" in text
+    assert "  ValueError: job 3 refuses" in text
+    assert any(f" alpha worker-{n} INFO job 0 starts" in text for n in (1, 2))
     assert " alpha MainProcess INFO starting alpha: share 24 of 24 jobs" in text
 
 
@@ -240,7 +242,7 @@ def _answer(fd: int, script: list[tuple[str, str]]) -> str:
     screen = ""
     for expected, answer in [*script, ("", "")]:
         deadline = time.monotonic() + 30
-        while expected not in screen or not expected and time.monotonic() < deadline:
+        while expected not in screen or (not expected and time.monotonic() < deadline):
             try:
                 chunk = os.read(fd, 4096).decode(errors="replace")
             except OSError:
@@ -257,7 +259,6 @@ def _answer(fd: int, script: list[tuple[str, str]]) -> str:
 
 def test_run_jobs_runs_the_whole_pool_as_a_library_call(tmp_path: Path, monkeypatch) -> None:
     import entries.campaign_main as campaign
-
     import splitter
 
     write_campaign(tmp_path)

@@ -21,20 +21,18 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from splitter.campaign import Campaign, load_campaign, locate_configs
-from splitter.digest import digest_matches, full_hex, group_digest, parse_expected_digest
-from splitter.errors import EXIT_INTERRUPTED, SplitterError, UsageError, VerificationError
-from splitter.machines import Machine, find_machine, machine_for_hostname
-from splitter.plan import all_jobs, share_jobs
+from splitter.digest import full_hex, group_digest
+from splitter.errors import EXIT_INTERRUPTED, SplitterError
 from splitter.planview import plan_json, plan_table
-from splitter.prompt import ask_machine, confirm
-from splitter.runner import RunOptions, run_share
+from splitter.prompt import say
+from splitter.rescue import load_rescue
 from splitter.templates import write_templates
 from splitter.version import __version__
 
 __all__ = ["console_main", "main"]
 
 POOL_COMMANDS = ("run", "plan", "digest")
-TOOL_COMMANDS = ("init",)
+TOOL_COMMANDS = ("init", "merge", "status")
 
 
 @dataclass(frozen=True)
@@ -44,6 +42,8 @@ class Program:
     job: Callable[..., Any] | None = None
     pool: Any = None
     key: Callable[[Any], Any] | None = None
+    reduce: Callable[[Any, dict[str, Any]], Any] | None = None
+    initial: Any = None
 
 
 def main(
@@ -51,13 +51,26 @@ def main(
     pool: Any,
     *,
     key: Callable[[Any], Any] | None = None,
+    reduce: Callable[[Any, dict[str, Any]], Any] | None = None,
+    initial: Any = None,
     argv: Sequence[str] | None = None,
 ) -> NoReturn:
-    """The whole command line for an entry script: ``splitter.main(job, pool)``."""
+    """The whole command line for an entry script: ``splitter.main(job, pool)``.
+
+    ``reduce(accumulator, row)``, if given, is folded by ``merge`` over the
+    merged ok rows in job_id order, starting from ``initial``; the result is
+    printed (its repr) and saved to ``M/reduce.json``. A row is a dict
+    ``{"job_id": int, <job column>: value, ...}`` whose values come back typed
+    by ``splitter.results.parse_cell`` from their CSV text: an empty cell is
+    None, '42' an int, '1.5', '1e-07', 'nan' or '-inf' a float (floats exact,
+    as written by repr), 'True'/'False' a bool, anything else a str. So a str
+    that looks like a number comes back as one, and a list or dict comes back
+    as its JSON text: ``json.loads`` it.
+    """
     # First thing: in a frozen binary, a worker process starts here and must
     # never reach argument parsing.
     multiprocessing.freeze_support()
-    sys.exit(run_cli(argv, Program(job, pool, key)))
+    sys.exit(run_cli(argv, Program(job, pool, key, reduce, initial)))
 
 
 def console_main(argv: Sequence[str] | None = None) -> NoReturn:
@@ -113,6 +126,8 @@ def _parser(program: Program) -> argparse.ArgumentParser:
         _add_plan(commands)
         _add_digest(commands)
     _add_init(commands)
+    _add_merge(commands)
+    _add_status(commands)
     return parser
 
 
@@ -121,6 +136,18 @@ def _configs_option(parser: argparse.ArgumentParser) -> None:
         "--configs", type=Path, metavar="DIR",
         help="folder with machines.json and splitter.ini (default ./configs, else embedded)",
     )  # fmt: skip
+
+
+def _rescue_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rescue", type=Path, metavar="M",
+        help="plan only the jobs M/report.json (from merge) lists as missing",
+    )  # fmt: skip
+    if parser.prog.endswith(" run"):
+        return  # run has its own --retry-failed, which also picks the failed ones
+    parser.add_argument(
+        "--retry-failed", action="store_true", help="with --rescue: also the failed jobs"
+    )
 
 
 def _add_run(commands: Any) -> None:
@@ -134,8 +161,12 @@ def _add_run(commands: Any) -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("results"), metavar="DIR")
     parser.add_argument("--workers", type=_positive_int, metavar="N", help="default: its cores")
-    parser.add_argument("--retry-failed", action="store_true", help="rerun error/crashed/timeout")
+    parser.add_argument(
+        "--retry-failed", action="store_true",
+        help="rerun error/crashed/timeout (with --rescue: rescue failed jobs too)",
+    )  # fmt: skip
     parser.add_argument("--fresh", action="store_true", help="move an earlier run aside first")
+    _rescue_options(parser)
     parser.set_defaults(handler=_cmd_run)
 
 
@@ -143,6 +174,7 @@ def _add_plan(commands: Any) -> None:
     parser = commands.add_parser("plan", help="print the digest and every machine's share")
     _configs_option(parser)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    _rescue_options(parser)
     parser.set_defaults(handler=_cmd_plan)
 
 
@@ -150,6 +182,7 @@ def _add_digest(commands: Any) -> None:
     parser = commands.add_parser("digest", help="print only the plan digest")
     _configs_option(parser)
     parser.add_argument("--full", action="store_true", help="all 64 hex digits, ungrouped")
+    _rescue_options(parser)
     parser.set_defaults(handler=_cmd_digest)
 
 
@@ -157,6 +190,31 @@ def _add_init(commands: Any) -> None:
     parser = commands.add_parser("init", help="write config templates (never overwrites)")
     parser.add_argument("--configs", type=Path, default=Path("configs"), metavar="DIR")
     parser.set_defaults(handler=_cmd_init)
+
+
+def _add_merge(commands: Any) -> None:
+    parser = commands.add_parser(
+        "merge", help="merge host folders into one result set, one log and a report"
+    )
+    parser.add_argument(
+        "folders", nargs="+", type=Path, metavar="DIR", help="host folders (OUT/<machine>/)"
+    )
+    parser.add_argument("--out", type=Path, required=True, metavar="M", help="merged folder")
+    parser.add_argument("--plain", action="store_true", help="write results.csv and log.txt")
+    parser.add_argument("--partial", action="store_true", help="exit 0 even if jobs are missing")
+    parser.add_argument("--force", action="store_true", help="overwrite merged files in --out")
+    parser.set_defaults(handler=_cmd_merge)
+
+
+def _add_status(commands: Any) -> None:
+    parser = commands.add_parser(
+        "status", help="done / failed / remaining per host folder, also during a run"
+    )
+    parser.add_argument(
+        "folders", nargs="+", type=Path, metavar="DIR", help="host folders (OUT/<machine>/)"
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(handler=_cmd_status)
 
 
 def _positive_int(text: str) -> int:
@@ -170,7 +228,10 @@ def _positive_int(text: str) -> int:
 
 
 def _campaign(args: argparse.Namespace, program: Program) -> Campaign:
-    return load_campaign(locate_configs(args.configs), program.pool, program.key)
+    campaign = load_campaign(locate_configs(args.configs), program.pool, program.key)
+    if args.command != "run" and args.rescue is not None:
+        campaign = load_rescue(campaign, args.rescue, args.retry_failed).campaign
+    return campaign
 
 
 def _cmd_plan(args: argparse.Namespace, program: Program) -> int:
@@ -203,76 +264,47 @@ def _cmd_init(args: argparse.Namespace, program: Program) -> int:
     return 0
 
 
-def _cmd_run(args: argparse.Namespace, program: Program) -> int:
-    assert program.job is not None
-    campaign = _campaign(args, program)
-    plan = campaign.plan
-    interactive = sys.stdin.isatty()
-    if args.all:
-        name = args.machine or "all"
-        share = all_jobs(plan)
-        cores = _chosen(campaign, args.machine, interactive=False).cores if args.machine else None
-    else:
-        machine = _chosen(
-            campaign, args.machine or os.environ.get("SPLITTER_MACHINE"), interactive
-        )
-        name, share, cores = (
-            machine.name,
-            share_jobs(plan, plan.share_for(machine.name)),
-            machine.cores,
-        )
-    _verify(args, plan.digest, name, len(share), plan.total, interactive)
-    options = RunOptions(
-        out=args.out, machine=name, digest=plan.digest,
-        workers=args.workers or cores or os.cpu_count() or 1,
-        retry_failed=args.retry_failed, fresh=args.fresh,
-        interactive=sys.stderr.isatty(), stream=sys.stderr,
-        manifest_extra=(("all", bool(args.all)),),
+def _cmd_merge(args: argparse.Namespace, program: Program) -> int:
+    # Imported here, like each command's work: `digest` need not load merge.
+    from splitter.merge import merge_folders, reduce_merged
+
+    result = merge_folders(
+        args.folders, args.out, plain=args.plain, force=args.force,
+        with_reduce=program.reduce is not None,
     )  # fmt: skip
-    summary = run_share(campaign, program.job, share, options)
-    return summary.exit_code
-
-
-def _chosen(campaign: Campaign, name: str | None, interactive: bool) -> Machine:
-    source = str(campaign.configs.path / "machines.json")
-    if name:
-        return find_machine(campaign.machines, name, source)
-    known = ", ".join(m.name for m in campaign.machines)
-    if not interactive:
-        raise UsageError(
-            f"no machine chosen and no terminal to ask on; pass --machine NAME "
-            f"or set SPLITTER_MACHINE (known in {source}: {known})"
+    for warning in result.warnings:
+        say(f"warning: {warning}")
+    print(result.summary)
+    if program.reduce is not None:
+        print(repr(reduce_merged(result, program.reduce, program.initial)))
+    code = result.exit_code(args.partial)
+    if code:
+        say(
+            f"jobs are missing (listed in {args.out / 'report.json'}): merge again with the "
+            f"folders that hold them, run `run --rescue {args.out}` on the remaining hosts, "
+            "or pass --partial to accept a partial merge"
         )
-    preselected = machine_for_hostname(campaign.machines, socket.gethostname())
-    return ask_machine(campaign.machines, preselected, _ask, _say)
+    return code
 
 
-def _verify(
-    args: argparse.Namespace, digest: bytes, name: str, share: int, total: int, interactive: bool
-) -> None:
-    grouped = group_digest(digest)
-    if args.expect_digest is not None:
-        expected = parse_expected_digest(args.expect_digest)
-        if not digest_matches(expected, digest):
-            raise VerificationError(
-                f"digest mismatch: this plan is {grouped}, but --expect-digest is {expected}; "
-                "the configs or the job pool differ from the other hosts'"
-            )
-    _say(f"machine {name}: {share} of {total} jobs, digest {grouped}")
-    if args.yes or args.expect_digest is not None:
-        return
-    if not interactive:
-        raise UsageError(
-            "no terminal to confirm on; pass --yes, or --expect-digest HEX to check the digest"
-        )
-    confirm("Does the digest match the other hosts'? Start?", _ask)
+def _cmd_status(args: argparse.Namespace, program: Program) -> int:
+    from splitter.status import folder_status, status_table
+
+    statuses = [folder_status(folder) for folder in args.folders]
+    if args.json:
+        print(json.dumps([status.as_json() for status in statuses], indent=2))
+    else:
+        print(status_table(statuses))
+    return 0
 
 
-def _say(text: str) -> None:
-    print(text, file=sys.stderr)
+def _cmd_run(args: argparse.Namespace, program: Program) -> int:
+    from splitter.runcmd import RunRequest, run_command
 
-
-def _ask(question: str) -> str:
-    # On stderr like the rest of the dialogue, so `> file` does not hide it.
-    print(question, end="", file=sys.stderr, flush=True)
-    return input()
+    assert program.job is not None
+    request = RunRequest(
+        machine=args.machine, whole_pool=args.all, yes=args.yes,
+        expect_digest=args.expect_digest, out=args.out, workers=args.workers,
+        retry_failed=args.retry_failed, fresh=args.fresh, rescue=args.rescue,
+    )  # fmt: skip
+    return run_command(_campaign(args, program), program.job, request)

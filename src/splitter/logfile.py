@@ -37,20 +37,25 @@ DEFAULT_FORMAT = "%(asctime)s %(machine)s %(levelname)s %(name)s: %(message)s"
 _CURRENT = "log.zst"
 _PART = re.compile(r"log\.([0-9]+)\.zst")
 _TIMESTAMP_FIELD = "%(asctime)s "
+_MACHINE_FIELD = "%(machine)s"
 
 
 class UtcFormatter(logging.Formatter):
     """Records as `2026-11-22T10:00:00.123456Z ...`, continuation lines indented by two spaces.
 
     A format that does not start with `%(asctime)s ` gets it put in front,
-    because readers sort and group records by that first field. `%(machine)s`
-    is '-' on records that no filter or adapter gave a machine.
+    because readers sort and group records by that first field; one that lacks
+    `%(machine)s` gets it right after, because a merged log mixes many hosts'
+    lines and each must name its machine. `%(machine)s` is '-' on records
+    that no filter or adapter gave a machine.
     """
 
     def __init__(self, fmt: str | None = None) -> None:
         fmt = fmt or DEFAULT_FORMAT
         if not fmt.startswith(_TIMESTAMP_FIELD):
             fmt = _TIMESTAMP_FIELD + fmt
+        if _MACHINE_FIELD not in fmt:
+            fmt = f"{_TIMESTAMP_FIELD}{_MACHINE_FIELD} {fmt.removeprefix(_TIMESTAMP_FIELD)}"
         super().__init__(fmt, defaults={"machine": "-"})
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:

@@ -16,6 +16,8 @@ def plan_json(campaign: Campaign) -> dict[str, object]:
         "digest_grouped": group_digest(plan.digest),
         "run_seed": campaign.run_seed.hex(),
         "total": plan.total,
+        "planned": plan.size,
+        "rescue": plan.rescued is not None,
         "configs": {"path": str(campaign.configs.path), "origin": campaign.configs.origin},
         "machines": [
             {
@@ -47,7 +49,7 @@ def plan_table(campaign: Campaign) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         f"digest  {group_digest(plan.digest)}   (full: {full_hex(plan.digest)})",
-        f"jobs    {plan.total}",
+        f"jobs    {plan.size}" + ("" if plan.rescued is None else f" (a rescue, of {plan.total})"),
         f"configs {campaign.configs.path} ({campaign.configs.origin})",
         "",
     ]

@@ -7,12 +7,13 @@ the flag instead of a prompt that would hang.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 
 from splitter.errors import UsageError, VerificationError
 from splitter.machines import Machine
 
-__all__ = ["ask_machine", "confirm"]
+__all__ = ["ask", "ask_machine", "confirm", "say"]
 
 Ask = Callable[[str], str]
 
@@ -55,3 +56,14 @@ def confirm(question: str, ask: Ask) -> None:
         raise VerificationError(
             "not confirmed, so nothing was run; pass --yes to skip the question"
         )
+
+
+def say(text: str) -> None:
+    """A line of the dialogue, on stderr (stdout is for a command's output)."""
+    print(text, file=sys.stderr)
+
+
+def ask(question: str) -> str:
+    """Read an answer from the terminal; the question goes to stderr like the rest."""
+    print(question, end="", file=sys.stderr, flush=True)
+    return input()

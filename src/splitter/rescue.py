@@ -12,13 +12,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 from splitter.campaign import Campaign
 from splitter.digest import group_digest
 from splitter.errors import ConfigError, VerificationError
 from splitter.plan import make_rescue_plan
 
-__all__ = ["REPORT", "Rescue", "load_rescue"]
+__all__ = ["REPORT", "Rescue", "describe", "load_rescue"]
 
 REPORT = "report.json"
 
@@ -45,7 +46,7 @@ def load_rescue(campaign: Campaign, merged: Path, retry_failed: bool) -> Rescue:
             f"{path} comes from another campaign (its job pool or config differ from this "
             "one's); rescue with the entry script and configs the campaign was run with"
         )
-    ids = list(report["missing"])
+    ids: list[int] = list(report["missing"])
     if retry_failed:
         for failed in report.get("failed_ids", {}).values():
             ids.extend(failed)
@@ -53,7 +54,7 @@ def load_rescue(campaign: Campaign, merged: Path, retry_failed: bool) -> Rescue:
     return Rescue(dataclasses.replace(campaign, plan=plan), path, str(report["digest"]))
 
 
-def _read_report(path: Path) -> dict[str, object]:
+def _read_report(path: Path) -> dict[str, Any]:
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -58,6 +58,8 @@ class RunOptions:
     interactive: bool = False
     stream: IO[str] = sys.stderr
     manifest_extra: tuple[tuple[str, object], ...] = ()
+    folder: str | None = None
+    """The folder's name under ``out`` when it is not the machine's (a rescue's)."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,8 @@ def run_share(
 ) -> RunSummary:
     """Run the jobs of ``share`` (plan order) that have no recorded outcome yet."""
     started = time.time()
-    folder = prepare_output(options.out / options.machine, options.digest, fresh=options.fresh)
+    path = options.out / (options.folder or options.machine)
+    folder = prepare_output(path, options.digest, fresh=options.fresh)
     outcomes = recorded_outcomes(folder.results) if folder.resumed else {}
     share_ids: list[int] = np.asarray(share).tolist()
     todo = [j for j in share_ids if _wanted(outcomes.get(j), options)]

@@ -1,0 +1,17 @@
+"""`make bench`: every benchmark, one after another; figures printed, nothing asserted."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+BENCHES = ("bench_plan", "bench_run", "bench_merge", "bench_exe")
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    for name in BENCHES:
+        if not (Path(__file__).parent / f"{name}.py").exists():
+            continue
+        print(f"\n== {name} ==", flush=True)
+        importlib.import_module(name).main()

@@ -1,0 +1,325 @@
+"""Merge host folders into one result set, one log and a completeness report.
+
+    manifest.json x N --read_host, one plan digest?--> hosts
+    results.csv.zst x N --scan_results--> BestRows (one kept row per job) --by job_id--> results
+    log*.zst x N --read_log_records, heapq.merge by timestamp--> log
+    counts, missing, damage --mergerules.merge_report--> report.json (+ summary line)
+    merged results --reduce_merged: fn over the ok rows--> reduce.json
+
+Memory holds one kept row per job, never all rows of all hosts; the log is
+streamed. Every output goes to a temporary name first and is renamed only
+when all of them are complete, so a failed merge leaves the old ones alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import heapq
+import io
+import json
+import os
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from pathlib import Path
+from types import TracebackType
+from typing import Any, cast
+
+from splitter.digest import group_digest
+from splitter.errors import (
+    EXIT_FAILED_JOBS,
+    EXIT_MISSING,
+    EXIT_OK,
+    ConfigError,
+    SplitterError,
+    UsageError,
+    VerificationError,
+)
+from splitter.frames import FrameReader, FrameWriter
+from splitter.logfile import log_parts, read_log_records
+from splitter.mergerules import (
+    BestRows,
+    FolderCounts,
+    merge_report,
+    merge_summary,
+    merged_columns,
+    wall_seconds,
+)
+from splitter.results import BASE_COLUMNS, parse_cell
+from splitter.rowformat import csv_field
+from splitter.status import (
+    HostFolder,
+    Promoted,
+    Scan,
+    job_columns,
+    read_host,
+    scan_results,
+    start_of,
+)
+
+__all__ = [
+    "REDUCE_NAME",
+    "REPORT_NAME",
+    "MergeResult",
+    "ReduceError",
+    "merge_folders",
+    "merged_rows",
+    "reduce_merged",
+]
+
+REPORT_NAME = "report.json"
+REDUCE_NAME = "reduce.json"
+_CHUNK_JOBS = 1 << 16  # kept rows joined per write
+_FRAME_CHARS = 1 << 22  # characters per output frame
+_LEVEL = 1  # zstd level of merged files: twice as fast as 3, and as small for CSV
+
+
+class ReduceError(SplitterError):
+    """The user's reduce function raised on a merged row."""
+
+    exit_code = EXIT_FAILED_JOBS
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What `merge_folders` wrote and found; `report` is report.json's content."""
+
+    out: Path
+    results: Path
+    columns: tuple[str, ...]
+    report: dict[str, Any]
+    summary: str
+    warnings: tuple[str, ...]
+
+    def exit_code(self, partial: bool) -> int:
+        """4 when jobs are missing, unless `partial`; else 0, even when some jobs failed."""
+        return EXIT_MISSING if self.report["missing"] and not partial else EXIT_OK
+
+
+def merge_folders(
+    folders: Sequence[Path],
+    out: Path,
+    *,
+    plain: bool = False,
+    force: bool = False,
+    with_reduce: bool = False,
+) -> MergeResult:
+    """Merge host folders (OUT/<machine>/) of one plan into `out` (see PRODUCT.md, "Files").
+
+    Refuses folders of different plans (VerificationError) and, unless
+    `force`, existing merged files (ConfigError); `with_reduce` also guards
+    reduce.json for a `reduce_merged` to follow.
+    """
+    if not folders:
+        raise UsageError("merge needs at least one host folder (OUT/<machine>/)")
+    hosts = [read_host(Path(folder)) for folder in folders]
+    _check_one_plan(hosts)
+    if any(out.resolve() == host.path.resolve() for host in hosts):
+        raise UsageError(f"--out {out} is one of the host folders; choose another folder")
+    names = ("results.csv", "log.txt") if plain else ("results.csv.zst", "log.zst")
+    names = (*names, REPORT_NAME, *((REDUCE_NAME,) if with_reduce else ()))
+    _refuse_existing(out, names, force)
+    columns = [job_columns(host) for host in hosts]
+    union = merged_columns(columns, ())[len(BASE_COLUMNS) :]
+    best: BestRows[str | Promoted] = BestRows(hosts[0].total, start_of)
+    promoted: dict[str, None] = {}
+    # A folder without an end time gets its wall time from its rows' times.
+    scans = [scan_results(host, union, best, promoted, times=not host.ended) for host in hosts]
+    header = merged_columns(columns, promoted)
+    out.mkdir(parents=True, exist_ok=True)
+    with _Staging(out) as staging:
+        _write_results(staging.new(names[0]), plain, header, len(union), best)
+        damaged = [(str(scan.path), scan.damage) for scan in scans if scan.damage]
+        damaged += _write_log(staging.new(names[1]), plain, hosts)
+        counts = [_folder_counts(host, scan) for host, scan in zip(hosts, scans, strict=True)]
+        report = merge_report(hosts[0].plan_digest, hosts[0].run_seed, best, counts, damaged)
+        staging.new(REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+    absent = [str(scan.path.parent) for scan in scans if not scan.found]
+    return MergeResult(
+        out, out / names[0], header, report, merge_summary(report, str(out), absent),
+        tuple(_warnings(hosts, damaged)),
+    )  # fmt: skip
+
+
+def _folder_counts(host: HostFolder, scan: Scan) -> FolderCounts:
+    return FolderCounts(
+        machine=host.machine, folder=str(host.path), digest=host.digest.hex(), rows=scan.rows,
+        statuses=scan.statuses, share=host.share, state=host.state,
+        wall_seconds=wall_seconds(host.started, host.ended, scan.first_start, scan.last_end),
+    )  # fmt: skip
+
+
+def _check_one_plan(hosts: Sequence[HostFolder]) -> None:
+    if len({host.plan_digest for host in hosts}) > 1:
+        listed = "; ".join(
+            f"{host.path} ({host.machine}) has plan digest {group_digest(host.plan_digest)}"
+            for host in hosts
+        )
+        raise VerificationError(
+            f"these folders come from different plans: {listed}; merge only the folders"
+            " of one campaign (same configs and job pool)"
+        )
+
+
+def _refuse_existing(out: Path, names: Sequence[str], force: bool) -> None:
+    for name in names:
+        if not force and (out / name).exists():
+            raise ConfigError(
+                f"{out / name} already exists; pass --force to overwrite the merged files"
+                " in it, or choose another --out"
+            )
+
+
+def _warnings(hosts: Sequence[HostFolder], damaged: Sequence[tuple[str, str]]) -> Iterator[str]:
+    for host in hosts:
+        if host.state == "running":
+            yield f"{host.path} is still running; rows it writes later are not in this merge"
+    for file, problem in damaged:
+        yield f"{file}: {problem}; merged what decoded before it"
+
+
+class _Staging:
+    """Temporary files in `out`, renamed to their names on success, removed on failure."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self._files: dict[str, Path] = {}
+
+    def new(self, name: str) -> Path:
+        # Not mkstemp: its files are private (0600), merged files are for sharing.
+        temp = self.out / f".{name}.{secrets.token_hex(8)}.tmp"
+        temp.touch(exist_ok=False)
+        self._files[name] = temp
+        return temp
+
+    def __enter__(self) -> _Staging:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        for name, temp in self._files.items():
+            if kind is None:
+                os.replace(temp, self.out / name)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    temp.unlink()
+
+
+class _Buffer:
+    """Text gathered into pieces of about `_FRAME_CHARS`, each handed to `emit` whole.
+
+    A piece ends only where a `write` ended, so pieces of whole lines stay whole.
+    """
+
+    def __init__(self, emit: Callable[[str], object]) -> None:
+        self._emit = emit
+        self._parts: list[str] = []
+        self._size = 0
+
+    def write(self, text: str) -> None:
+        self._parts.append(text)
+        self._size += len(text)
+        if self._size >= _FRAME_CHARS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._parts:
+            self._emit("".join(self._parts))
+        self._parts.clear()
+        self._size = 0
+
+
+@contextlib.contextmanager
+def _text_out(path: Path, plain: bool) -> Iterator[_Buffer]:
+    """Write text to a plain file, or to zstd frames (one per piece); fsync'd at the end."""
+    if plain:
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            buffer = _Buffer(f.write)
+            yield buffer
+            buffer.flush()
+            f.flush()
+            os.fsync(f.fileno())
+    else:
+        with FrameWriter(path, _LEVEL) as frames:  # its close fsyncs
+            buffer = _Buffer(lambda text: frames.write_frame(text.encode("utf-8")))
+            yield buffer
+            buffer.flush()
+
+
+def _write_results(
+    path: Path, plain: bool, header: tuple[str, ...], width: int, best: BestRows[str | Promoted]
+) -> None:
+    """The kept rows in job_id order; the promoted columns after `width` job columns."""
+    extra = header[len(BASE_COLUMNS) + width :]
+    with _text_out(path, plain) as out:
+        out.write(",".join(map(csv_field, header)) + "\n")
+        for start in range(0, best.total, _CHUNK_JOBS):
+            kept = best.kept(start, start + _CHUNK_JOBS)
+            if extra:
+                lines = [_with_promoted(row, extra) for row in kept]
+            else:  # only a row with promoted cells is a Promoted
+                lines = cast("list[str]", kept)
+            if lines:
+                out.write("\n".join(lines) + "\n")
+
+
+def _with_promoted(row: str | Promoted, names: tuple[str, ...]) -> str:
+    if isinstance(row, str):
+        return row + "," * len(names)
+    return ",".join((row.line, *(csv_field(row.cells.get(name, "")) for name in names)))
+
+
+def _write_log(path: Path, plain: bool, hosts: Sequence[HostFolder]) -> list[tuple[str, str]]:
+    """All hosts' records in timestamp order (a k-way merge); returns the damaged files."""
+    streams = [read_log_records(log_parts(host.path)) for host in hosts]
+    with _text_out(path, plain) as out:
+        for _, text in heapq.merge(*streams, key=itemgetter(0)):
+            out.write(text + "\n")
+    return [(str(file), problem) for stream in streams for file, problem in stream.damage]
+
+
+def merged_rows(path: Path) -> Iterator[list[str]]:
+    """The rows of a merged results file (results.csv or results.csv.zst), header first."""
+    if path.suffix == ".csv":
+        with open(path, encoding="utf-8", newline="") as f:
+            yield from csv.reader(f)
+        return
+    for payload in FrameReader(path):
+        yield from csv.reader(io.StringIO(payload.decode("utf-8")))
+
+
+def reduce_merged(
+    result: MergeResult, fn: Callable[[Any, dict[str, Any]], Any], initial: Any
+) -> Any:
+    """Fold `fn(accumulator, row)` over the merged ok rows in job_id order; save reduce.json.
+
+    A row is {"job_id": int, <job column>: parse_cell(text), ...}. Raises
+    ReduceError naming the job whose row `fn` failed on.
+    """
+    rows = merged_rows(result.results)
+    header = next(rows)
+    names = header[len(BASE_COLUMNS) :]
+    accumulator = initial
+    for cells in rows:
+        if cells[2] != "ok":
+            continue
+        row: dict[str, Any] = {"job_id": int(cells[0])}
+        row.update(zip(names, map(parse_cell, cells[len(BASE_COLUMNS) :]), strict=True))
+        try:
+            accumulator = fn(accumulator, row)
+        except Exception as exc:
+            raise ReduceError(
+                f"reduce failed on the row of job {row['job_id']} ({type(exc).__name__}: {exc});"
+                f" the merged files in {result.out} are written, so fix the reduce function"
+                " and merge again with --force"
+            ) from exc
+    with _Staging(result.out) as staging:
+        text = json.dumps(accumulator, default=str, indent=2) + "\n"
+        staging.new(REDUCE_NAME).write_text(text, "utf-8")
+    return accumulator

@@ -1,0 +1,116 @@
+"""The ``run`` command's work: choose the machine, check the digest, run the share.
+
+Between the parsed command line and ``runner.run_share``: it decides which
+share this host runs (its machine's, the whole pool's, or a rescue's), asks
+the person at the terminal only what flags have not answered, and names the
+output folder.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from splitter.campaign import Campaign
+from splitter.digest import digest_matches, group_digest, parse_expected_digest
+from splitter.errors import EXIT_OK, UsageError, VerificationError
+from splitter.machines import MACHINES_FILE, Machine, find_machine, machine_for_hostname
+from splitter.plan import all_jobs, share_jobs
+from splitter.prompt import ask, ask_machine, confirm, say
+from splitter.rescue import describe, load_rescue
+from splitter.runner import RunOptions, run_share
+
+__all__ = ["RunRequest", "run_command"]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """The ``run`` options, as parsed."""
+
+    machine: str | None
+    whole_pool: bool
+    yes: bool
+    expect_digest: str | None
+    out: Path
+    workers: int | None
+    retry_failed: bool
+    fresh: bool
+    rescue: Path | None
+
+
+def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest) -> int:
+    """Run this host's share as ``request`` says; return the exit code."""
+    extra: list[tuple[str, object]] = [("all", request.whole_pool)]
+    folder_name: Callable[[str], str] = str
+    if request.rescue is not None:
+        rescue = load_rescue(campaign, request.rescue, request.retry_failed)
+        campaign = rescue.campaign
+        say(describe(rescue))
+        if not campaign.plan.size:
+            say(f"nothing to rescue: {rescue.report} lists no jobs to run")
+            return EXIT_OK
+        folder_name = rescue.folder_name
+        extra += [("plan_digest", rescue.plan_digest), ("rescue", str(rescue.report))]
+    plan = campaign.plan
+    interactive = sys.stdin.isatty()
+    if request.whole_pool:
+        # The whole pool needs no machine; without --machine its folder is OUT/all.
+        machine = _find(campaign, request.machine) if request.machine else None
+        name, share = (machine.name if machine else "all"), all_jobs(plan)
+    else:
+        machine = _chosen(campaign, request.machine, interactive)
+        name, share = machine.name, share_jobs(plan, plan.share_for(machine.name))
+    _verify(request, plan.digest, name, len(share), plan.size, interactive)
+    cores = machine.cores if machine else os.cpu_count() or 1
+    options = RunOptions(
+        out=request.out, machine=name, folder=folder_name(name), digest=plan.digest,
+        workers=request.workers or cores, retry_failed=request.retry_failed,
+        fresh=request.fresh, interactive=sys.stderr.isatty(), stream=sys.stderr,
+        manifest_extra=tuple(extra),
+    )  # fmt: skip
+    return run_share(campaign, job, share, options).exit_code
+
+
+def _chosen(campaign: Campaign, name: str | None, interactive: bool) -> Machine:
+    """``--machine``, else $SPLITTER_MACHINE, else the prompt (never without a terminal)."""
+    name = name or os.environ.get("SPLITTER_MACHINE")
+    if name:
+        return _find(campaign, name)
+    if not interactive:
+        known = ", ".join(m.name for m in campaign.machines)
+        raise UsageError(
+            f"no machine chosen and no terminal to ask on; pass --machine NAME or set "
+            f"SPLITTER_MACHINE (known in {campaign.configs.path / MACHINES_FILE}: {known})"
+        )
+    preselected = machine_for_hostname(campaign.machines, socket.gethostname())
+    return ask_machine(campaign.machines, preselected, ask, say)
+
+
+def _find(campaign: Campaign, name: str) -> Machine:
+    return find_machine(campaign.machines, name, str(campaign.configs.path / MACHINES_FILE))
+
+
+def _verify(
+    request: RunRequest, digest: bytes, name: str, share: int, total: int, interactive: bool
+) -> None:
+    grouped = group_digest(digest)
+    if request.expect_digest is not None:
+        expected = parse_expected_digest(request.expect_digest)
+        if not digest_matches(expected, digest):
+            raise VerificationError(
+                f"digest mismatch: this plan is {grouped}, but --expect-digest is {expected}; "
+                "the configs or the job pool differ from the other hosts'"
+            )
+    say(f"machine {name}: {share} of {total} jobs, digest {grouped}")
+    if request.yes or request.expect_digest is not None:
+        return
+    if not interactive:
+        raise UsageError(
+            "no terminal to confirm on; pass --yes, or --expect-digest HEX to check the digest"
+        )
+    confirm("Does the digest match the other hosts'? Start?", ask)

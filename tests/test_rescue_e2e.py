@@ -1,0 +1,81 @@
+"""Losing a host: merge reports its jobs missing, the survivors rescue them, merge is whole."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from test_run_e2e import ENTRY, rows, run, write_campaign
+
+SURVIVORS = {"alpha": [1.0, 2], "beta": [2.0, 1]}
+
+
+def merge(tmp_path: Path, out: str, *folders: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "splitter", "merge", *map(str, folders), "--out", out],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def plan_json(tmp_path: Path, *args: str) -> dict[str, object]:
+    out = subprocess.run(
+        [sys.executable, str(ENTRY), "plan", "--json", "--configs", "configs", *args],
+        cwd=tmp_path, capture_output=True, text=True, check=True, env={"CAMPAIGN_SIZE": "24"},
+    )  # fmt: skip
+    return json.loads(out.stdout)
+
+
+def test_a_lost_host_is_rescued_by_the_survivors_and_the_merge_is_whole(tmp_path: Path) -> None:
+    write_campaign(tmp_path)
+    for machine in ("alpha", "beta"):
+        assert run(tmp_path, "--machine", machine).returncode == 0
+    partial = merge(
+        tmp_path, "merged", tmp_path / "results" / "alpha", tmp_path / "results" / "beta"
+    )
+    assert partial.returncode == 4
+    gamma_share = plan_json(tmp_path)["machines"][2]  # type: ignore[index]
+    report = json.loads((tmp_path / "merged" / "report.json").read_text())
+    assert len(report["missing"]) == gamma_share["share"] > 0
+
+    (tmp_path / "configs" / "machines.json").write_text(json.dumps(SURVIVORS))
+    rescue_plan = plan_json(tmp_path, "--rescue", "merged")
+    assert (rescue_plan["planned"], rescue_plan["rescue"]) == (len(report["missing"]), True)
+    for machine in SURVIVORS:
+        rescued = run(tmp_path, "--machine", machine, "--rescue", "merged")
+        assert rescued.returncode == 0, rescued.stderr
+    folders = sorted((tmp_path / "results").iterdir())
+    assert [f.name.split(".")[0] for f in folders] == ["alpha", "alpha", "beta", "beta"]
+    assert all(".rescue-" in f.name for f in folders if f.name not in ("alpha", "beta"))
+
+    whole = merge(tmp_path, "whole", *folders)
+    assert whole.returncode == 0, whole.stderr
+    assert "24 expected, 24 ok, 0 failed, 0 missing" in whole.stdout
+
+    # Values depend on the run seed only, so one host running everything agrees.
+    assert run(tmp_path, "--all", "--out", "single").returncode == 0
+    merged = {r["job_id"]: r["draw"] for r in _merged_rows(tmp_path / "whole")}
+    single = {r["job_id"]: r["draw"] for r in rows(tmp_path / "single" / "all")}
+    assert merged == single
+
+
+def _merged_rows(folder: Path) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    import zstandard
+
+    with (folder / "results.csv.zst").open("rb") as raw:
+        text = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True).read()
+    return list(csv.DictReader(io.StringIO(text.decode())))
+
+
+def test_a_report_from_another_campaign_is_refused(tmp_path: Path) -> None:
+    write_campaign(tmp_path, job="steps = 1")
+    assert run(tmp_path, "--machine", "alpha").returncode == 0
+    assert merge(tmp_path, "merged", tmp_path / "results" / "alpha").returncode == 4
+    write_campaign(tmp_path, job="steps = 2")
+    refused = run(tmp_path, "--machine", "beta", "--rescue", "merged")
+    assert refused.returncode == 3
+    assert "comes from another campaign" in refused.stderr

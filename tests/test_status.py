@@ -1,0 +1,118 @@
+"""Tests for splitter.status and the `status` command: finished, cut and live host folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import run_module
+from splitter.cli import Program, run_cli
+from splitter.frames import CorruptFileError
+from splitter.manifest import read_manifest, write_manifest
+from splitter.status import folder_status, read_host
+from test_merge import START, make_host, ok_rows
+
+ENTRY = Path(__file__).parent / "entries" / "campaign_main.py"
+
+
+def test_status_counts_distinct_jobs_by_their_best_attempt(tmp_path: Path) -> None:
+    rows = [
+        (0, "error", START, None), (0, "ok", START + 1, {"v": 1}), (1, "crashed", START, None),
+        (2, "timeout", START, None), (2, "error", START + 1, None),
+    ]  # fmt: skip
+    host = make_host(tmp_path / "a", "alpha", rows, total=9)
+    manifest = read_manifest(host)
+    write_manifest(host / "manifest.json", {**manifest, "share": 5})
+    status = folder_status(host)
+    assert status.as_json() == {
+        "folder": str(host), "machine": "alpha", "state": "finished", "share": 5, "done": 3,
+        "ok": 1, "failed": {"error": 1, "crashed": 1, "timeout": 0}, "remaining": 2,
+        "digest": "0001 0203 0405 0607", "live": None, "damage": None,
+    }  # fmt: skip
+    assert status.line() == (
+        f"alpha ({host}): finished, 3/5 done, 1 ok, 2 failed (1 error, 1 crashed),"
+        " 2 remaining, digest 0001 0203 0405 0607"
+    )
+
+
+def test_an_open_last_frame_is_live_while_running_and_damage_after(tmp_path: Path) -> None:
+    host = make_host(tmp_path / "a", "alpha", ok_rows([0, 1, 2]), state="running", ended=None)
+    results = host / "results.csv.zst"
+    results.write_bytes(results.read_bytes()[:-4])
+    live = folder_status(host)
+    assert (live.done, live.remaining, live.damage) == (2, 1, None)
+    assert live.live is not None and live.live.startswith("cut off mid-frame: ")
+    assert live.line().endswith(f"; live: {live.live}")
+    write_manifest(host / "manifest.json", {**read_manifest(host), "state": "interrupted"})
+    cut = folder_status(host)
+    assert (cut.live, cut.damage) == (None, live.live)
+
+
+def test_a_folder_before_its_first_row_has_everything_remaining(tmp_path: Path) -> None:
+    host = make_host(tmp_path / "a", "alpha", None, state="running", ended=None)
+    write_manifest(host / "manifest.json", {**read_manifest(host), "share": 4})
+    status = folder_status(host)
+    assert (status.done, status.ok, status.remaining, status.live) == (0, 0, 4, None)
+
+
+def test_a_manifest_without_a_field_is_named(tmp_path: Path) -> None:
+    host = make_host(tmp_path / "a", "alpha", ok_rows([0]))
+    write_manifest(host / "manifest.json", {**read_manifest(host), "total": "six"})
+    with pytest.raises(CorruptFileError) as caught:
+        read_host(host)
+    assert str(caught.value) == (
+        f"{host / 'manifest.json'} has no valid 'total'; restore the manifest.json that `run`"
+        " wrote there, or rerun `run` on that machine to rewrite it"
+    )
+
+
+def test_the_status_command_prints_a_line_per_folder_or_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = make_host(tmp_path / "a", "alpha", ok_rows([0, 1]))
+    second = make_host(tmp_path / "b", "beta", ok_rows([2]))
+    assert run_cli(["status", str(first), str(second)], Program()) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"alpha ({first}): finished, 2/2 done, 2 ok, 0 failed, 0 remaining,"
+        " digest 0001 0203 0405 0607",
+        f"beta ({second}): finished, 1/1 done, 1 ok, 0 failed, 0 remaining,"
+        " digest 0001 0203 0405 0607",
+    ]
+    assert run_cli(["status", str(second), "--json"], Program()) == 0
+    assert json.loads(capsys.readouterr().out)[0]["done"] == 1
+
+
+def test_status_reads_a_folder_that_a_run_is_still_writing(tmp_path: Path) -> None:
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "machines.json").write_text('{"alpha": [1.0, 1]}')
+    (tmp_path / "configs" / "splitter.ini").write_text("[job]\nsleep = 0.1\n")
+    environment = {**os.environ, "CAMPAIGN_SIZE": "200"}
+    argv = [sys.executable, str(ENTRY), "run", "--all", "--yes", "--configs", "configs"]
+    process = subprocess.Popen(
+        [*argv, "--workers", "1", "--out", "out"], cwd=tmp_path, env=environment,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    folder = tmp_path / "out" / "all"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if (folder / "manifest.json").exists() and folder_status(folder).done >= 2:
+                break
+            time.sleep(0.1)
+        done = run_module(["status", "out/all", "--json"], cwd=tmp_path)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert done.returncode == 0, done.stderr
+    [status] = json.loads(done.stdout)
+    assert status["state"] == "running"
+    assert status["share"] == 200
+    assert 2 <= status["done"] < 200
+    assert status["remaining"] == 200 - status["done"]
+    assert status["damage"] is None
