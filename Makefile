@@ -44,7 +44,7 @@ demo: $(STAMP)
 			|| exit $$?; \
 	done
 	$(BIN)/splitter status $(DEMO_OUT)/host-*/*
-	$(BIN)/splitter merge $(DEMO_OUT)/host-*/* --out $(DEMO_OUT)/merged --force
+	$(BIN)/python example_main.py merge $(DEMO_OUT)/host-*/* --out $(DEMO_OUT)/merged --force
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

@@ -4,7 +4,7 @@ Run it like any splitter entry script:
 
     python example_main.py plan
     python example_main.py run --machine alpha
-    splitter merge results/* --out merged
+    python example_main.py merge results/* --out merged   # also applies best_score
 """
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ def simulate(alpha, beta, *, random_obj, config, progress):
     return {"alpha": alpha, "beta": beta, "score": score}
 
 
+def best_score(best, row):
+    """The reduce step of `merge`: the merged row with the highest score."""
+    return row if best is None or row["score"] > best["score"] else best
+
+
 if __name__ == "__main__":
     pool = [(alpha, beta) for alpha in range(10) for beta in range(10)]
-    splitter.main(simulate, pool)
+    splitter.main(simulate, pool, reduce=best_score)

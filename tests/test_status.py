@@ -14,8 +14,9 @@ import pytest
 from conftest import run_module
 from splitter.cli import Program, run_cli
 from splitter.frames import CorruptFileError
+from splitter.hostfolder import read_host
 from splitter.manifest import read_manifest, write_manifest
-from splitter.status import folder_status, read_host
+from splitter.status import folder_status
 from test_merge import START, make_host, ok_rows
 
 ENTRY = Path(__file__).parent / "entries" / "campaign_main.py"

@@ -11,7 +11,8 @@ from typing import Any
 from splitter.campaign import load_campaign, locate_configs
 from splitter.machines import find_machine
 from splitter.plan import all_jobs, share_jobs
-from splitter.runner import RunOptions, RunSummary, run_share
+from splitter.runner import RunOptions, run_share
+from splitter.tally import RunSummary
 
 __all__ = ["run_jobs"]
 

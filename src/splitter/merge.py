@@ -38,6 +38,15 @@ from splitter.errors import (
     VerificationError,
 )
 from splitter.frames import FrameReader, FrameWriter
+from splitter.hostfolder import (
+    HostFolder,
+    Promoted,
+    Scan,
+    job_columns,
+    read_host,
+    scan_results,
+    start_of,
+)
 from splitter.logfile import log_parts, read_log_records
 from splitter.mergerules import (
     BestRows,
@@ -49,15 +58,6 @@ from splitter.mergerules import (
 )
 from splitter.results import BASE_COLUMNS, parse_cell
 from splitter.rowformat import csv_field
-from splitter.status import (
-    HostFolder,
-    Promoted,
-    Scan,
-    job_columns,
-    read_host,
-    scan_results,
-    start_of,
-)
 
 __all__ = [
     "REDUCE_NAME",

@@ -28,13 +28,13 @@ import numpy as np
 import numpy.typing as npt
 
 from splitter.campaign import Campaign
-from splitter.display import ProgressDisplay, format_seconds
-from splitter.errors import EXIT_FAILED_JOBS, EXIT_INTERRUPTED, EXIT_OK
+from splitter.display import ProgressDisplay
 from splitter.manifest import MANIFEST_FORMAT, MANIFEST_NAME, write_manifest
 from splitter.outdir import OutputFolder, prepare_output
 from splitter.results import ResultsWriter, recorded_outcomes
 from splitter.runlog import RunLogging
 from splitter.supervisor import Supervisor
+from splitter.tally import RunSummary, Tally
 from splitter.version import __version__
 from splitter.worker import FormattedRows, WorkerSetup
 
@@ -62,39 +62,6 @@ class RunOptions:
     """The folder's name under ``out`` when it is not the machine's (a rescue's)."""
 
 
-@dataclass(frozen=True)
-class RunSummary:
-    """The share's state after a run: counts over the whole share, not only this run."""
-
-    machine: str
-    folder: Path
-    share: int
-    ran: int
-    skipped: int
-    ok: int
-    failed: dict[str, int]
-    remaining: int
-    interrupted: bool
-    seconds: float
-
-    @property
-    def exit_code(self) -> int:
-        """130 when interrupted, 1 when any job of the share failed, else 0."""
-        if self.interrupted:
-            return EXIT_INTERRUPTED
-        return EXIT_FAILED_JOBS if sum(self.failed.values()) else EXIT_OK
-
-    def line(self) -> str:
-        """One line for the console and the log."""
-        failed = ", ".join(f"{n} {status}" for status, n in self.failed.items() if n) or "0 failed"
-        text = (
-            f"{self.machine}: {self.ok}/{self.share} ok, {failed}, {self.remaining} remaining; "
-            f"ran {self.ran} jobs in {format_seconds(self.seconds)}, skipped {self.skipped} "
-            f"recorded earlier; results in {self.folder}"
-        )
-        return text + (" (interrupted: run again to resume)" if self.interrupted else "")
-
-
 def run_share(
     campaign: Campaign,
     job: Callable[..., Any],
@@ -108,7 +75,7 @@ def run_share(
     outcomes = recorded_outcomes(folder.results) if folder.resumed else {}
     share_ids: list[int] = np.asarray(share).tolist()
     todo = [j for j in share_ids if _wanted(outcomes.get(j), options)]
-    tally = _Tally.from_outcomes(outcomes, share_ids, todo)
+    tally = Tally.from_outcomes(outcomes, share_ids, todo)
     manifest = _Manifest(campaign, options, folder, len(share), started)
     manifest.write(tally, "running")
     settings = campaign.settings
@@ -144,7 +111,7 @@ def _supervise(
     writer: ResultsWriter,
     logs: RunLogging,
     display: ProgressDisplay,
-    tally: _Tally,
+    tally: Tally,
     flush_interval: float,
 ) -> bool:
     """The parent's loop; True when it was interrupted."""
@@ -206,51 +173,6 @@ def _interrupts(supervisor: Supervisor) -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
-class _Tally:
-    """Counts over the whole share, merging earlier recorded outcomes with this run."""
-
-    def __init__(self, share: int, skipped: int, ok: int, failed: dict[str, int]) -> None:
-        self.share = share
-        self.skipped = skipped
-        self.ok = ok
-        self.failed = failed
-        self.ran = 0
-
-    @classmethod
-    def from_outcomes(cls, outcomes: dict[int, str], share: list[int], todo: list[int]) -> _Tally:
-        rerun = set(todo)
-        failed = {"error": 0, "crashed": 0, "timeout": 0}
-        ok = 0
-        for job_id in share:
-            status = outcomes.get(job_id)
-            if status is None or job_id in rerun:
-                continue
-            if status == "ok":
-                ok += 1
-            else:
-                failed[status] = failed.get(status, 0) + 1
-        return cls(len(share), ok + sum(failed.values()), ok, failed)
-
-    def record(self, count: int, failures: list[str]) -> None:
-        self.ran += count
-        self.ok += count - len(failures)
-        for status in failures:
-            self.failed[status] = self.failed.get(status, 0) + 1
-
-    def counts(self) -> dict[str, int]:
-        return {"ok": self.ok, **self.failed, "remaining": self.remaining}
-
-    @property
-    def remaining(self) -> int:
-        return self.share - self.ok - sum(self.failed.values())
-
-    def summary(self, machine: str, folder: Path, interrupted: bool, seconds: float) -> RunSummary:
-        return RunSummary(
-            machine, folder, self.share, self.ran, self.skipped, self.ok, dict(self.failed),
-            self.remaining, interrupted, seconds,
-        )  # fmt: skip
-
-
 class _Manifest:
     """manifest.json of a host folder, rewritten (write, then rename) at start and end."""
 
@@ -280,7 +202,7 @@ class _Manifest:
             **dict(options.manifest_extra),
         }
 
-    def write(self, tally: _Tally, state: str) -> None:
+    def write(self, tally: Tally, state: str) -> None:
         self.data.update(state=state, counts=tally.counts())
         self.data["ended"] = _iso(time.time()) if state != "running" else None
         write_manifest(self.path, self.data)

@@ -1,0 +1,98 @@
+"""Counting a share's outcomes: earlier runs' recorded ones plus this run's.
+
+Pure: the runner feeds it counts, and it says what the summary line,
+manifest.json and the exit code report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from splitter.display import format_seconds
+from splitter.errors import EXIT_FAILED_JOBS, EXIT_INTERRUPTED, EXIT_OK
+
+__all__ = ["RunSummary", "Tally"]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The share's state after a run: counts over the whole share, not only this run."""
+
+    machine: str
+    folder: Path
+    share: int
+    ran: int
+    skipped: int
+    ok: int
+    failed: dict[str, int]
+    remaining: int
+    interrupted: bool
+    seconds: float
+
+    @property
+    def exit_code(self) -> int:
+        """130 when interrupted, 1 when any job of the share failed, else 0."""
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        return EXIT_FAILED_JOBS if sum(self.failed.values()) else EXIT_OK
+
+    def line(self) -> str:
+        """One line for the console and the log."""
+        failed = ", ".join(f"{n} {status}" for status, n in self.failed.items() if n) or "0 failed"
+        text = (
+            f"{self.machine}: {self.ok}/{self.share} ok, {failed}, {self.remaining} remaining; "
+            f"ran {self.ran} jobs in {format_seconds(self.seconds)}, skipped {self.skipped} "
+            f"recorded earlier; results in {self.folder}"
+        )
+        return text + (" (interrupted: run again to resume)" if self.interrupted else "")
+
+
+class Tally:
+    """Counts over the whole share, merging earlier recorded outcomes with this run."""
+
+    def __init__(self, share: int, skipped: int, ok: int, failed: dict[str, int]) -> None:
+        self.share = share
+        self.skipped = skipped
+        self.ok = ok
+        self.failed = failed
+        self.ran = 0
+
+    @classmethod
+    def from_outcomes(cls, outcomes: dict[int, str], share: list[int], todo: list[int]) -> Tally:
+        """Start from what earlier runs recorded for the jobs of ``share`` not in ``todo``."""
+        rerun = set(todo)
+        failed = {"error": 0, "crashed": 0, "timeout": 0}
+        ok = 0
+        for job_id in share:
+            status = outcomes.get(job_id)
+            if status is None or job_id in rerun:
+                continue
+            if status == "ok":
+                ok += 1
+            else:
+                failed[status] = failed.get(status, 0) + 1
+        return cls(len(share), ok + sum(failed.values()), ok, failed)
+
+    def record(self, count: int, failures: list[str]) -> None:
+        """Count ``count`` finished jobs, of which ``failures`` (their statuses) failed."""
+        self.ran += count
+        self.ok += count - len(failures)
+        for status in failures:
+            self.failed[status] = self.failed.get(status, 0) + 1
+
+    def counts(self) -> dict[str, int]:
+        """The counts for manifest.json."""
+        return {"ok": self.ok, **self.failed, "remaining": self.remaining}
+
+    @property
+    def remaining(self) -> int:
+        """Jobs of the share with no recorded outcome."""
+        return self.share - self.ok - sum(self.failed.values())
+
+    def summary(self, machine: str, folder: Path, interrupted: bool, seconds: float) -> RunSummary:
+        """The summary at the end of a run."""
+        return RunSummary(
+            machine, folder, self.share, self.ran, self.skipped, self.ok, dict(self.failed),
+            self.remaining, interrupted, seconds,
+        )  # fmt: skip
