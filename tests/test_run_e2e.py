@@ -266,3 +266,14 @@ def test_run_jobs_runs_the_whole_pool_as_a_library_call(tmp_path: Path, monkeypa
     summary = splitter.run_jobs(campaign.job, range(5), out=tmp_path / "lib", workers=2)
     assert (summary.ok, summary.share, summary.exit_code) == (5, 5, 0)
     assert sorted(statuses(tmp_path / "lib" / "all")) == [0, 1, 2, 3, 4]
+
+
+def test_a_run_killed_before_its_first_flush_resumes_from_nothing(tmp_path: Path) -> None:
+    write_campaign(tmp_path)
+    assert run(tmp_path, "--machine", "beta").returncode == 0
+    (tmp_path / "results" / "beta" / "results.csv.zst").unlink()
+    (tmp_path / "results" / "beta" / "log.zst").unlink()
+    again = run(tmp_path, "--machine", "beta")
+    assert again.returncode == 0, again.stderr
+    assert "skipped 0 recorded earlier" in again.stderr
+    assert set(statuses(tmp_path / "results" / "beta").values()) == {"ok"}

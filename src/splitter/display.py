@@ -12,8 +12,6 @@ import time
 from collections.abc import Sequence
 from typing import IO, Any
 
-from tqdm import tqdm
-
 from splitter.supervisor import RunningJob
 
 __all__ = ["ProgressDisplay", "format_seconds"]
@@ -62,6 +60,9 @@ class ProgressDisplay:
         self._bar: Any = None
         self._job_bars: list[Any] = []
         if interactive:
+            # Imported only for a terminal: a batch host's start-up skips it.
+            from tqdm import tqdm
+
             self._bar = tqdm(
                 total=total, initial=already_done, desc=machine, unit="job",
                 file=stream, dynamic_ncols=True, smoothing=0.1,

@@ -3,8 +3,9 @@
 Workers send their records over their pipes (see worker.py); the parent
 hands them, and its own, to one file handler, so log.zst holds every
 process's lines in arrival order. The console gets splitter's own INFO lines
-and everyone's warnings, without tracebacks (those are in the file), through
-``logging_redirect_tqdm`` so they never tear a progress bar.
+and everyone's warnings, without tracebacks (those are in the file); with
+progress bars on a terminal, through ``logging_redirect_tqdm`` so they never
+tear a bar.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import logging
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
-
-from tqdm.contrib.logging import logging_redirect_tqdm
 
 from splitter.config import RunnerSettings
 from splitter.logfile import LogFileWriter, UtcFormatter, ZstdLogHandler
@@ -57,7 +56,13 @@ class RunLogging:
     """Installs the run's handlers on entry and removes them on exit."""
 
     def __init__(
-        self, folder: Path, machine: str, settings: RunnerSettings, stream: IO[str]
+        self,
+        folder: Path,
+        machine: str,
+        settings: RunnerSettings,
+        stream: IO[str],
+        *,
+        bars: bool,
     ) -> None:
         self._writer = LogFileWriter(folder, settings.max_log_size, settings.compression_level)
         self._file = ZstdLogHandler(self._writer)
@@ -71,6 +76,7 @@ class RunLogging:
         self._root = logging.getLogger()
         self._level = min(settings.log_level, logging.INFO)
         self._stack = contextlib.ExitStack()
+        self._bars = bars
 
     def __enter__(self) -> RunLogging:
         previous_level = self._root.level
@@ -80,6 +86,10 @@ class RunLogging:
             self._root.addHandler(handler)
             self._stack.callback(self._root.removeHandler, handler)
         self._stack.callback(self._file.close)
+        if not self._bars:
+            return self
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
         # Swaps the console handlers for tqdm's (appended last), which keeps
         # the formatter but not the level and filter: set those again.
         self._stack.enter_context(logging_redirect_tqdm([self._root]))

@@ -72,7 +72,9 @@ def run_share(
     started = time.time()
     path = options.out / (options.folder or options.machine)
     folder = prepare_output(path, options.digest, fresh=options.fresh)
-    outcomes = recorded_outcomes(folder.results) if folder.resumed else {}
+    # A run killed before its first flush leaves a manifest but no results yet.
+    resumable = folder.resumed and folder.results.exists()
+    outcomes = recorded_outcomes(folder.results) if resumable else {}
     share_ids: list[int] = np.asarray(share).tolist()
     todo = [j for j in share_ids if _wanted(outcomes.get(j), options)]
     tally = Tally.from_outcomes(outcomes, share_ids, todo)
@@ -80,7 +82,9 @@ def run_share(
     manifest.write(tally, "running")
     settings = campaign.settings
     with (
-        RunLogging(folder.path, options.machine, settings, options.stream) as logs,
+        RunLogging(
+            folder.path, options.machine, settings, options.stream, bars=options.interactive
+        ) as logs,
         ResultsWriter(folder.results, options.machine, settings.columns,
                       settings.compression_level) as writer,
     ):  # fmt: skip
