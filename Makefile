@@ -26,13 +26,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench example_main.py
-	$(BIN)/ruff format --check src tests bench example_main.py
+	$(BIN)/ruff check src tests bench packaging example_main.py
+	$(BIN)/ruff format --check src tests bench packaging example_main.py
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix src tests bench example_main.py
-	$(BIN)/ruff format src tests bench example_main.py
+	$(BIN)/ruff check --fix src tests bench packaging example_main.py
+	$(BIN)/ruff format src tests bench packaging example_main.py
 
 # Three simulated hosts, one after another, each with its own --machine and its
 # own output folder as real hosts would have; then status and merge. Run it
@@ -50,7 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 # `make exe ENTRY=path/to/entry.py [NAME=name] [CONFIGS=dir]`: a one-file binary at
-# $(EXE_DIST)/NAME (packaging/build_exe.py; packaging/README-binary.md). PyInstaller's
+# $(EXE_DIST)/NAME (packaging/build_exe.py; README.md, "Shipping the binary"). PyInstaller's
 # work files stay under $(EXE_WORK)/NAME. NAME comes from the command line or the
 # entry's file stem, never from the environment (WSL sets NAME to the host name).
 ENTRY ?= example_main.py

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
 
 import splitter
 
@@ -38,5 +39,7 @@ def best_score(best, row):
 
 
 if __name__ == "__main__":
+    # In the one-file binary each worker runs this block too: it leaves here.
+    multiprocessing.freeze_support()
     pool = [(alpha, beta) for alpha in range(10) for beta in range(10)]
     splitter.main(simulate, pool, reduce=best_score)

@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 from splitter.campaign import Campaign, load_campaign, locate_configs
 from splitter.digest import full_hex, group_digest
 from splitter.errors import EXIT_INTERRUPTED, SplitterError
+from splitter.frozen import frozen_start
 from splitter.planview import plan_json, plan_table
 from splitter.prompt import say
 from splitter.rescue import load_rescue
@@ -70,12 +71,14 @@ def main(
     # First thing: in a frozen binary, a worker process starts here and must
     # never reach argument parsing.
     multiprocessing.freeze_support()
+    frozen_start()
     sys.exit(run_cli(argv, Program(job, pool, key, reduce, initial)))
 
 
 def console_main(argv: Sequence[str] | None = None) -> NoReturn:
     """The ``splitter`` console script: the commands that need no job pool."""
     multiprocessing.freeze_support()
+    frozen_start()
     sys.exit(run_cli(argv, Program()))
 
 
