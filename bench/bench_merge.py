@@ -53,6 +53,7 @@ def build_host(folder: Path, machine: str, job_ids: list[int], total: int) -> No
         folder / "manifest.json",
         {
             "machine": machine, "digest": PLAN_DIGEST, "plan_digest": PLAN_DIGEST,
+            "run_seed": PLAN_DIGEST,
             "total": total, "share": len(job_ids), "state": "finished",
             "started": "2026-11-20T10:00:00Z", "ended": "2026-11-20T10:20:00Z",
         },
