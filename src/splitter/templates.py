@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from splitter.config import CONFIG_FILE
+from splitter.config import CONFIG_FILE, DEFAULTS_INI
 from splitter.errors import ConfigError
 from splitter.machines import MACHINES_FILE, MAX_NAME_LENGTH, machine_name_problem
 
@@ -26,39 +26,41 @@ __all__ = [
 
 PLACEHOLDER_MACHINE = "other-host"
 
-_CONFIG_TEMPLATE = """\
+_HEADER = """\
 # splitter.ini: the runner's settings ([logging], [results], [run]) and your own
 # sections. Jobs see all of it through `config`. Every value counts in the plan
 # digest (comments and spacing do not), so copy the same file to every machine.
 # Each runner option below is at its default.
 
-[logging]
-# Least important messages to log: DEBUG, INFO, WARNING, ERROR or CRITICAL.
-level = INFO
-# Layout of a log line, Python logging %-style; %(machine)s is this machine's name.
-format = %(asctime)s %(machine)s %(processName)s %(levelname)s %(message)s
-# Size at which log.zst is set aside as log.N.zst and a new one begun: bytes with
-# an optional unit, like 512, 64k or 64KiB (1024-based), 64kB (1000-based), 1.5G.
-max_file_size = 64MiB
-# Also write one log file per job: true or false.
-per_job = false
+"""
 
-[results]
-# Column names, comma-separated, for jobs that return a tuple or list;
-# leave empty to take the columns from the jobs' return values.
-columns =
-# zstd compression level of the results, a whole number from 1 to 19.
-compression_level = 3
+# What each runner option does, written above it; the values come from DEFAULTS_INI.
+_EXPLAINED = {
+    "level": "Least important messages to log: DEBUG, INFO, WARNING, ERROR or CRITICAL.",
+    "format": "Layout of a log line, Python logging %-style; %(machine)s is this machine's name.",
+    "max_file_size": (
+        "Size at which log.zst is set aside as log.N.zst and a new one begun: bytes with\n"
+        "an optional unit, like 512, 64k or 64KiB (1024-based), 64kB (1000-based), 1.5G."
+    ),
+    "per_job": "Also write one log file per job: true or false.",
+    "columns": (
+        "Column names, comma-separated, for jobs that return a tuple or list;\n"
+        "leave empty to take the columns from the jobs' return values."
+    ),
+    "compression_level": "zstd compression level of the results, a whole number from 1 to 19.",
+    "nice": "Niceness of the worker processes, a whole number from 0 (normal) to 19 (lowest).",
+    "progress_interval": (
+        "Seconds between plain progress lines when the console is not a terminal."
+    ),
+    "job_timeout": (
+        "Seconds a job may run before it is stopped and recorded as timeout; 0 means no limit."
+    ),
+    "flush_interval": (
+        "Seconds at most between flushes of the results file to disk, above 0 and at most 1."
+    ),
+}
 
-[run]
-# Niceness of the worker processes, a whole number from 0 (normal) to 19 (lowest).
-nice = 10
-# Seconds between plain progress lines when the console is not a terminal.
-progress_interval = 30
-# Seconds a job may run before it is stopped and recorded as timeout; 0 means no limit.
-job_timeout = 0
-# Seconds at most between flushes of the results file to disk, above 0 and at most 1.
-flush_interval = 1.0
+_YOUR_SECTIONS = """\
 
 # Your own sections follow; a job reads them like config.getint("job", "steps").
 [job]
@@ -99,7 +101,13 @@ def machines_template(hostname: str, cores: int) -> str:
 
 def config_template() -> str:
     """splitter.ini text: every runner option at its default, explained, and a [job] example."""
-    return _CONFIG_TEMPLATE
+    lines: list[str] = []
+    for line in DEFAULTS_INI.splitlines():
+        option = line.partition("=")[0].strip()
+        if "=" in line and option in _EXPLAINED:
+            lines.extend(f"# {text}" for text in _EXPLAINED[option].split("\n"))
+        lines.append(line)
+    return _HEADER + "\n".join(lines) + "\n" + _YOUR_SECTIONS
 
 
 def write_templates(directory: Path, hostname: str, cores: int) -> InitResult:
