@@ -105,16 +105,6 @@ class Supervisor:
         self.columns: tuple[str, ...] | None = None
 
     @property
-    def workers(self) -> int:
-        """How many worker processes run at once."""
-        return self._workers
-
-    @property
-    def pending(self) -> int:
-        """Jobs not yet handed to a worker (requeued ones included)."""
-        return len(self._pending)
-
-    @property
     def finished(self) -> bool:
         """No job is running and none will be dispatched."""
         busy = any(h.batch is not None for h in self._handles.values())
