@@ -23,11 +23,10 @@ import numpy as np
 from splitter.frames import CorruptFileError, FrameReader
 from splitter.manifest import MANIFEST_NAME, read_manifest
 from splitter.mergerules import STATUS_CODES, BestRows, column_layout, plain_frame_index
-from splitter.results import BASE_COLUMNS, STATUSES, ResultsReader
+from splitter.results import BASE_COLUMNS, RESULTS_NAME, STATUSES, ResultsReader
 from splitter.rowformat import csv_field
 
 __all__ = [
-    "RESULTS_NAME",
     "HostFolder",
     "Promoted",
     "Scan",
@@ -37,7 +36,6 @@ __all__ = [
     "start_of",
 ]
 
-RESULTS_NAME = "results.csv.zst"
 _BASE = len(BASE_COLUMNS)
 
 

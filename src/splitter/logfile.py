@@ -25,6 +25,7 @@ from splitter.frames import FrameReader, FrameWriter
 
 __all__ = [
     "DEFAULT_FORMAT",
+    "LOG_NAME",
     "LogFileWriter",
     "LogRecords",
     "UtcFormatter",
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 DEFAULT_FORMAT = "%(asctime)s %(machine)s %(levelname)s %(name)s: %(message)s"
-_CURRENT = "log.zst"
+LOG_NAME = "log.zst"
 _PART = re.compile(r"log\.([0-9]+)\.zst")
 _TIMESTAMP_FIELD = "%(asctime)s "
 _MACHINE_FIELD = "%(machine)s"
@@ -80,7 +81,7 @@ class LogFileWriter:
         self.max_file_size = max_file_size
         self._level = level
         self._buffer: list[str] = []
-        self._frames = FrameWriter(directory / _CURRENT, level)
+        self._frames = FrameWriter(directory / LOG_NAME, level)
 
     def write(self, text: str) -> None:
         """Buffer `text` (whole records, newline-terminated) until the next flush."""
@@ -107,8 +108,8 @@ class LogFileWriter:
         self._frames.close()  # also fsyncs, and Windows cannot rename an open file
         numbers = [int(m[1]) for p in self.directory.iterdir() if (m := _PART.fullmatch(p.name))]
         part = self.directory / f"log.{max(numbers, default=0) + 1}.zst"
-        os.rename(self.directory / _CURRENT, part)  # the number is unused: never replaces
-        self._frames = FrameWriter(self.directory / _CURRENT, self._level)
+        os.rename(self.directory / LOG_NAME, part)  # the number is unused: never replaces
+        self._frames = FrameWriter(self.directory / LOG_NAME, self._level)
 
 
 class ZstdLogHandler(logging.Handler):
@@ -155,8 +156,8 @@ def log_parts(directory: Path) -> list[Path]:
         (int(m[1]), p) for p in directory.iterdir() if (m := _PART.fullmatch(p.name))
     )
     parts = [path for _, path in numbered]
-    if (directory / _CURRENT).exists():
-        parts.append(directory / _CURRENT)
+    if (directory / LOG_NAME).exists():
+        parts.append(directory / LOG_NAME)
     return parts
 
 

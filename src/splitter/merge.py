@@ -47,8 +47,9 @@ from splitter.hostfolder import (
     scan_results,
     start_of,
 )
-from splitter.logfile import log_parts, read_log_records
+from splitter.logfile import LOG_NAME, log_parts, read_log_records
 from splitter.mergerules import (
+    REPORT_NAME,
     BestRows,
     FolderCounts,
     merge_report,
@@ -56,12 +57,11 @@ from splitter.mergerules import (
     merged_columns,
     wall_seconds,
 )
-from splitter.results import BASE_COLUMNS, parse_cell
+from splitter.results import BASE_COLUMNS, RESULTS_NAME, parse_cell
 from splitter.rowformat import csv_field
 
 __all__ = [
     "REDUCE_NAME",
-    "REPORT_NAME",
     "MergeResult",
     "ReduceError",
     "merge_folders",
@@ -69,7 +69,6 @@ __all__ = [
     "reduce_merged",
 ]
 
-REPORT_NAME = "report.json"
 REDUCE_NAME = "reduce.json"
 _CHUNK_JOBS = 1 << 16  # kept rows joined per write
 _FRAME_CHARS = 1 << 22  # characters per output frame
@@ -118,7 +117,7 @@ def merge_folders(
     _check_one_plan(hosts)
     if any(out.resolve() == host.path.resolve() for host in hosts):
         raise UsageError(f"--out {out} is one of the host folders; choose another folder")
-    names = ("results.csv", "log.txt") if plain else ("results.csv.zst", "log.zst")
+    names = ("results.csv", "log.txt") if plain else (RESULTS_NAME, LOG_NAME)
     names = (*names, REPORT_NAME, *((REDUCE_NAME,) if with_reduce else ()))
     _refuse_existing(out, names, force)
     columns = [job_columns(host) for host in hosts]

@@ -16,10 +16,11 @@ import numpy.typing as npt
 
 from splitter.digest import full_hex, group_digest
 from splitter.results import BASE_COLUMNS, STATUSES
+from splitter.rowformat import FAILED_STATUSES
 
 __all__ = [
     "ABSENT",
-    "FAILED_STATUSES",
+    "REPORT_NAME",
     "STATUS_CODES",
     "BestRows",
     "FolderCounts",
@@ -36,7 +37,7 @@ T = TypeVar("T")
 
 # A status as one byte: 0 is ok, so "ok beats a failure" is "code 0 beats the others".
 STATUS_CODES = {status: code for code, status in enumerate(STATUSES)}
-FAILED_STATUSES = STATUSES[1:]
+REPORT_NAME = "report.json"
 ABSENT = 255
 _SHOWN_MISSING = 10
 _MAX_DIGITS = 18  # a job_id of more digits could overflow int64

@@ -16,13 +16,13 @@ from pathlib import Path
 from splitter.digest import group_digest
 from splitter.errors import ConfigError, VerificationError
 from splitter.frames import TailRepair, repair_tail
+from splitter.logfile import LOG_NAME
 from splitter.manifest import MANIFEST_NAME as MANIFEST
 from splitter.manifest import read_manifest
+from splitter.results import RESULTS_NAME
 
 __all__ = ["OutputFolder", "prepare_output"]
 
-RESULTS = "results.csv.zst"
-LOG = "log.zst"
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class OutputFolder:
     @property
     def results(self) -> Path:
         """The results file of this host."""
-        return self.path / RESULTS
+        return self.path / RESULTS_NAME
 
 
 def prepare_output(path: Path, digest: bytes, *, fresh: bool) -> OutputFolder:
@@ -62,7 +62,7 @@ def prepare_output(path: Path, digest: bytes, *, fresh: bool) -> OutputFolder:
             )
     resumed = previous is not None and moved_to is None
     path.mkdir(parents=True, exist_ok=True)
-    existing = [p for p in (path / RESULTS, path / LOG) if resumed and p.exists()]
+    existing = [p for p in (path / RESULTS_NAME, path / LOG_NAME) if resumed and p.exists()]
     repairs = tuple(r for r in map(repair_tail, existing) if r)
     for repair in repairs:
         log.warning(

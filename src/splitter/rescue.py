@@ -17,11 +17,10 @@ from typing import Any
 from splitter.campaign import Campaign
 from splitter.digest import group_digest
 from splitter.errors import ConfigError, VerificationError
+from splitter.mergerules import REPORT_NAME
 from splitter.plan import make_rescue_plan
 
-__all__ = ["REPORT", "Rescue", "describe", "load_rescue"]
-
-REPORT = "report.json"
+__all__ = ["Rescue", "describe", "load_rescue"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +38,7 @@ class Rescue:
 
 def load_rescue(campaign: Campaign, merged: Path, retry_failed: bool) -> Rescue:
     """Narrow ``campaign`` to the jobs ``merged/report.json`` lists as missing (and failed)."""
-    path = merged / REPORT
+    path = merged / REPORT_NAME
     report = _read_report(path)
     if report.get("run_seed") != campaign.run_seed.hex():
         raise VerificationError(

@@ -33,6 +33,7 @@ from splitter.rowformat import (
 __all__ = [
     "BASE_COLUMNS",
     "EXTRA_COLUMN",
+    "RESULTS_NAME",
     "STATUSES",
     "ResultsReader",
     "ResultsWriter",
@@ -41,6 +42,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+RESULTS_NAME = "results.csv.zst"
 
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf)")

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 __all__ = [
     "BASE_COLUMNS",
     "EXTRA_COLUMN",
+    "FAILED_STATUSES",
     "RESERVED",
     "STATUSES",
     "RowFormat",
@@ -25,6 +26,7 @@ __all__ = [
 BASE_COLUMNS = ("job_id", "machine", "status", "start_time", "duration", "error")
 EXTRA_COLUMN = "extra"
 STATUSES = ("ok", "error", "crashed", "timeout")
+FAILED_STATUSES = STATUSES[1:]
 RESERVED = frozenset((*BASE_COLUMNS, EXTRA_COLUMN))
 # Cell types whose str() is their cell text, and what a cell must not hold unquoted.
 _PLAIN = frozenset((str, int, float, bool))

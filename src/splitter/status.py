@@ -13,7 +13,8 @@ from typing import Any
 
 from splitter.digest import group_digest
 from splitter.hostfolder import Promoted, job_columns, read_host, scan_results, start_of
-from splitter.mergerules import FAILED_STATUSES, BestRows
+from splitter.mergerules import BestRows
+from splitter.rowformat import FAILED_STATUSES
 
 __all__ = ["FolderStatus", "folder_status", "status_table"]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from splitter.display import format_seconds
 from splitter.errors import EXIT_FAILED_JOBS, EXIT_INTERRUPTED, EXIT_OK
+from splitter.rowformat import FAILED_STATUSES
 
 __all__ = ["RunSummary", "Tally"]
 
@@ -62,7 +63,7 @@ class Tally:
     def from_outcomes(cls, outcomes: dict[int, str], share: list[int], todo: list[int]) -> Tally:
         """Start from what earlier runs recorded for the jobs of ``share`` not in ``todo``."""
         rerun = set(todo)
-        failed = {"error": 0, "crashed": 0, "timeout": 0}
+        failed = dict.fromkeys(FAILED_STATUSES, 0)
         ok = 0
         for job_id in share:
             status = outcomes.get(job_id)
