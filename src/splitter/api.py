@@ -49,7 +49,7 @@ def run_jobs(
             chosen.cores,
         )
     options = RunOptions(
-        out=Path(out), machine=name, digest=plan.digest, workers=workers or cores,
+        out=Path(out), machine=name, workers=workers or cores,
         retry_failed=retry_failed, fresh=fresh, interactive=progress and sys.stderr.isatty(),
         manifest_extra=(("all", machine is None),),
     )  # fmt: skip

@@ -68,7 +68,7 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
     _verify(request, plan.digest, name, len(share), plan.size, interactive)
     cores = machine.cores if machine else os.cpu_count() or 1
     options = RunOptions(
-        out=request.out, machine=name, folder=folder_name(name), digest=plan.digest,
+        out=request.out, machine=name, folder=folder_name(name),
         workers=request.workers or cores, retry_failed=request.retry_failed,
         fresh=request.fresh, interactive=sys.stderr.isatty(), stream=sys.stderr,
         manifest_extra=tuple(extra),

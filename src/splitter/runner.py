@@ -51,7 +51,6 @@ class RunOptions:
 
     out: Path
     machine: str
-    digest: bytes
     workers: int
     retry_failed: bool = False
     fresh: bool = False
@@ -71,7 +70,7 @@ def run_share(
     """Run the jobs of ``share`` (plan order) that have no recorded outcome yet."""
     started = time.time()
     path = options.out / (options.folder or options.machine)
-    folder = prepare_output(path, options.digest, fresh=options.fresh)
+    folder = prepare_output(path, campaign.plan.digest, fresh=options.fresh)
     # A run killed before its first flush leaves a manifest but no results yet.
     resumable = folder.resumed and folder.results.exists()
     outcomes = recorded_outcomes(folder.results) if resumable else {}
@@ -120,7 +119,8 @@ def _supervise(
 ) -> bool:
     """The parent's loop; True when it was interrupted."""
     next_flush = time.monotonic() + flush_interval
-    with _interrupts(supervisor) as stopped_hard:
+    stopped_hard = False
+    with _interrupts(supervisor):
         try:
             supervisor.start()
             while not supervisor.finished:
@@ -145,19 +145,18 @@ def _supervise(
                     logs.flush()
                     next_flush = time.monotonic() + flush_interval
         except KeyboardInterrupt:
-            stopped_hard.set()
+            stopped_hard = True
             supervisor.kill()
         else:
             supervisor.close()
-    return stopped_hard.is_set() or supervisor.stopping
+    return stopped_hard or supervisor.stopping
 
 
 @contextlib.contextmanager
-def _interrupts(supervisor: Supervisor) -> Iterator[threading.Event]:
+def _interrupts(supervisor: Supervisor) -> Iterator[None]:
     """First Ctrl-C: finish running jobs, start no more. Second (or SIGTERM): stop now."""
-    stopped_hard = threading.Event()
     if threading.current_thread() is not threading.main_thread():
-        yield stopped_hard  # Signals reach only the main thread; a library caller handles them.
+        yield  # Signals reach only the main thread; a library caller handles them.
         return
 
     def on_interrupt(signum: int, frame: object) -> None:
@@ -171,7 +170,7 @@ def _interrupts(supervisor: Supervisor) -> Iterator[threading.Event]:
 
     previous = {sig: signal.signal(sig, on_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield stopped_hard
+        yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -187,7 +186,7 @@ class _Manifest:
         self.data: dict[str, object] = {
             "format": MANIFEST_FORMAT,
             "machine": options.machine,
-            "digest": options.digest.hex(),
+            "digest": campaign.plan.digest.hex(),
             "plan_digest": campaign.plan.digest.hex(),
             "run_seed": campaign.run_seed.hex(),
             "pool_digest": campaign.pool_digest.hex(),
@@ -246,5 +245,6 @@ def _log_start(
         "%s %s: share %d of %d jobs, %d to run, %d workers, digest %s, splitter %s, "
         "Python %s, NumPy %s, pid %d",
         how, options.machine, share, campaign.plan.total, todo, options.workers,
-        options.digest.hex(), __version__, platform.python_version(), np.__version__, os.getpid(),
+        campaign.plan.digest.hex(), __version__, platform.python_version(), np.__version__,
+        os.getpid(),
     )  # fmt: skip
