@@ -141,14 +141,19 @@ class Supervisor:
 
     def running(self) -> list[RunningJob]:
         """The jobs running now, longest running first."""
+        found = [job for _, job in self._running()]
+        return sorted(found, key=lambda job: -job.seconds)
+
+    def _running(self) -> list[tuple[_Handle, RunningJob]]:
+        """Each busy worker with the job its shared slot shows."""
         now = time.monotonic()
         found = []
         for handle in self._handles.values():
             base = handle.slot * SLOT_WIDTH
             job_id, started, value, total = self._slots[base : base + SLOT_WIDTH]
             if job_id != IDLE and handle.batch is not None:
-                found.append(RunningJob(int(job_id), now - started, value, total))
-        return sorted(found, key=lambda job: -job.seconds)
+                found.append((handle, RunningJob(int(job_id), now - started, value, total)))
+        return found
 
     def close(self) -> None:
         """Let idle workers exit; kill any that do not."""
@@ -240,18 +245,10 @@ class Supervisor:
     def _enforce_timeout(self, rows: Received) -> None:
         if self._job_timeout is None:
             return
-        for job in self.running():
+        for handle, job in self._running():
             if job.seconds > self._job_timeout:
-                handle = self._handle_running(job.job_id)
-                if handle is not None:
-                    handle.process.kill()
-                    self._bury(handle, rows, "timeout")
-
-    def _handle_running(self, job_id: int) -> _Handle | None:
-        for handle in self._handles.values():
-            if self._slots[handle.slot * SLOT_WIDTH] == job_id and handle.batch is not None:
-                return handle
-        return None
+                handle.process.kill()
+                self._bury(handle, rows, "timeout")
 
     def _bury(self, handle: _Handle, rows: Received, status: str) -> None:
         """Record a dead worker's job, requeue its other unreported jobs, replace it."""
