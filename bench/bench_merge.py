@@ -18,10 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from splitter.logfile import LogFileWriter
-from splitter.manifest import write_manifest
-from splitter.merge import merge_folders
-from splitter.results import ResultsWriter
+from splitter.merge.combine import merge_folders
+from splitter.store.logfile import LogFileWriter
+from splitter.store.manifest import write_manifest
+from splitter.store.results import ResultsWriter
 
 __all__ = ["main"]
 

@@ -34,10 +34,10 @@ def _peak_mib() -> float:
 
 def run_case(kind: str, size: int) -> dict[str, float]:
     """Time the plan flow for one pool in this process; return seconds and peak MiB."""
-    from splitter.canonical import materialize_pool, pool_digest
-    from splitter.digest import config_digest, run_seed
-    from splitter.machines import Machine
-    from splitter.plan import make_plan, share_jobs
+    from splitter.campaign.canonical import materialize_pool, pool_digest
+    from splitter.campaign.digest import config_digest, run_seed
+    from splitter.campaign.machines import Machine
+    from splitter.campaign.plan import make_plan, share_jobs
 
     pool = [(i, i * 0.5) for i in range(size)] if kind == "tuples" else range(size)
     machines = [Machine("alpha", 2.0, 8), Machine("beta", 1.5, 4), Machine("gamma", 1.0, 2)]

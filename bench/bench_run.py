@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from splitter.results import ResultsReader
+from splitter.store.results import ResultsReader
 
 HERE = Path(__file__).parent / "entries"
 ROUNDS = 3

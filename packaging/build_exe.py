@@ -26,11 +26,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from splitter.campaign import EMBEDDED_CONFIGS
-from splitter.config import CONFIG_FILE, load_config
+from splitter.campaign.config import CONFIG_FILE, load_config
+from splitter.campaign.load import EMBEDDED_CONFIGS
+from splitter.campaign.machines import MACHINES_FILE, load_machines
 from splitter.errors import SplitterError
 from splitter.frozen import MARKER, MARKER_TEXT
-from splitter.machines import MACHINES_FILE, load_machines
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGING = Path(__file__).resolve().parent

@@ -1,4 +1,4 @@
-"""Tests for splitter.canonical: the byte encoding, pool materialisation and pool digest."""
+"""Tests for splitter.campaign.canonical: the byte encoding, materialising and digesting pools."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from splitter import canonical
-from splitter.canonical import (
+from splitter.campaign import canonical
+from splitter.campaign.canonical import (
     UnsupportedValue,
     encode,
     materialize_pool,

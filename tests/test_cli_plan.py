@@ -10,8 +10,8 @@ import socket
 from pathlib import Path
 
 from conftest import ENTRY, run_cli, run_module, write_configs, write_entry
-from splitter.campaign import ConfigsLocation, load_campaign
-from splitter.templates import default_machine_name
+from splitter.campaign.load import ConfigsLocation, load_campaign
+from splitter.campaign.templates import default_machine_name
 
 PLAN_ROWS = [
     "machine  perf  cores  weight  share     %  positions",

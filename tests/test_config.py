@@ -1,4 +1,4 @@
-"""Tests for splitter.config: sizes, parsing, the digest's content and runner settings."""
+"""Tests for splitter.campaign.config: sizes, parsing, the digest's content and runner settings."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from splitter.config import (
+from splitter.campaign.config import (
     RunnerSettings,
     config_content,
     load_config,

@@ -1,4 +1,4 @@
-"""Tests for splitter.digest: the digest chain and how digests are shown and checked."""
+"""Tests for splitter.campaign.digest: the digest chain and how digests are shown and checked."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from splitter.canonical import tagged_digest
-from splitter.digest import (
+from splitter.campaign.canonical import tagged_digest
+from splitter.campaign.digest import (
     config_digest,
     digest_matches,
     full_hex,
@@ -20,8 +20,8 @@ from splitter.digest import (
     rescue_digest,
     run_seed,
 )
+from splitter.campaign.machines import Machine
 from splitter.errors import UsageError
-from splitter.machines import Machine
 
 CONFIG = {"job": {"steps": "10"}, "run": {"workers": "2"}}
 MACHINES = [Machine("alpha", 2.0, 4), Machine("beta", 1.5, 8)]

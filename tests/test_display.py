@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from splitter.display import ProgressDisplay, format_seconds
+from splitter.run.display import ProgressDisplay, format_seconds
 
 
 def test_seconds_read_as_hours_minutes_and_seconds() -> None:

@@ -1,4 +1,4 @@
-"""Tests for splitter.frames: append-only zstd frame files, their reader and tail repair."""
+"""Tests for splitter.store.frames: append-only zstd frame files, their reader and tail repair."""
 
 from __future__ import annotations
 
@@ -14,7 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from splitter.errors import ConfigError
-from splitter.frames import CorruptFileError, FrameReader, FrameWriter, TailRepair, repair_tail
+from splitter.store.frames import (
+    CorruptFileError,
+    FrameReader,
+    FrameWriter,
+    TailRepair,
+    repair_tail,
+)
 
 PAYLOADS = [b"job_id,status\n", b"1,ok\n" * 300, b"", b"2,error\n"]
 
@@ -253,7 +259,7 @@ def test_repair_tail_never_overwrites_an_earlier_damaged_copy(
         def now(tz: object) -> datetime:
             return datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
 
-    monkeypatch.setattr("splitter.frames.datetime", FrozenClock)
+    monkeypatch.setattr("splitter.store.frames.datetime", FrozenClock)
     path = tmp_path / "log.zst"
     ends = write_frames(path, [b"kept"])
     saved = []

@@ -6,7 +6,7 @@ import pickle
 import subprocess
 import sys
 
-from splitter.injection import JobRandom, Progress, injected_names
+from splitter.run.injection import JobRandom, Progress, injected_names
 
 SEED = bytes(range(32))
 RAW_PINNED = [3431924975753190539, 7145502093465193138]
@@ -61,7 +61,8 @@ def test_the_streams_are_pinned_so_a_change_is_caught() -> None:
 
 def test_the_stream_does_not_depend_on_the_hash_seed() -> None:
     code = (
-        f"from splitter.injection import JobRandom; print(repr(JobRandom({SEED!r}, 5).random()))"
+        "from splitter.run.injection import JobRandom; "
+        f"print(repr(JobRandom({SEED!r}, 5).random()))"
     )
     draws = {
         subprocess.run(

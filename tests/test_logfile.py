@@ -1,4 +1,4 @@
-"""Tests for splitter.logfile: UTC records, log.zst rotation and reading records back."""
+"""Tests for splitter.store.logfile: UTC records, log.zst rotation and reading records back."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from splitter.frames import FrameReader
-from splitter.logfile import (
+from splitter.store.frames import FrameReader
+from splitter.store.logfile import (
     LogFileWriter,
     UtcFormatter,
     ZstdLogHandler,

@@ -1,4 +1,4 @@
-"""Tests for splitter.machines: parsing, validating and finding machines."""
+"""Tests for splitter.campaign.machines: parsing, validating and finding machines."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from splitter.errors import ConfigError, UsageError
-from splitter.machines import (
+from splitter.campaign.machines import (
     Machine,
     find_machine,
     load_machines,
@@ -20,6 +19,7 @@ from splitter.machines import (
     machine_name_problem,
     parse_machines,
 )
+from splitter.errors import ConfigError, UsageError
 
 SOURCE = "configs/machines.json"
 SHAPE = 'write it as {"name": [per_thread_perf, cores], ...}'

@@ -1,4 +1,4 @@
-"""Tests for splitter.manifest: atomic manifest.json writes and checked reads."""
+"""Tests for splitter.store.manifest: atomic manifest.json writes and checked reads."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from splitter.errors import ConfigError
-from splitter.frames import CorruptFileError
-from splitter.manifest import MANIFEST_FORMAT, read_manifest, write_manifest
+from splitter.store.frames import CorruptFileError
+from splitter.store.manifest import MANIFEST_FORMAT, read_manifest, write_manifest
 
 DATA = {"machine": "alpha", "format": MANIFEST_FORMAT, "counts": {"ok": 3, "failed": 1}}
 

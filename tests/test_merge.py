@@ -1,4 +1,4 @@
-"""Tests for splitter.merge and the `merge` command, on host folders crafted with the writers."""
+"""Tests for splitter.merge.combine and `merge`, on host folders crafted with the writers."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from conftest import run_module
 from splitter.cli import Program, run_cli
-from splitter.frames import CorruptFileError, FrameReader, FrameWriter
-from splitter.logfile import LogFileWriter
-from splitter.manifest import write_manifest
-from splitter.merge import merge_folders, merged_rows
-from splitter.results import BASE_COLUMNS, STATUSES, ResultsReader, ResultsWriter
+from splitter.merge.combine import merge_folders, merged_rows
+from splitter.store.frames import CorruptFileError, FrameReader, FrameWriter
+from splitter.store.logfile import LogFileWriter
+from splitter.store.manifest import write_manifest
+from splitter.store.results import BASE_COLUMNS, STATUSES, ResultsReader, ResultsWriter
 
 PLAN = bytes(range(32))
 START = 1_795_000_000.0

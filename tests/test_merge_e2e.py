@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from conftest import run_module
-from splitter.merge import merged_rows
-from splitter.results import ResultsReader
+from splitter.merge.combine import merged_rows
+from splitter.store.results import ResultsReader
 
 ENTRY = Path(__file__).parent / "entries" / "campaign_main.py"
 MACHINES = {"alpha": [1.0, 2], "beta": [1.5, 2], "gamma": [0.5, 2]}

@@ -1,4 +1,4 @@
-"""Tests for splitter.mergerules: the winner rule, BestRows, columns, frame index, report."""
+"""Tests for splitter.merge.rules: the winner rule, BestRows, columns, frame index, report."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from splitter.frames import FrameReader
-from splitter.mergerules import (
+from splitter.merge.rules import (
     BestRows,
     FolderCounts,
     beats,
@@ -23,7 +22,8 @@ from splitter.mergerules import (
     plain_frame_index,
     wall_seconds,
 )
-from splitter.results import BASE_COLUMNS, STATUSES, ResultsWriter
+from splitter.store.frames import FrameReader
+from splitter.store.results import BASE_COLUMNS, STATUSES, ResultsWriter
 
 DIGEST = bytes(range(32))
 SEED = bytes(range(32))

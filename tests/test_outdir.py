@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from splitter.errors import ConfigError, VerificationError
-from splitter.frames import FrameWriter
-from splitter.manifest import write_manifest
-from splitter.outdir import prepare_output
+from splitter.store.frames import FrameWriter
+from splitter.store.manifest import write_manifest
+from splitter.store.outdir import prepare_output
 
 DIGEST = bytes(range(32))
 OTHER = bytes(32)

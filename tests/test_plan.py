@@ -1,4 +1,4 @@
-"""Tests for splitter.plan: the job order, the split and the plan's shares."""
+"""Tests for splitter.campaign.plan: the job order, the split and the plan's shares."""
 
 from __future__ import annotations
 
@@ -15,9 +15,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from splitter.digest import plan_digest
-from splitter.machines import Machine
-from splitter.plan import Plan, Share, all_jobs, job_order, make_plan, share_jobs, split_counts
+from splitter.campaign.digest import plan_digest
+from splitter.campaign.machines import Machine
+from splitter.campaign.plan import (
+    Plan,
+    Share,
+    all_jobs,
+    job_order,
+    make_plan,
+    share_jobs,
+    split_counts,
+)
 
 SEED = bytes(range(32))
 MACHINES = (Machine("alpha", 2.0, 4), Machine("beta", 1.5, 8), Machine("gamma", 1.0, 1))
@@ -182,10 +190,10 @@ def test_shares_are_disjoint_cover_the_pool_and_each_is_within_one_of_its_quota(
 
 _CHILD = """
 import json
-from splitter.canonical import pool_digest
-from splitter.digest import config_digest, run_seed
-from splitter.machines import Machine
-from splitter.plan import job_order, make_plan
+from splitter.campaign.canonical import pool_digest
+from splitter.campaign.digest import config_digest, run_seed
+from splitter.campaign.machines import Machine
+from splitter.campaign.plan import job_order, make_plan
 pool = [{"alpha": a, "name": str(a), "tags": ("x", "y")} for a in range(30)]
 config = {"job": {"steps": "10", "mode": "fast"}, "results": {"header": "a,b"}}
 seed = run_seed(pool_digest(pool), config_digest(config))

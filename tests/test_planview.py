@@ -1,4 +1,4 @@
-"""Tests for splitter.planview: the plan as a table and as JSON."""
+"""Tests for splitter.campaign.view: the plan as a table and as JSON."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from conftest import write_configs
-from splitter.campaign import Campaign, ConfigsLocation, load_campaign
-from splitter.planview import plan_json, plan_table
+from splitter.campaign.load import Campaign, ConfigsLocation, load_campaign
+from splitter.campaign.view import plan_json, plan_table
 
 THREE = {"alpha": [1.0, 2], "beta": [1.5, 2], "gamma": [0.5, 4]}
 FOOTER = "positions: each machine's slice of the pool in plan order (see `plan --json`)"

@@ -1,4 +1,4 @@
-"""Tests for splitter.prompt: the machine question and the confirmation, with fake I/O."""
+"""Tests for splitter.run.prompt: the machine question and the confirmation, with fake I/O."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 import pytest
 
+from splitter.campaign.machines import Machine
 from splitter.errors import UsageError, VerificationError
-from splitter.machines import Machine
-from splitter.prompt import ask_machine, confirm
+from splitter.run.prompt import ask_machine, confirm
 
 ALPHA = Machine("alpha", 1.0, 8)
 BETA = Machine("beta", 2.5, 4)

@@ -1,4 +1,4 @@
-"""Tests for splitter.results: the results.csv.zst writer, reader and resume rules."""
+"""Tests for splitter.store.results: the results.csv.zst writer, reader and resume rules."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from splitter.errors import ConfigError
-from splitter.frames import CorruptFileError, FrameWriter
-from splitter.results import (
+from splitter.store.frames import CorruptFileError, FrameWriter
+from splitter.store.results import (
     BASE_COLUMNS,
     STATUSES,
     ResultsReader,
@@ -22,7 +22,7 @@ from splitter.results import (
     parse_cell,
     recorded_outcomes,
 )
-from splitter.rowformat import RowFormat
+from splitter.store.rowformat import RowFormat
 
 START = 1763805600.25
 

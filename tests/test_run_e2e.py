@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from splitter.results import ResultsReader
+from splitter.store.results import ResultsReader
 
 ENTRY = Path(__file__).parent / "entries" / "campaign_main.py"
 MACHINES = {"alpha": [1.0, 2], "beta": [2.0, 1], "gamma": [0.5, 2]}

@@ -1,4 +1,4 @@
-"""Tests for splitter.status and the `status` command: finished, cut and live host folders."""
+"""Tests for splitter.merge.status and `status`: finished, cut and live host folders."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import pytest
 
 from conftest import run_module
 from splitter.cli import Program, run_cli
-from splitter.frames import CorruptFileError
-from splitter.hostfolder import read_host
-from splitter.manifest import read_manifest, write_manifest
-from splitter.status import folder_status
+from splitter.merge.status import folder_status
+from splitter.store.frames import CorruptFileError
+from splitter.store.hostfolder import read_host
+from splitter.store.manifest import read_manifest, write_manifest
 from test_merge import START, make_host, ok_rows
 
 ENTRY = Path(__file__).parent / "entries" / "campaign_main.py"

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 import jobs_for_tests as jobs
-from splitter.supervisor import Supervisor, WorkersFailedError
-from splitter.worker import FormattedRows, Row, WorkerSetup
+from splitter.run.local.supervisor import Supervisor, WorkersFailedError
+from splitter.run.local.worker import FormattedRows, Row, WorkerSetup
 
 
 def setup(job: Any) -> WorkerSetup:

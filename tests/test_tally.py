@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from splitter.tally import Tally
+from splitter.run.tally import Tally
 
 
 def test_recorded_outcomes_count_unless_the_job_runs_again() -> None:

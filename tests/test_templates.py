@@ -1,4 +1,4 @@
-"""Tests for splitter.templates: what `splitter init` writes, and that it never overwrites."""
+"""Tests for splitter.campaign.templates: what `splitter init` writes; it never overwrites."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from splitter.config import config_content, load_config, parse_config, runner_settings
-from splitter.errors import ConfigError
-from splitter.machines import Machine, load_machines, machine_name_problem, parse_machines
-from splitter.templates import (
+from splitter.campaign.config import config_content, load_config, parse_config, runner_settings
+from splitter.campaign.machines import Machine, load_machines, machine_name_problem, parse_machines
+from splitter.campaign.templates import (
     InitResult,
     config_template,
     default_machine_name,
     machines_template,
     write_templates,
 )
+from splitter.errors import ConfigError
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from splitter.version import __version__
 if TYPE_CHECKING:
     from splitter.api import run_jobs
     from splitter.cli import main
-    from splitter.tally import RunSummary
+    from splitter.run.tally import RunSummary
 
 __all__ = [
     "ConfigError",
@@ -37,7 +37,7 @@ __all__ = [
 
 # Every worker process imports the entry script, and so this package: the
 # command line, tqdm and the runner load only when the parent asks for them.
-_LAZY = {"main": "splitter.cli", "run_jobs": "splitter.api", "RunSummary": "splitter.tally"}
+_LAZY = {"main": "splitter.cli", "run_jobs": "splitter.api", "RunSummary": "splitter.run.tally"}
 
 
 def __getattr__(name: str) -> Any:

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from splitter.campaign import load_campaign, locate_configs
-from splitter.machines import find_machine
-from splitter.plan import all_jobs, share_jobs
-from splitter.runner import RunOptions, run_share
-from splitter.tally import RunSummary
+from splitter.campaign.load import load_campaign, locate_configs
+from splitter.campaign.machines import find_machine
+from splitter.campaign.plan import all_jobs, share_jobs
+from splitter.run.runner import RunOptions, run_share
+from splitter.run.tally import RunSummary
 
 __all__ = ["run_jobs"]
 

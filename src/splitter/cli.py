@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from splitter.campaign import Campaign, load_campaign, locate_configs
-from splitter.digest import full_hex, group_digest
+from splitter.campaign.digest import full_hex, group_digest
+from splitter.campaign.load import Campaign, load_campaign, locate_configs
+from splitter.campaign.templates import write_templates
+from splitter.campaign.view import plan_json, plan_table
 from splitter.errors import EXIT_INTERRUPTED, SplitterError
 from splitter.frozen import frozen_start
-from splitter.planview import plan_json, plan_table
-from splitter.prompt import say
-from splitter.rescue import load_rescue
-from splitter.templates import write_templates
+from splitter.merge.rescue import load_rescue
+from splitter.run.prompt import say
 from splitter.version import __version__
 
 __all__ = ["console_main", "main"]
@@ -62,7 +62,7 @@ def main(
     merged ok rows in job_id order, starting from ``initial``; the result is
     printed (its repr) and saved to ``M/reduce.json``. A row is a dict
     ``{"job_id": int, <job column>: value, ...}`` whose values come back typed
-    by ``splitter.results.parse_cell`` from their CSV text: an empty cell is
+    by ``splitter.store.results.parse_cell`` from their CSV text: an empty cell is
     None, '42' an int, '1.5', '1e-07', 'nan' or '-inf' a float (floats exact,
     as written by repr), 'True'/'False' a bool, anything else a str. So a str
     that looks like a number comes back as one, and a list or dict comes back
@@ -269,7 +269,7 @@ def _cmd_init(args: argparse.Namespace, program: Program) -> int:
 
 def _cmd_merge(args: argparse.Namespace, program: Program) -> int:
     # Imported here, like each command's work: `digest` need not load merge.
-    from splitter.merge import merge_folders, reduce_merged
+    from splitter.merge.combine import merge_folders, reduce_merged
 
     result = merge_folders(
         args.folders, args.out, plain=args.plain, force=args.force,
@@ -291,7 +291,7 @@ def _cmd_merge(args: argparse.Namespace, program: Program) -> int:
 
 
 def _cmd_status(args: argparse.Namespace, program: Program) -> int:
-    from splitter.status import folder_status, status_table
+    from splitter.merge.status import folder_status, status_table
 
     statuses = [folder_status(folder) for folder in args.folders]
     if args.json:
@@ -302,7 +302,7 @@ def _cmd_status(args: argparse.Namespace, program: Program) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, program: Program) -> int:
-    from splitter.runcmd import RunRequest, run_command
+    from splitter.run.command import RunRequest, run_command
 
     assert program.job is not None
     request = RunRequest(

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from splitter.display import format_seconds
 from splitter.errors import EXIT_FAILED_JOBS, EXIT_INTERRUPTED, EXIT_OK
-from splitter.rowformat import FAILED_STATUSES
+from splitter.run.display import format_seconds
+from splitter.store.rowformat import FAILED_STATUSES
 
 __all__ = ["RunSummary", "Tally"]
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from splitter.config import RunnerSettings
-from splitter.logfile import LogFileWriter, UtcFormatter, ZstdLogHandler
+from splitter.campaign.config import RunnerSettings
+from splitter.store.logfile import LogFileWriter, UtcFormatter, ZstdLogHandler
 
 __all__ = ["RunLogging"]
 

@@ -1,6 +1,6 @@
 """Digests that tie a run together: config, run seed, plan and rescue digests.
 
-Each digest is ``tagged_digest(domain, ...)`` from splitter.canonical: BLAKE2b-256
+Each digest is ``tagged_digest(domain, ...)`` from splitter.campaign.canonical: BLAKE2b-256
 over the canonical encoding of a tuple that starts with a domain string, so a
 digest of one kind can never be mistaken for another. The chain is
 
@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from splitter.canonical import tagged_digest
+from splitter.campaign.canonical import tagged_digest
+from splitter.campaign.machines import Machine
 from splitter.errors import UsageError
-from splitter.machines import Machine
 
 __all__ = [
     "config_digest",

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from splitter.errors import ConfigError
-from splitter.frames import CorruptFileError
+from splitter.store.frames import CorruptFileError
 
 __all__ = ["MANIFEST_FORMAT", "MANIFEST_NAME", "read_manifest", "write_manifest"]
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from splitter.digest import group_digest
-from splitter.hostfolder import Promoted, job_columns, read_host, scan_results, start_of
-from splitter.mergerules import BestRows
-from splitter.rowformat import FAILED_STATUSES
+from splitter.campaign.digest import group_digest
+from splitter.merge.rules import BestRows
+from splitter.store.hostfolder import Promoted, job_columns, read_host, scan_results, start_of
+from splitter.store.rowformat import FAILED_STATUSES
 
 __all__ = ["FolderStatus", "folder_status", "status_table"]
 

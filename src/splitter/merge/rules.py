@@ -1,7 +1,7 @@
 """The pure rules of `merge` and `status`: which attempt wins, what is missing, what to report.
 
 Data in, data out: no paths are opened, nothing is printed. The I/O around
-them lives in `splitter.status` (reading host folders) and `splitter.merge`.
+them lives in `splitter.merge.status` (reading host folders) and `splitter.merge.combine`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from splitter.digest import full_hex, group_digest
-from splitter.results import BASE_COLUMNS, STATUSES
-from splitter.rowformat import FAILED_STATUSES
+from splitter.campaign.digest import full_hex, group_digest
+from splitter.store.results import BASE_COLUMNS, STATUSES
+from splitter.store.rowformat import FAILED_STATUSES
 
 __all__ = [
     "ABSENT",

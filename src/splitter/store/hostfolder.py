@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from splitter.frames import CorruptFileError, FrameReader
-from splitter.manifest import MANIFEST_NAME, read_manifest
-from splitter.mergerules import STATUS_CODES, BestRows, column_layout, plain_frame_index
-from splitter.results import BASE_COLUMNS, RESULTS_NAME, STATUSES, ResultsReader
-from splitter.rowformat import csv_field
+from splitter.merge.rules import STATUS_CODES, BestRows, column_layout, plain_frame_index
+from splitter.store.frames import CorruptFileError, FrameReader
+from splitter.store.manifest import MANIFEST_NAME, read_manifest
+from splitter.store.results import BASE_COLUMNS, RESULTS_NAME, STATUSES, ResultsReader
+from splitter.store.rowformat import csv_field
 
 __all__ = [
     "HostFolder",
@@ -131,7 +131,7 @@ def scan_results(
     """Offer every row of the host's results to `best`, as a line of `union`'s job columns.
 
     A kept row is the text of its cells up to the last of `union` (quoted as
-    `splitter.results` quotes them), or a `Promoted` when its `extra` cell held
+    `splitter.store.results` quotes them), or a `Promoted` when its `extra` cell held
     names not in `union`; those names are added to `promoted` in the order
     first seen. `times` also finds the first start and the last end.
     """

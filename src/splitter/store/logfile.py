@@ -7,7 +7,7 @@ space, and `merge` can put many hosts' records in time order by comparing the
 timestamps as text.
 
 Like results, the log is a file of independent zstd frames (see
-`splitter.frames`), one per flush. When log.zst reaches its size limit after
+`splitter.store.frames`), one per flush. When log.zst reaches its size limit after
 a flush it becomes log.<k>.zst, k one more than the largest part so far, so a
 smaller k is older; no part is ever deleted.
 """
@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from splitter.frames import FrameReader, FrameWriter
+from splitter.store.frames import FrameReader, FrameWriter
 
 __all__ = [
     "DEFAULT_FORMAT",
@@ -71,7 +71,7 @@ class UtcFormatter(logging.Formatter):
 class LogFileWriter:
     """Buffer log text and append it to `directory`/log.zst one frame per flush, rotating.
 
-    Callers run `splitter.frames.repair_tail` on an existing log.zst first.
+    Callers run `splitter.store.frames.repair_tail` on an existing log.zst first.
     """
 
     def __init__(self, directory: Path, max_file_size: int, level: int = 3) -> None:

@@ -21,9 +21,9 @@ from fractions import Fraction
 import numpy as np
 import numpy.typing as npt
 
-from splitter.canonical import tagged_digest
-from splitter.digest import plan_digest, rescue_digest
-from splitter.machines import Machine
+from splitter.campaign.canonical import tagged_digest
+from splitter.campaign.digest import plan_digest, rescue_digest
+from splitter.campaign.machines import Machine
 
 __all__ = [
     "Plan",

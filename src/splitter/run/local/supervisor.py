@@ -31,7 +31,14 @@ from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import Any
 
 from splitter.errors import SplitterError
-from splitter.worker import IDLE, SLOT_WIDTH, FormattedRows, Row, WorkerSetup, worker_main
+from splitter.run.local.worker import (
+    IDLE,
+    SLOT_WIDTH,
+    FormattedRows,
+    Row,
+    WorkerSetup,
+    worker_main,
+)
 
 __all__ = ["Received", "RunningJob", "Supervisor", "WorkersFailedError"]
 

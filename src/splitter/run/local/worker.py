@@ -36,10 +36,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from splitter.config import parse_config
-from splitter.injection import JobRandom, Progress, injected_names
-from splitter.logfile import UtcFormatter
-from splitter.rowformat import RowFormat
+from splitter.campaign.config import parse_config
+from splitter.run.injection import JobRandom, Progress, injected_names
+from splitter.store.logfile import UtcFormatter
+from splitter.store.rowformat import RowFormat
 
 __all__ = [
     "IDLE",

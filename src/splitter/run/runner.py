@@ -27,16 +27,16 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from splitter.campaign import Campaign
-from splitter.display import ProgressDisplay
-from splitter.manifest import MANIFEST_FORMAT, MANIFEST_NAME, write_manifest
-from splitter.outdir import OutputFolder, prepare_output
-from splitter.results import ResultsWriter, recorded_outcomes
-from splitter.runlog import RunLogging
-from splitter.supervisor import Supervisor
-from splitter.tally import RunSummary, Tally
+from splitter.campaign.load import Campaign
+from splitter.run.display import ProgressDisplay
+from splitter.run.local.supervisor import Supervisor
+from splitter.run.local.worker import FormattedRows, WorkerSetup
+from splitter.run.logs import RunLogging
+from splitter.run.tally import RunSummary, Tally
+from splitter.store.manifest import MANIFEST_FORMAT, MANIFEST_NAME, write_manifest
+from splitter.store.outdir import OutputFolder, prepare_output
+from splitter.store.results import ResultsWriter, recorded_outcomes
 from splitter.version import __version__
-from splitter.worker import FormattedRows, WorkerSetup
 
 __all__ = ["RunOptions", "RunSummary", "run_share"]
 

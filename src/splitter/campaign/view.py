@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from splitter.campaign import Campaign
-from splitter.digest import full_hex, group_digest
+from splitter.campaign.digest import full_hex, group_digest
+from splitter.campaign.load import Campaign
 
 __all__ = ["plan_json", "plan_table"]
 

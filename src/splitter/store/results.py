@@ -2,7 +2,7 @@
 
 Layout: a header line (`BASE_COLUMNS`, the job's columns, `extra`) then one
 row per attempt, default CSV dialect with '\\n' line ends, compressed one frame
-per flush (see `splitter.frames`). The job columns are fixed by the first
+per flush (see `splitter.store.frames`). The job columns are fixed by the first
 frame of a file; values under any later column go into `extra` as a JSON
 object of cell texts, so nothing a job returns is dropped.
 
@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from splitter.errors import ConfigError
-from splitter.frames import CorruptFileError, FrameReader, FrameWriter
-from splitter.rowformat import (
+from splitter.store.frames import CorruptFileError, FrameReader, FrameWriter
+from splitter.store.rowformat import (
     BASE_COLUMNS,
     EXTRA_COLUMN,
     RESERVED,
@@ -52,7 +52,7 @@ _FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|n
 class ResultsWriter:
     """Append job attempts to a results file; resuming keeps the file's header.
 
-    Callers run `splitter.frames.repair_tail(path)` first on an existing file.
+    Callers run `splitter.store.frames.repair_tail(path)` first on an existing file.
     The owner calls `flush` at least every second; `close` flushes and fsyncs.
     The header's job columns are the declared ones, else those of the first
     attempt that returned any (with those of the failures buffered before it).

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
+from splitter.campaign.machines import Machine
 from splitter.errors import UsageError, VerificationError
-from splitter.machines import Machine
 
 __all__ = ["ask", "ask_machine", "confirm", "say"]
 

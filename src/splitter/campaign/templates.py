@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from splitter.config import CONFIG_FILE, DEFAULTS_INI
+from splitter.campaign.config import CONFIG_FILE, DEFAULTS_INI
+from splitter.campaign.machines import MACHINES_FILE, MAX_NAME_LENGTH, machine_name_problem
 from splitter.errors import ConfigError
-from splitter.machines import MACHINES_FILE, MAX_NAME_LENGTH, machine_name_problem
 
 __all__ = [
     "PLACEHOLDER_MACHINE",

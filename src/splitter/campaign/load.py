@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from splitter.canonical import materialize_pool, pool_digest
-from splitter.config import (
+from splitter.campaign.canonical import materialize_pool, pool_digest
+from splitter.campaign.config import (
     CONFIG_FILE,
     RunnerSettings,
     config_content,
@@ -22,10 +22,10 @@ from splitter.config import (
     read_config_text,
     runner_settings,
 )
-from splitter.digest import config_digest, run_seed
+from splitter.campaign.digest import config_digest, run_seed
+from splitter.campaign.machines import MACHINES_FILE, Machine, load_machines
+from splitter.campaign.plan import Plan, make_plan
 from splitter.errors import ConfigError
-from splitter.machines import MACHINES_FILE, Machine, load_machines
-from splitter.plan import Plan, make_plan
 
 __all__ = ["Campaign", "ConfigsLocation", "load_campaign", "locate_configs"]
 

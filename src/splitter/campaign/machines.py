@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from splitter.config import read_config_text
+from splitter.campaign.config import read_config_text
 from splitter.errors import ConfigError, UsageError
 
 __all__ = [

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from splitter.campaign import Campaign
-from splitter.digest import digest_matches, group_digest, parse_expected_digest
+from splitter.campaign.digest import digest_matches, group_digest, parse_expected_digest
+from splitter.campaign.load import Campaign
+from splitter.campaign.machines import MACHINES_FILE, Machine, find_machine, machine_for_hostname
+from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.errors import EXIT_OK, UsageError, VerificationError
-from splitter.machines import MACHINES_FILE, Machine, find_machine, machine_for_hostname
-from splitter.plan import all_jobs, share_jobs
-from splitter.prompt import ask, ask_machine, confirm, say
-from splitter.rescue import describe, load_rescue
-from splitter.runner import RunOptions, run_share
+from splitter.merge.rescue import describe, load_rescue
+from splitter.run.prompt import ask, ask_machine, confirm, say
+from splitter.run.runner import RunOptions, run_share
 
 __all__ = ["RunRequest", "run_command"]
 

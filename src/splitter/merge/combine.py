@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
 
-from splitter.digest import group_digest
+from splitter.campaign.digest import group_digest
 from splitter.errors import (
     EXIT_FAILED_JOBS,
     EXIT_MISSING,
@@ -37,18 +37,7 @@ from splitter.errors import (
     UsageError,
     VerificationError,
 )
-from splitter.frames import FrameReader, FrameWriter
-from splitter.hostfolder import (
-    HostFolder,
-    Promoted,
-    Scan,
-    job_columns,
-    read_host,
-    scan_results,
-    start_of,
-)
-from splitter.logfile import LOG_NAME, log_parts, read_log_records
-from splitter.mergerules import (
+from splitter.merge.rules import (
     REPORT_NAME,
     BestRows,
     FolderCounts,
@@ -57,8 +46,19 @@ from splitter.mergerules import (
     merged_columns,
     wall_seconds,
 )
-from splitter.results import BASE_COLUMNS, RESULTS_NAME, parse_cell
-from splitter.rowformat import csv_field
+from splitter.store.frames import FrameReader, FrameWriter
+from splitter.store.hostfolder import (
+    HostFolder,
+    Promoted,
+    Scan,
+    job_columns,
+    read_host,
+    scan_results,
+    start_of,
+)
+from splitter.store.logfile import LOG_NAME, log_parts, read_log_records
+from splitter.store.results import BASE_COLUMNS, RESULTS_NAME, parse_cell
+from splitter.store.rowformat import csv_field
 
 __all__ = [
     "REDUCE_NAME",

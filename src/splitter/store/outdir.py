@@ -13,13 +13,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from splitter.digest import group_digest
+from splitter.campaign.digest import group_digest
 from splitter.errors import ConfigError, VerificationError
-from splitter.frames import TailRepair, repair_tail
-from splitter.logfile import LOG_NAME
-from splitter.manifest import MANIFEST_NAME as MANIFEST
-from splitter.manifest import read_manifest
-from splitter.results import RESULTS_NAME
+from splitter.store.frames import TailRepair, repair_tail
+from splitter.store.logfile import LOG_NAME
+from splitter.store.manifest import MANIFEST_NAME as MANIFEST
+from splitter.store.manifest import read_manifest
+from splitter.store.results import RESULTS_NAME
 
 __all__ = ["OutputFolder", "prepare_output"]
 

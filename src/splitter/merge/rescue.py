@@ -14,11 +14,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from splitter.campaign import Campaign
-from splitter.digest import group_digest
+from splitter.campaign.digest import group_digest
+from splitter.campaign.load import Campaign
+from splitter.campaign.plan import make_rescue_plan
 from splitter.errors import ConfigError, VerificationError
-from splitter.mergerules import REPORT_NAME
-from splitter.plan import make_rescue_plan
+from splitter.merge.rules import REPORT_NAME
 
 __all__ = ["Rescue", "describe", "load_rescue"]
 
