@@ -16,6 +16,7 @@ __all__ = [
     "EXIT_USAGE",
     "ConfigError",
     "MissingJobsError",
+    "ReduceError",
     "SplitterError",
     "UsageError",
     "VerificationError",
@@ -53,3 +54,9 @@ class MissingJobsError(SplitterError):
     """A merge found jobs no host has a result for."""
 
     exit_code = EXIT_MISSING
+
+
+class ReduceError(SplitterError):
+    """The user's reduce function raised on a merged row."""
+
+    exit_code = EXIT_FAILED_JOBS

@@ -29,11 +29,10 @@ from typing import Any, cast
 
 from splitter.campaign.digest import group_digest
 from splitter.errors import (
-    EXIT_FAILED_JOBS,
     EXIT_MISSING,
     EXIT_OK,
     ConfigError,
-    SplitterError,
+    ReduceError,
     UsageError,
     VerificationError,
 )
@@ -46,16 +45,9 @@ from splitter.merge.rules import (
     merged_columns,
     wall_seconds,
 )
+from splitter.merge.scan import Promoted, Scan, scan_results, start_of
 from splitter.store.frames import FrameReader, FrameWriter
-from splitter.store.hostfolder import (
-    HostFolder,
-    Promoted,
-    Scan,
-    job_columns,
-    read_host,
-    scan_results,
-    start_of,
-)
+from splitter.store.hostfolder import HostFolder, job_columns, read_host
 from splitter.store.logfile import LOG_NAME, log_parts, read_log_records
 from splitter.store.results import BASE_COLUMNS, RESULTS_NAME, parse_cell
 from splitter.store.rowformat import csv_field
@@ -63,7 +55,6 @@ from splitter.store.rowformat import csv_field
 __all__ = [
     "REDUCE_NAME",
     "MergeResult",
-    "ReduceError",
     "merge_folders",
     "merged_rows",
     "reduce_merged",
@@ -73,12 +64,6 @@ REDUCE_NAME = "reduce.json"
 _CHUNK_JOBS = 1 << 16  # kept rows joined per write
 _FRAME_CHARS = 1 << 22  # characters per output frame
 _LEVEL = 1  # zstd level of merged files: twice as fast as 3, and as small for CSV
-
-
-class ReduceError(SplitterError):
-    """The user's reduce function raised on a merged row."""
-
-    exit_code = EXIT_FAILED_JOBS
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from typing import Any
 
 from splitter.campaign.digest import group_digest
 from splitter.merge.rules import BestRows
-from splitter.store.hostfolder import Promoted, job_columns, read_host, scan_results, start_of
+from splitter.merge.scan import Promoted, scan_results, start_of
+from splitter.store.hostfolder import job_columns, read_host
 from splitter.store.rowformat import FAILED_STATUSES
 
 __all__ = ["FolderStatus", "folder_status", "status_table"]
