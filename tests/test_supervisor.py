@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 import jobs_for_tests as jobs
+from splitter.run.engine import FormattedRows, JobSetup, Row
 from splitter.run.local.supervisor import Supervisor, WorkersFailedError
-from splitter.run.local.worker import FormattedRows, Row, WorkerSetup
 
 
-def setup(job: Any) -> WorkerSetup:
-    return WorkerSetup(
+def setup(job: Any) -> JobSetup:
+    return JobSetup(
         job=job, machine="alpha", run_seed=bytes(32), config_text="", config_source="test.ini",
         log_level=30, log_format="%(message)s", declared_columns=(), nice=0,
         job_log_dir=None, compression_level=3,
@@ -83,12 +83,12 @@ def test_rows_are_formatted_by_workers_once_columns_are_known() -> None:
 
 def test_workers_that_die_at_start_are_an_error_not_an_endless_respawn() -> None:
     broken = setup(jobs.square)
-    broken = WorkerSetup(**{**broken.__dict__, "config_text": "[broken"})
+    broken = JobSetup(**{**broken.__dict__, "config_text": "[broken"})
     with pytest.raises(WorkersFailedError, match="exit right after starting"):
         run_all_with(broken)
 
 
-def run_all_with(worker_setup: WorkerSetup) -> None:
+def run_all_with(worker_setup: JobSetup) -> None:
     supervisor = Supervisor(worker_setup, list(range(5)), list(range(5)), 1, print)
     supervisor.start()
     try:

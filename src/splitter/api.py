@@ -11,6 +11,7 @@ from typing import Any
 from splitter.campaign.load import load_campaign, locate_configs
 from splitter.campaign.machines import find_machine
 from splitter.campaign.plan import all_jobs, share_jobs
+from splitter.run.local import LocalPool
 from splitter.run.runner import RunOptions, run_share
 from splitter.run.tally import RunSummary
 
@@ -53,4 +54,4 @@ def run_jobs(
         retry_failed=retry_failed, fresh=fresh, interactive=progress and sys.stderr.isatty(),
         manifest_extra=(("all", machine is None),),
     )  # fmt: skip
-    return run_share(campaign, job, share, options)
+    return run_share(campaign, job, share, options, LocalPool(options.workers))

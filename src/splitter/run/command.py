@@ -22,6 +22,7 @@ from splitter.campaign.machines import MACHINES_FILE, Machine, find_machine, mac
 from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.errors import EXIT_OK, UsageError, VerificationError
 from splitter.merge.rescue import describe, load_rescue
+from splitter.run.local import LocalPool
 from splitter.run.prompt import ask, ask_machine, confirm, say
 from splitter.run.runner import RunOptions, run_share
 
@@ -73,7 +74,7 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
         fresh=request.fresh, interactive=sys.stderr.isatty(), stream=sys.stderr,
         manifest_extra=tuple(extra),
     )  # fmt: skip
-    return run_share(campaign, job, share, options).exit_code
+    return run_share(campaign, job, share, options, LocalPool(options.workers)).exit_code
 
 
 def _chosen(campaign: Campaign, name: str | None, interactive: bool) -> Machine:

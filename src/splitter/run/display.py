@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import IO, Any
 
-from splitter.run.local.supervisor import RunningJob
+from splitter.run.engine import RunningJob
 
 __all__ = ["ProgressDisplay", "format_seconds"]
 

@@ -1,8 +1,12 @@
 """Run one host's share: resume, dispatch, record, report.
 
-    share ids --(skip recorded)--> Supervisor --rows--> ResultsWriter --> results.csv.zst
-                                      |  \\--log records--> RunLogging ----> log.zst
-                                      \\--running slots--> ProgressDisplay --> console
+    share ids --(skip recorded)--> Engine --rows--> ResultsWriter --> results.csv.zst
+                                     |  \\--log records--> RunLogging ----> log.zst
+                                     \\--running jobs--> ProgressDisplay --> console
+
+The engine (`splitter.run.engine`) is whatever the caller chose: this
+machine's process pool (`splitter.run.local`) or another; the runner only
+drives the protocol.
 
 The parent does O(1) work per job: it appends each row to an in-memory text
 buffer and closes a zstd frame at least every ``flush_interval`` seconds, so
@@ -29,8 +33,7 @@ import numpy.typing as npt
 
 from splitter.campaign.load import Campaign
 from splitter.run.display import ProgressDisplay
-from splitter.run.local.supervisor import Supervisor
-from splitter.run.local.worker import FormattedRows, WorkerSetup
+from splitter.run.engine import Engine, EngineFactory, FormattedRows, JobSetup
 from splitter.run.logs import RunLogging
 from splitter.run.tally import RunSummary, Tally
 from splitter.store.manifest import MANIFEST_FORMAT, MANIFEST_NAME, write_manifest
@@ -66,8 +69,9 @@ def run_share(
     job: Callable[..., Any],
     share: Sequence[int] | npt.NDArray[np.int64],
     options: RunOptions,
+    engine: EngineFactory,
 ) -> RunSummary:
-    """Run the jobs of ``share`` (plan order) that have no recorded outcome yet."""
+    """Run the jobs of ``share`` (plan order) that have no recorded outcome yet, on ``engine``."""
     started = time.time()
     path = options.out / (options.folder or options.machine)
     folder = prepare_output(path, campaign.plan.digest, fresh=options.fresh)
@@ -93,11 +97,11 @@ def run_share(
             interactive=options.interactive, interval=settings.progress_interval,
             stream=options.stream,
         )  # fmt: skip
-        supervisor = Supervisor(
-            _worker_setup(campaign, job, folder, options), campaign.items, todo,
-            options.workers, on_log=logs.handle_worker_record, job_timeout=settings.job_timeout,
+        jobs = engine(
+            _job_setup(campaign, job, folder, options), campaign.items, todo,
+            logs.handle_worker_record, settings.job_timeout,
         )  # fmt: skip
-        interrupted = _supervise(supervisor, writer, logs, display, tally, settings.flush_interval)
+        interrupted = _drive(jobs, writer, logs, display, tally, settings.flush_interval)
         display.close()
         summary = tally.summary(options.machine, folder.path, interrupted, time.time() - started)
         log.info("%s", summary.line())
@@ -109,8 +113,8 @@ def _wanted(status: str | None, options: RunOptions) -> bool:
     return status is None or (options.retry_failed and status != "ok")
 
 
-def _supervise(
-    supervisor: Supervisor,
+def _drive(
+    engine: Engine,
     writer: ResultsWriter,
     logs: RunLogging,
     display: ProgressDisplay,
@@ -120,13 +124,11 @@ def _supervise(
     """The parent's loop; True when it was interrupted."""
     next_flush = time.monotonic() + flush_interval
     stopped_hard = False
-    with _interrupts(supervisor):
+    with _interrupts(engine):
         try:
-            supervisor.start()
-            while not supervisor.finished:
-                received = supervisor.step(
-                    min(STEP_SECONDS, max(0.0, next_flush - time.monotonic()))
-                )
+            engine.start()
+            while not engine.finished:
+                received = engine.step(min(STEP_SECONDS, max(0.0, next_flush - time.monotonic())))
                 for rows in received:
                     if isinstance(rows, FormattedRows):
                         writer.add_text(rows.text, rows.count)
@@ -138,31 +140,31 @@ def _supervise(
                         count = 1
                     tally.record(count, failures)
                     display.advance(count - len(failures), len(failures))
-                supervisor.columns = writer.columns
-                display.refresh(supervisor.running())
+                engine.columns = writer.columns
+                display.refresh(engine.running())
                 if time.monotonic() >= next_flush:
                     writer.flush()
                     logs.flush()
                     next_flush = time.monotonic() + flush_interval
         except KeyboardInterrupt:
             stopped_hard = True
-            supervisor.kill()
+            engine.kill()
         else:
-            supervisor.close()
-    return stopped_hard or supervisor.stopping
+            engine.close()
+    return stopped_hard or engine.stopping
 
 
 @contextlib.contextmanager
-def _interrupts(supervisor: Supervisor) -> Iterator[None]:
+def _interrupts(engine: Engine) -> Iterator[None]:
     """First Ctrl-C: finish running jobs, start no more. Second (or SIGTERM): stop now."""
     if threading.current_thread() is not threading.main_thread():
         yield  # Signals reach only the main thread; a library caller handles them.
         return
 
     def on_interrupt(signum: int, frame: object) -> None:
-        if supervisor.stopping or signum != signal.SIGINT:
+        if engine.stopping or signum != signal.SIGINT:
             raise KeyboardInterrupt
-        supervisor.request_stop()
+        engine.request_stop()
         log.warning(
             "interrupted: letting the running jobs finish, starting no more; "
             "press Ctrl-C again to stop at once"
@@ -215,14 +217,14 @@ def _iso(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
-def _worker_setup(
+def _job_setup(
     campaign: Campaign, job: Callable[..., Any], folder: OutputFolder, options: RunOptions
-) -> WorkerSetup:
+) -> JobSetup:
     settings = campaign.settings
     job_log_dir = folder.path / "jobs" if settings.per_job_logs else None
     if job_log_dir is not None:
         job_log_dir.mkdir(exist_ok=True)
-    return WorkerSetup(
+    return JobSetup(
         job=job,
         machine=options.machine,
         run_seed=campaign.run_seed,

@@ -4,3 +4,7 @@
 worker, replacement of dead workers, timeouts); `worker` runs in each
 spawned child (injection, the job, its row).
 """
+
+from splitter.run.local.supervisor import LocalPool
+
+__all__ = ["LocalPool"]

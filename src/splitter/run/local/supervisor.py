@@ -24,23 +24,17 @@ import multiprocessing.connection
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import Any
 
 from splitter.errors import SplitterError
-from splitter.run.local.worker import (
-    IDLE,
-    SLOT_WIDTH,
-    FormattedRows,
-    Row,
-    WorkerSetup,
-    worker_main,
-)
+from splitter.run.engine import JobSetup, LogSink, Received, Row, RunningJob
+from splitter.run.local.worker import IDLE, SLOT_WIDTH, worker_main
 
-__all__ = ["Received", "RunningJob", "Supervisor", "WorkersFailedError"]
+__all__ = ["LocalPool", "Supervisor", "WorkersFailedError"]
 
 TARGET_BATCH_SECONDS = 0.1
 MAX_GROWTH = 16
@@ -50,22 +44,26 @@ MAX_FAILED_STARTS = 3
 
 log = logging.getLogger(__name__)
 
-Received = list[Row | FormattedRows]
-"""What one step brought back: rows to format, and rows workers formatted."""
-
 
 class WorkersFailedError(SplitterError):
     """Worker processes die as soon as they start."""
 
 
 @dataclass(frozen=True)
-class RunningJob:
-    """A job a worker is running now, as the shared slot shows it."""
+class LocalPool:
+    """The local engine's factory: ``workers`` processes on this machine."""
 
-    job_id: int
-    seconds: float
-    progress: float
-    base: float
+    workers: int
+
+    def __call__(
+        self,
+        setup: JobSetup,
+        items: Sequence[Any],
+        job_ids: Sequence[int],
+        on_log: LogSink,
+        job_timeout: float | None,
+    ) -> Supervisor:
+        return Supervisor(setup, items, job_ids, self.workers, on_log, job_timeout)
 
 
 class _Handle:
@@ -86,11 +84,11 @@ class Supervisor:
 
     def __init__(
         self,
-        setup: WorkerSetup,
+        setup: JobSetup,
         items: Sequence[Any],
         job_ids: Sequence[int],
         workers: int,
-        on_log: Callable[[dict[str, Any]], None],
+        on_log: LogSink,
         job_timeout: float | None = None,
     ) -> None:
         if workers < 1:

@@ -31,60 +31,22 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, MutableSequence, Sequence
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 from splitter.campaign.config import parse_config
+from splitter.run.engine import FormattedRows, JobSetup, Row
 from splitter.run.injection import JobRandom, Progress, injected_names
 from splitter.store.logfile import UtcFormatter
 from splitter.store.rowformat import RowFormat
 
-__all__ = [
-    "IDLE",
-    "SLOT_WIDTH",
-    "FormattedRows",
-    "Row",
-    "WorkerSetup",
-    "one_line",
-    "worker_main",
-]
+__all__ = ["IDLE", "SLOT_WIDTH", "one_line", "worker_main"]
 
 SLOT_WIDTH = 4
 IDLE = -1.0
 # A worker sends the rows of a long batch at least this often, so results of
 # slow jobs reach the file (and survive a crash) without waiting for the batch.
 SEND_INTERVAL = 0.25
-
-Row = tuple[int, str, float, float, str, Any]
-"""(job_id, status, start_time, duration, error, value): one job's outcome."""
-
-
-@dataclass(frozen=True)
-class FormattedRows:
-    """Rows a worker formatted itself: CSV text, how many, and which failed."""
-
-    text: str
-    count: int
-    failures: tuple[tuple[int, str], ...]
-
-
-@dataclass(frozen=True)
-class WorkerSetup:
-    """Everything a worker needs, sent once when it starts (picklable under spawn)."""
-
-    job: Callable[..., Any]
-    machine: str
-    run_seed: bytes
-    config_text: str
-    config_source: str
-    log_level: int
-    log_format: str
-    declared_columns: tuple[str, ...]
-    nice: int
-    job_log_dir: Path | None
-    compression_level: int
 
 
 def one_line(exc: BaseException) -> str:
@@ -129,7 +91,7 @@ class _Worker:
     """Runs in a worker process: the state kept across batches."""
 
     def __init__(
-        self, conn: Connection, setup: WorkerSetup, slots: MutableSequence[float], slot: int
+        self, conn: Connection, setup: JobSetup, slots: MutableSequence[float], slot: int
     ) -> None:
         self.conn = conn
         self.setup = setup
@@ -231,7 +193,7 @@ def _picklable(row: Row) -> Row:
     return row
 
 
-def _write_job_log(setup: WorkerSetup, job_id: int, lines: list[str]) -> None:
+def _write_job_log(setup: JobSetup, job_id: int, lines: list[str]) -> None:
     import zstandard
 
     assert setup.job_log_dir is not None
@@ -254,7 +216,7 @@ def _configure_logging(worker: _Worker) -> None:
 
 
 def worker_main(
-    conn: Connection, setup: WorkerSetup, slots: MutableSequence[float], slot: int, stop: Any
+    conn: Connection, setup: JobSetup, slots: MutableSequence[float], slot: int, stop: Any
 ) -> None:
     """Runs in a worker process: serve batches until the parent sends None."""
     # The parent owns Ctrl-C: it decides whether running jobs may finish.

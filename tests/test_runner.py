@@ -1,0 +1,91 @@
+"""The runner drives any engine through the protocol of splitter.run.engine."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from conftest import write_configs
+from splitter.campaign.load import load_campaign, locate_configs
+from splitter.campaign.plan import all_jobs
+from splitter.run.engine import JobSetup, LogSink, Received, RunningJob
+from splitter.run.runner import RunOptions, run_share
+from splitter.store.results import ResultsReader
+
+
+class InlineEngine:
+    """Runs each job in this process, one per step; loses the worker on job ``lost``."""
+
+    def __init__(self, setup: JobSetup, items: Sequence[Any], job_ids: Sequence[int], lost: int):
+        self.setup, self.items, self.pending, self.lost = setup, items, list(job_ids), lost
+        self.columns: tuple[str, ...] | None = None
+        self.stopping = False
+        self.started = self.closed = False
+
+    @property
+    def finished(self) -> bool:
+        return not self.pending
+
+    def start(self) -> None:
+        self.started = True
+
+    def step(self, timeout: float) -> Received:
+        job_id = self.pending.pop(0)
+        if job_id == self.lost:
+            return [(job_id, "crashed", 0.0, 0.0, "worker lost", None)]
+        return [(job_id, "ok", 1.0, 0.5, "", self.setup.job(self.items[job_id]))]
+
+    def running(self) -> list[RunningJob]:
+        return [RunningJob(self.pending[0], 0.1, 0.0, 0.0)] if self.pending else []
+
+    def request_stop(self) -> None:
+        self.stopping = True
+
+    def close(self) -> None:
+        self.closed = True
+
+    def kill(self) -> None:
+        self.closed = True
+
+
+class InlineFactory:
+    def __init__(self, lost: int) -> None:
+        self.lost = lost
+        self.made: list[InlineEngine] = []
+
+    def __call__(
+        self,
+        setup: JobSetup,
+        items: Sequence[Any],
+        job_ids: Sequence[int],
+        on_log: LogSink,
+        job_timeout: float | None,
+    ) -> InlineEngine:
+        self.made.append(InlineEngine(setup, items, job_ids, self.lost))
+        return self.made[-1]
+
+
+def double(x: int) -> dict[str, int]:
+    return {"twice": 2 * x}
+
+
+def test_the_runner_writes_the_rows_an_engine_hands_back(tmp_path: Path) -> None:
+    configs = write_configs(tmp_path / "configs")
+    campaign = load_campaign(locate_configs(configs), list(range(6)))
+    options = RunOptions(out=tmp_path / "out", machine="all", workers=1, stream=io.StringIO())
+    factory = InlineFactory(lost=4)
+
+    summary = run_share(campaign, double, all_jobs(campaign.plan), options, factory)
+
+    reader = ResultsReader(tmp_path / "out" / "all" / "results.csv.zst")
+    found = {int(row[0]): (row[2], row[-2]) for row in reader}
+    assert found == {
+        0: ("ok", "0"), 1: ("ok", "2"), 2: ("ok", "4"),
+        3: ("ok", "6"), 4: ("crashed", ""), 5: ("ok", "10"),
+    }  # fmt: skip
+    assert (summary.ok, summary.failed["crashed"], summary.exit_code) == (5, 1, 1)
+    engine = factory.made[0]
+    assert engine.started and engine.closed
+    assert engine.setup.run_seed == campaign.run_seed
