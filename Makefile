@@ -19,7 +19,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev,exe]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,exe,dask,report]'
 	touch $(STAMP)
 
 test: $(STAMP)
