@@ -3,7 +3,7 @@
     manifest.json x N --read_host, one plan digest?--> hosts
     results.csv.zst x N --scan_results--> BestRows (one kept row per job) --by job_id--> results
     log*.zst x N --read_log_records, heapq.merge by timestamp--> log
-    counts, missing, damage --mergerules.merge_report--> report.json (+ summary line)
+    counts, missing, damage --rules.merge_report--> report.json (+ summary line)
     merged results --reduce_merged: fn over the ok rows--> reduce.json
 
 Memory holds one kept row per job, never all rows of all hosts; the log is

@@ -1,6 +1,6 @@
 """The parent's logging during a run: every process's records into log.zst.
 
-Workers send their records over their pipes (see worker.py); the parent
+Workers send their records over their pipes (see `splitter.run.local.worker`); the parent
 hands them, and its own, to one file handler, so log.zst holds every
 process's lines in arrival order. The console gets splitter's own INFO lines
 and everyone's warnings, without tracebacks (those are in the file); with

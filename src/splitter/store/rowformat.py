@@ -1,8 +1,8 @@
 """How one job attempt becomes one CSV line of results.csv.zst.
 
 Pure and light to import: workers format their own rows with it once the
-header is fixed, so the parent only appends text (see runner.py), and the
-parent formats the few rows that arrive before that.
+header is fixed, so the parent only appends text (see `splitter.run.runner`),
+and the parent formats the few rows that arrive before that.
 """
 
 from __future__ import annotations
