@@ -32,3 +32,19 @@ def exits_at_import_time(x: int) -> int:
 
 def no_keywords(x: int) -> int:
     return x
+
+
+class KillsWhenPickled:
+    """A result whose pickling (to send it to the parent) kills the worker."""
+
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        os._exit(7)
+
+
+def kill_worker_after_returning_on_two(x: int) -> object:
+    return KillsWhenPickled() if x == 2 else x
+
+
+def fork_and_return(x: int) -> int:
+    os.fork()  # Both the worker and its child return from here.
+    return x

@@ -124,6 +124,17 @@ def test_per_job_logs_hold_what_each_job_logged(tmp_path: Path) -> None:
     assert text.endswith("INFO job 2 starts\n")
 
 
+def test_per_job_logs_land_in_the_folder_even_when_jobs_change_directory(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    write_campaign(tmp_path, job=f"chdir = {tmp_path / 'elsewhere'}", logging="per_job = true")
+    result = run(tmp_path, "--all", size=4)
+    assert result.returncode == 0, result.stderr
+    assert statuses(tmp_path / "results" / "all") == dict.fromkeys(range(4), "ok")
+    folder = tmp_path / "results" / "all" / "jobs"
+    assert sorted(p.name for p in folder.iterdir()) == [f"{i}.log.zst" for i in range(4)]
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
 def test_a_rerun_skips_what_is_recorded_and_retry_failed_reruns_failures(tmp_path: Path) -> None:
     write_campaign(tmp_path, job=f"marker_dir = {tmp_path / 'markers'}")
     (tmp_path / "markers").mkdir()

@@ -96,3 +96,41 @@ def run_all_with(worker_setup: JobSetup) -> None:
             supervisor.step(0.05)
     finally:
         supervisor.kill()
+
+
+def test_a_job_that_kills_its_worker_after_returning_is_crashed_after_two_deaths() -> None:
+    supervisor = Supervisor(
+        setup(jobs.kill_worker_after_returning_on_two), list(range(100)), list(range(6)), 1, print
+    )
+    spawned = 0
+    spawn = supervisor._spawn
+
+    def counting_spawn(slot: int) -> None:
+        nonlocal spawned
+        spawned += 1
+        spawn(slot)
+
+    supervisor._spawn = counting_spawn  # type: ignore[method-assign]
+    supervisor.start()
+    rows: list[Row] = []
+    try:
+        while not supervisor.finished:
+            rows.extend(supervisor.step(0.05))  # type: ignore[arg-type]
+    finally:
+        supervisor.close()
+    by_id = {row[0]: row for row in rows}
+    assert len(rows) == 6
+    assert {job_id: row[1] for job_id, row in by_id.items()} == {
+        **dict.fromkeys(range(6), "ok"),
+        2: "crashed",
+    }
+    assert by_id[2][4] == (
+        "worker process died (exit code 7; os._exit() or a fatal error in native code) after "
+        "this job returned, before its result was sent (while logging, pickling or sending it)"
+    )
+    assert spawned <= 3  # the first worker, then at most one respawn per death
+
+
+def test_a_child_the_job_forks_never_reports_so_each_job_comes_back_once() -> None:
+    rows, _ = run_all(jobs.fork_and_return, list(range(8)))
+    assert sorted((row[0], row[1], row[5]) for row in rows) == [(i, "ok", i) for i in range(8)]

@@ -2,7 +2,8 @@
 
 [job] fail = ids that raise; crash = ids whose worker exits; kill = ids whose
 worker is killed by SIGKILL (as the OOM killer does); hang = ids that sleep
-for an hour; sleep = seconds every job sleeps; marker_dir = a folder where each
+for an hour; sleep = seconds every job sleeps; chdir = a folder every job
+changes the worker's working directory to; marker_dir = a folder where each
 job leaves a file per execution (to prove a job ran, or did not run, again).
 The environment (not part of the digest) sets the pool size (CAMPAIGN_SIZE)
 and jobs that fail only while CAMPAIGN_FLAKY lists them.
@@ -28,6 +29,8 @@ def job(index, *, random_obj, config, progress):
     marker_dir = config.get("job", "marker_dir", fallback="")
     if marker_dir:
         Path(marker_dir, f"{index}.{os.getpid()}.{time.monotonic_ns()}").touch()
+    if config.get("job", "chdir", fallback=""):
+        os.chdir(config.get("job", "chdir"))
     logging.getLogger("campaign").info("job %d starts", index)
     if index in _ids(config, "crash"):
         os._exit(7)

@@ -221,7 +221,8 @@ def _job_setup(
     campaign: Campaign, job: Callable[..., Any], folder: OutputFolder, options: RunOptions
 ) -> JobSetup:
     settings = campaign.settings
-    job_log_dir = folder.path / "jobs" if settings.per_job_logs else None
+    # Absolute: a job may change the worker's working directory.
+    job_log_dir = folder.path.absolute() / "jobs" if settings.per_job_logs else None
     if job_log_dir is not None:
         job_log_dir.mkdir(exist_ok=True)
     return JobSetup(

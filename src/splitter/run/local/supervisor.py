@@ -10,6 +10,12 @@ its workers one by one, so a dying worker costs only its own job:
            |                             shared slot: (job, started, progress)
            +-- requeued: the dead worker's unreported jobs, all but the one it was running
 
+A worker can also die between jobs: after a job returned, while its result is
+logged, pickled or sent. Then the slot no longer names the job, so the dead
+worker's unreported jobs are requeued to run one per batch; dying again, a
+batch of one names its job, which is recorded ``crashed``. So every job costs
+at most two worker deaths, never an endless respawn.
+
 Batches grow from one job towards about ``TARGET_BATCH_SECONDS`` of work, from
 the busy time workers report, and shrink towards the end so no worker idles
 while another holds a long batch (guided self-scheduling).
@@ -104,6 +110,8 @@ class Supervisor:
         self._handles: dict[int, _Handle] = {}
         self._seconds_per_job: float | None = None
         self._failed_starts = 0
+        # Jobs of a batch whose worker died between jobs: each runs alone next time.
+        self._alone: set[int] = set()
         self._on_log = on_log
         self.stopping = False
         # The results' job columns, once fixed: then workers format their own rows.
@@ -197,7 +205,7 @@ class Supervisor:
         for handle in list(self._handles.values()):
             if handle.batch is not None or self.stopping or not self._pending:
                 continue
-            size = self._next_batch_size(handle)
+            size = 1 if self._pending[0] in self._alone else self._next_batch_size(handle)
             batch = [self._pending.popleft() for _ in range(min(size, len(self._pending)))]
             try:
                 items = [(job_id, self._items[job_id]) for job_id in batch]
@@ -268,11 +276,17 @@ class Supervisor:
         base = handle.slot * SLOT_WIDTH
         job_id, started = self._slots[base], self._slots[base + 1]
         unreported = handle.batch[handle.reported :] if handle.batch is not None else []
+        exitcode = handle.process.exitcode
         if job_id != IDLE and int(job_id) in unreported:
             unreported.remove(int(job_id))
-            rows.append(self._death_row(int(job_id), started, status, handle.process.exitcode))
+            rows.append(self._death_row(int(job_id), started, status, exitcode))
+        elif started and len(unreported) == 1:
+            # Alone in its batch, the job returned, then its worker died.
+            rows.append(self._death_row(unreported.pop(), started, "returned", exitcode))
+        elif started and unreported:
+            self._alone.update(unreported)
         elif not handle.heard_from:
-            self._count_failed_start(handle.process.exitcode)
+            self._count_failed_start(exitcode)
         self._pending.extendleft(reversed(unreported))
         if not self.stopping and self._pending:
             self._spawn(handle.slot)
@@ -291,6 +305,12 @@ class Supervisor:
         if status == "timeout":
             limit = f"{self._job_timeout:g}"
             error = f"job ran longer than job_timeout = {limit} s; its worker was stopped"
+        elif status == "returned":
+            status = "crashed"
+            error = (
+                f"worker process died ({_describe_exit(exitcode)}) after this job returned, "
+                "before its result was sent (while logging, pickling or sending it)"
+            )
         else:
             error = f"worker process died ({_describe_exit(exitcode)}) while running this job"
         log.warning("job %d %s: %s", job_id, status, error)

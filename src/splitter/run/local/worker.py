@@ -61,8 +61,11 @@ class _PipeLogHandler(logging.Handler):
     def __init__(self, send: Callable[[object], None]) -> None:
         super().__init__()
         self._send = send
+        self._pid = os.getpid()
 
     def emit(self, record: logging.LogRecord) -> None:
+        if os.getpid() != self._pid:
+            return  # A process the job forked must never speak on the worker's pipe.
         try:
             message = record.getMessage()
             if record.exc_info and not record.exc_text:
@@ -94,6 +97,7 @@ class _Worker:
         self, conn: Connection, setup: JobSetup, slots: MutableSequence[float], slot: int
     ) -> None:
         self.conn = conn
+        self.pid = os.getpid()
         self.setup = setup
         self.slots = slots
         self.base = slot * SLOT_WIDTH
@@ -137,13 +141,20 @@ class _Worker:
                 value = self.setup.job(*item, **kwargs)
             else:
                 value = self.setup.job(item, **kwargs)
+            self.exit_if_forked()
             row: Row = (job_id, "ok", start, time.perf_counter() - began, "", value)
         except (Exception, SystemExit) as exc:
+            self.exit_if_forked()
             duration = time.perf_counter() - began
             self.log.error("job %d failed: %s", job_id, one_line(exc), exc_info=True)
             row = (job_id, "error", start, duration, one_line(exc), None)
         slots[base] = IDLE
         return row
+
+    def exit_if_forked(self) -> None:
+        """End a child the job forked that returned into our code: only the worker reports."""
+        if os.getpid() != self.pid:
+            os._exit(0)
 
     def run_batch(
         self, columns: tuple[str, ...] | None, batch: Sequence[tuple[int, Any]], stop: Any
