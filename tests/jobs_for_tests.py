@@ -48,3 +48,9 @@ def kill_worker_after_returning_on_two(x: int) -> object:
 def fork_and_return(x: int) -> int:
     os.fork()  # Both the worker and its child return from here.
     return x
+
+
+def raise_keyboard_interrupt(x: int) -> int:
+    if x == 1:
+        raise KeyboardInterrupt
+    return x

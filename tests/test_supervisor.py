@@ -134,3 +134,12 @@ def test_a_job_that_kills_its_worker_after_returning_is_crashed_after_two_deaths
 def test_a_child_the_job_forks_never_reports_so_each_job_comes_back_once() -> None:
     rows, _ = run_all(jobs.fork_and_return, list(range(8)))
     assert sorted((row[0], row[1], row[5]) for row in rows) == [(i, "ok", i) for i in range(8)]
+
+
+def test_a_job_raising_keyboard_interrupt_is_an_error_of_that_job() -> None:
+    rows, logs = run_all(jobs.raise_keyboard_interrupt, list(range(4)))
+    by_id = {row[0]: row for row in rows}
+    assert len(rows) == 4
+    assert (by_id[1][1], by_id[1][4]) == ("error", "KeyboardInterrupt")
+    assert [log["msg"] for log in logs] == ["job 1 failed: KeyboardInterrupt"]
+    assert "raise KeyboardInterrupt" in logs[0]["exc_text"]

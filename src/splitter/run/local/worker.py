@@ -143,7 +143,8 @@ class _Worker:
                 value = self.setup.job(item, **kwargs)
             self.exit_if_forked()
             row: Row = (job_id, "ok", start, time.perf_counter() - began, "", value)
-        except (Exception, SystemExit) as exc:
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+            # SIGINT is ignored here, so a KeyboardInterrupt is the job's own raise.
             self.exit_if_forked()
             duration = time.perf_counter() - began
             self.log.error("job %d failed: %s", job_id, one_line(exc), exc_info=True)
