@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,10 +16,12 @@ from hypothesis import strategies as st
 
 from splitter.errors import ConfigError
 from splitter.store.frames import (
+    MAX_FRAME_BYTES,
     CorruptFileError,
     FrameReader,
     FrameWriter,
     TailRepair,
+    _FrameWalk,
     repair_tail,
 )
 
@@ -297,3 +300,92 @@ def test_frames_of_many_blocks_read_in_small_chunks(tmp_path: Path) -> None:
     frames, reader = read_all(path, chunk_size=1000)
     assert frames == payloads
     assert reader.damage is None
+
+
+def frame_of_blocks(blocks: list[bytes]) -> bytes:
+    """A frame without content size or checksum (descriptor 0: a window byte follows)."""
+    return b"\x28\xb5\x2f\xfd\x00\x58" + b"".join(blocks)
+
+
+def rle_block(size: int, last: bool = False) -> bytes:
+    return ((size << 3) | (1 << 1) | int(last)).to_bytes(3, "little") + b"x"
+
+
+def raw_block(data: bytes, last: bool = False) -> bytes:
+    return ((len(data) << 3) | int(last)).to_bytes(3, "little") + data
+
+
+def test_a_decompression_bomb_is_damage_found_before_decompressing(tmp_path: Path) -> None:
+    # 8 KB of RLE blocks that would decompress to 257 MiB.
+    blocks = [rle_block(zstandard.BLOCKSIZE_MAX) for _ in range(2056)] + [rle_block(1, True)]
+    path = tmp_path / "bomb.zst"
+    path.write_bytes(frame_of_blocks(blocks))
+    tracemalloc.start()
+    try:
+        frames, reader = read_all(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert frames == []
+    assert (
+        reader.damage == f"frame that would decompress to over {MAX_FRAME_BYTES} bytes at byte 0"
+    )
+    assert peak < 16 << 20
+
+
+def test_a_frame_up_to_the_limit_still_reads(tmp_path: Path) -> None:
+    blocks = [rle_block(zstandard.BLOCKSIZE_MAX) for _ in range(7)] + [rle_block(5, True)]
+    path = tmp_path / "rle.zst"
+    path.write_bytes(frame_of_blocks(blocks))
+    frames, reader = read_all(path, chunk_size=7)
+    assert frames == [b"x" * (7 * zstandard.BLOCKSIZE_MAX + 5)]
+    assert reader.damage is None
+
+
+def test_the_writer_refuses_a_frame_readers_would_refuse(tmp_path: Path) -> None:
+    with FrameWriter(tmp_path / "f.zst") as writer, pytest.raises(ValueError, match="at most"):
+        writer.write_frame(bytes(MAX_FRAME_BYTES + 1))
+    assert (tmp_path / "f.zst").stat().st_size == 0
+
+
+def test_a_frame_of_empty_blocks_is_damage_at_its_first_empty_block(tmp_path: Path) -> None:
+    path = tmp_path / "empty-blocks.zst"
+    path.write_bytes(frame_of_blocks([raw_block(b"")] * 100_000 + [raw_block(b"", True)]))
+    frames, reader = read_all(path, chunk_size=4096)
+    assert frames == []
+    assert reader.damage == "undecodable frame (an empty block before the last) at byte 0"
+
+
+def test_the_frame_walk_resumes_where_it_stopped_instead_of_walking_again() -> None:
+    head = frame_of_blocks([rle_block(4), rle_block(4)])
+    walk = _FrameWalk()
+    buf = bytearray(head)
+    assert walk.length(buf, 0) is None
+    # Spoil the blocks already walked: a walk from the start would now see damage.
+    buf[6:] = b"\xff" * (len(buf) - 6)
+    buf += rle_block(2, last=True)
+    assert walk.length(buf, 0) == len(buf)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_fifo_is_refused_at_once_instead_of_blocking(tmp_path: Path) -> None:
+    path = tmp_path / "log.zst"
+    os.mkfifo(path)
+    message = f"{path} is a FIFO (named pipe), not a regular file; splitter reads only"
+    with pytest.raises(CorruptFileError, match=re.escape(message)):
+        read_all(path)
+
+
+def test_a_folder_is_refused_as_not_a_regular_file(tmp_path: Path) -> None:
+    (tmp_path / "results.csv.zst").mkdir()
+    message = f"{tmp_path / 'results.csv.zst'} is a folder, not a regular file"
+    with pytest.raises(CorruptFileError, match=re.escape(message)):
+        read_all(tmp_path / "results.csv.zst")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="no /proc/self/mem here")
+def test_a_link_to_an_unreadable_special_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "results.csv.zst"
+    path.symlink_to("/proc/self/mem")
+    with pytest.raises(CorruptFileError, match=re.escape(f"{path} cannot be read (")):
+        read_all(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from splitter.errors import ConfigError
 from splitter.store.frames import CorruptFileError
-from splitter.store.manifest import MANIFEST_FORMAT, read_manifest, write_manifest
+from splitter.store.manifest import MANIFEST_FORMAT, MANIFEST_NAME, read_manifest, write_manifest
 
 DATA = {"machine": "alpha", "format": MANIFEST_FORMAT, "counts": {"ok": 3, "failed": 1}}
 
@@ -102,4 +103,12 @@ def test_json_that_is_not_an_object_is_a_corrupt_file_error(
 def test_bytes_that_are_not_utf8_are_a_corrupt_file_error(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_bytes(b'{"a": "\xff"}')
     with pytest.raises(CorruptFileError, match=r"manifest\.json is not UTF-8 text"):
+        read_manifest(tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_fifo_as_manifest_is_refused_at_once(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / MANIFEST_NAME)
+    message = f"{tmp_path / MANIFEST_NAME} is a FIFO (named pipe), not a regular file"
+    with pytest.raises(CorruptFileError, match=re.escape(message)):
         read_manifest(tmp_path)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,14 +29,26 @@ import zstandard
 
 from splitter.errors import ConfigError
 
-__all__ = ["CorruptFileError", "FrameReader", "FrameWriter", "TailRepair", "repair_tail"]
+__all__ = [
+    "MAX_FRAME_BYTES",
+    "CorruptFileError",
+    "FrameReader",
+    "FrameWriter",
+    "TailRepair",
+    "open_regular",
+    "repair_tail",
+]
 
 _MAGIC = b"\x28\xb5\x2f\xfd"
 _FCS_SIZES = (0, 2, 4, 8)  # Frame_Content_Size bytes by its 2-bit flag (flag 0: see _header_size)
 _DICT_ID_SIZES = (0, 1, 2, 4)
 _BLOCK_RLE = 1
+_BLOCK_COMPRESSED = 2
 _BLOCK_RESERVED = 3
 _CHECKSUM_SIZE = 4
+# The most one frame may decompress to: far above one flush of our writers,
+# and a bound on the memory a reader spends on any frame, however crafted.
+MAX_FRAME_BYTES = 256 << 20
 
 
 class CorruptFileError(ConfigError):
@@ -68,7 +81,12 @@ class FrameWriter:
         return self._size
 
     def write_frame(self, data: bytes) -> None:
-        """Compress `data` into one complete frame and append it (no fsync)."""
+        """Compress `data` into one complete frame and append it (no fsync).
+
+        More than `MAX_FRAME_BYTES` is refused (ValueError): readers would take it for damage.
+        """
+        if len(data) > MAX_FRAME_BYTES:
+            raise ValueError(f"a frame holds at most {MAX_FRAME_BYTES} bytes, not {len(data)}")
         fd = self._open_fd()
         frame = memoryview(self._compressor.compress(data))
         written = 0
@@ -114,6 +132,11 @@ class FrameReader:
     `total_bytes` the bytes read and `damage` says why reading stopped early
     (None when the file ended cleanly). A file that a live run is appending to
     reads fine up to its last whole frame; its open tail shows as `damage`.
+
+    Only a regular file is read (a FIFO would block, a device never end). A
+    frame whose blocks add up to more than `MAX_FRAME_BYTES` is damage, found
+    from its block headers before anything is decompressed: a few kilobytes
+    of RLE blocks could otherwise claim gigabytes of memory.
     """
 
     def __init__(self, path: Path, chunk_size: int = 1 << 20) -> None:
@@ -129,12 +152,13 @@ class FrameReader:
         self.damage = None
         buf = bytearray()
         pos = 0  # where the next frame starts in buf
-        with open(self.path, "rb") as f:
+        walk = _FrameWalk()
+        with open_regular(self.path) as f:
             while True:
                 try:
-                    length = _frame_length(buf, pos)
+                    length = walk.length(buf, pos)
                     if length is None:
-                        chunk = f.read(self.chunk_size)
+                        chunk = self._read(f)
                         if not chunk:
                             break
                         del buf[:pos]
@@ -149,6 +173,7 @@ class FrameReader:
                     return
                 pos += length
                 self.complete_bytes += length
+                walk = _FrameWalk()
                 yield payload
         if pos < len(buf):
             self._check_zstd_start(buf)
@@ -156,6 +181,15 @@ class FrameReader:
                 f"cut off mid-frame: {len(buf) - pos} bytes after the last whole frame"
                 f" at byte {self.complete_bytes} (a crash, or a run still writing it)"
             )
+
+    def _read(self, f: BinaryIO) -> bytes:
+        try:
+            return f.read(self.chunk_size)
+        except OSError as exc:
+            raise CorruptFileError(
+                f"{self.path} cannot be read ({exc.strerror}); splitter reads only the regular"
+                " files it wrote: restore that file, or move this one aside"
+            ) from None
 
     def _decompress(self, frame: bytearray) -> bytes:
         decoder = self._dctx.decompressobj()
@@ -177,27 +211,86 @@ class FrameReader:
             )
 
 
-def _frame_length(buf: bytearray, pos: int) -> int | None:
-    """Length of the frame starting at buf[pos], or None if buf ends before it does."""
-    end = len(buf)
-    if end - pos < 5:
-        if buf[pos:end] != _MAGIC[: end - pos]:
-            raise _Damage("not a zstd frame")
+def open_regular(path: Path) -> BinaryIO:
+    """Open `path` for reading if it is a regular file; else a CorruptFileError naming it.
+
+    Opened without blocking, so a FIFO put in place of a file cannot hang the reader.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd: int | None = os.open(path, flags)
+    except (IsADirectoryError, PermissionError) as exc:
+        if not path.is_dir():
+            raise CorruptFileError(
+                f"{path} cannot be read ({exc.strerror}); check its permissions"
+            ) from None
+        fd = None  # Windows cannot open a folder; POSIX opens it, and fstat tells.
+    kind = "a folder" if fd is None else _kind(os.fstat(fd).st_mode)
+    if kind is not None:
+        if fd is not None:
+            os.close(fd)
+        raise CorruptFileError(
+            f"{path} is {kind}, not a regular file; splitter reads only the files it wrote:"
+            " move it aside and restore the file that was there"
+        )
+    assert fd is not None
+    return os.fdopen(fd, "rb")
+
+
+def _kind(mode: int) -> str | None:
+    """What a non-regular file is, in words; None for a regular file."""
+    if stat.S_ISREG(mode):
         return None
-    if buf[pos : pos + 4] != _MAGIC:
-        raise _Damage("not a zstd frame")
-    at = pos + _header_size(buf[pos + 4])
-    while at + 3 <= end:
-        header = int.from_bytes(buf[at : at + 3], "little")
-        kind, size = (header >> 1) & 3, header >> 3
-        if kind == _BLOCK_RESERVED or size > zstandard.BLOCKSIZE_MAX:
-            raise _Damage("undecodable frame (bad block header)")
-        at += 3 + (1 if kind == _BLOCK_RLE else size)
-        if header & 1:  # last block
-            if buf[pos + 4] & 0x04:
-                at += _CHECKSUM_SIZE
-            return at - pos if at <= end else None
-    return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else "not a file"
+
+
+class _FrameWalk:
+    """Finds where one frame ends from its block headers, resuming where the last call stopped.
+
+    Resuming matters: a frame of millions of tiny blocks, read chunk by chunk,
+    must not be walked from its start again for every chunk.
+    """
+
+    def __init__(self) -> None:
+        self.offset = 0  # the next block header's offset in the frame; 0: header not read
+        self.regenerated = 0  # the most bytes the blocks walked so far decompress to
+
+    def length(self, buf: bytearray, pos: int) -> int | None:
+        """Length of the frame starting at buf[pos], or None if buf ends before it does."""
+        end = len(buf)
+        if not self.offset:
+            if end - pos < 5:
+                if buf[pos:end] != _MAGIC[: end - pos]:
+                    raise _Damage("not a zstd frame")
+                return None
+            if buf[pos : pos + 4] != _MAGIC:
+                raise _Damage("not a zstd frame")
+            self.offset = _header_size(buf[pos + 4])
+        at = pos + self.offset
+        while at + 3 <= end:
+            header = buf[at] | buf[at + 1] << 8 | buf[at + 2] << 16
+            kind, size, last = (header >> 1) & 3, header >> 3, header & 1
+            if kind == _BLOCK_RESERVED or size > zstandard.BLOCKSIZE_MAX:
+                raise _Damage("undecodable frame (bad block header)")
+            if not size and not last:
+                raise _Damage("undecodable frame (an empty block before the last)")
+            regenerated = self.regenerated + (
+                zstandard.BLOCKSIZE_MAX if kind == _BLOCK_COMPRESSED else size
+            )
+            if regenerated > MAX_FRAME_BYTES:
+                raise _Damage(f"frame that would decompress to over {MAX_FRAME_BYTES} bytes")
+            at += 3 + (1 if kind == _BLOCK_RLE else size)
+            if last:  # the offset stays on it until the whole frame is in buf
+                at += _CHECKSUM_SIZE if buf[pos + 4] & 0x04 else 0
+                return at - pos if at <= end else None
+            self.regenerated, self.offset = regenerated, at - pos
+        return None
 
 
 def _header_size(descriptor: int) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from splitter.errors import ConfigError
-from splitter.store.frames import CorruptFileError
+from splitter.store.frames import CorruptFileError, open_regular
 
 __all__ = ["MANIFEST_FORMAT", "MANIFEST_NAME", "read_manifest", "write_manifest"]
 
@@ -58,7 +58,8 @@ def read_manifest(folder: Path) -> dict[str, object]:
     """The manifest of a host's output folder, as a dict."""
     path = folder / MANIFEST_NAME
     try:
-        text = path.read_text(encoding="utf-8")
+        with open_regular(path) as f:
+            text = f.read().decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(
             f"{folder} has no {MANIFEST_NAME}: is it a folder written by `run`?"
