@@ -121,3 +121,16 @@ def test_status_counts_each_finished_host(campaign: Path) -> None:
     assert sum(s["done"] for s in statuses) == SIZE
     assert all(s["state"] == "finished" and s["remaining"] == 0 for s in statuses)
     assert sum(s["failed"]["error"] + s["failed"]["crashed"] for s in statuses) == 2
+
+
+def test_merge_out_naming_a_file_exits_2_naming_it(campaign: Path, tmp_path: Path) -> None:
+    target = tmp_path / "taken"
+    target.write_text("mine\n")
+    done = entry(campaign, "merge", "out/alpha", "out/beta", "out/gamma", "--out", str(target))
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"campaign_main.py: error: cannot use {target} (File exists); a file stands where a "
+        "folder is needed; pass another --out or move it aside"
+    )
+    assert target.read_text() == "mine\n"

@@ -288,3 +288,56 @@ def test_a_run_killed_before_its_first_flush_resumes_from_nothing(tmp_path: Path
     assert again.returncode == 0, again.stderr
     assert "skipped 0 recorded earlier" in again.stderr
     assert set(statuses(tmp_path / "results" / "beta").values()) == {"ok"}
+
+
+def last_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in result.stdout + result.stderr
+    return result.stderr.splitlines()[-1]
+
+
+def test_out_under_a_file_exits_2_naming_the_path(tmp_path: Path) -> None:
+    write_campaign(tmp_path)
+    (tmp_path / "afile").write_text("mine\n")
+    result = run(tmp_path, "--all", "--out", "afile/results")
+    assert result.returncode == 2
+    assert last_error_line(result) == (
+        "campaign_main.py: error: cannot use afile/results/all (Not a directory); a file "
+        "stands where a folder is needed; pass another --out or move it aside"
+    )
+    assert (tmp_path / "afile").read_text() == "mine\n"
+
+
+def _file_size_limit(limit: int) -> None:
+    """Runs in the child before exec: writes past `limit` bytes fail with EFBIG."""
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs POSIX file size limits")
+def test_a_full_disk_mid_run_exits_2_marks_the_run_interrupted_and_resume_completes(
+    tmp_path: Path,
+) -> None:
+    write_campaign(
+        tmp_path, job="sleep = 0.001", run="flush_interval = 0.1", logging="level = WARNING"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "SPLITTER_MACHINE"}
+    full = subprocess.run(
+        [sys.executable, str(ENTRY), "run", "--yes", "--configs", "configs", "--all"],
+        cwd=tmp_path, env={**environment, "CAMPAIGN_SIZE": "3000"}, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=120, preexec_fn=lambda: _file_size_limit(8000),
+    )  # fmt: skip
+    assert full.returncode == 2
+    assert last_error_line(full) == (
+        "campaign_main.py: error: cannot use results/all/results.csv.zst (File too large); the "
+        "file is over this system's file size limit; raise it (ulimit -f) or pass another --out"
+    )
+    folder = tmp_path / "results" / "all"
+    assert manifest(folder)["state"] == "interrupted"
+    recorded = len(statuses(folder))
+    assert 0 < recorded < 3000
+    resumed = run(tmp_path, "--all", size=3000)
+    assert resumed.returncode == 0, resumed.stderr
+    assert statuses(folder) == dict.fromkeys(range(3000), "ok")
+    assert manifest(folder)["state"] == "finished"

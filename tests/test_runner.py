@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from conftest import write_configs
 from splitter.campaign.load import load_campaign, locate_configs
 from splitter.campaign.plan import all_jobs
 from splitter.run.engine import JobSetup, LogSink, Received, RunningJob
+from splitter.run.local.supervisor import WorkersFailedError
 from splitter.run.runner import RunOptions, run_share
 from splitter.store.results import ResultsReader
 
@@ -89,3 +93,32 @@ def test_the_runner_writes_the_rows_an_engine_hands_back(tmp_path: Path) -> None
     engine = factory.made[0]
     assert engine.started and engine.closed
     assert engine.setup.run_seed == campaign.run_seed
+
+
+class BrokenEngine(InlineEngine):
+    """An engine that gives up on its third step, as a pool whose workers cannot start."""
+
+    def step(self, timeout: float) -> Received:
+        if len(self.pending) == 3:
+            raise WorkersFailedError("worker processes exit right after starting")
+        return super().step(timeout)
+
+
+def test_an_engine_that_fails_leaves_the_manifest_interrupted_and_is_killed(
+    tmp_path: Path,
+) -> None:
+    configs = write_configs(tmp_path / "configs")
+    campaign = load_campaign(locate_configs(configs), list(range(6)))
+    options = RunOptions(out=tmp_path / "out", machine="all", workers=1, stream=io.StringIO())
+    made: list[BrokenEngine] = []
+
+    def factory(setup: JobSetup, items: Any, ids: Any, on_log: Any, timeout: Any) -> Any:
+        made.append(BrokenEngine(setup, items, ids, lost=-1))
+        return made[-1]
+
+    with pytest.raises(WorkersFailedError):
+        run_share(campaign, double, all_jobs(campaign.plan), options, factory)
+    manifest = json.loads((tmp_path / "out" / "all" / "manifest.json").read_text())
+    assert (manifest["state"], manifest["counts"]["ok"]) == ("interrupted", 3)
+    assert made[0].closed
+    assert len(list(ResultsReader(tmp_path / "out" / "all" / "results.csv.zst"))) == 3

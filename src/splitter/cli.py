@@ -24,7 +24,7 @@ from splitter.campaign.digest import full_hex, group_digest
 from splitter.campaign.load import Campaign, load_campaign, locate_configs
 from splitter.campaign.templates import write_templates
 from splitter.campaign.view import plan_json, plan_table
-from splitter.errors import EXIT_INTERRUPTED, SplitterError
+from splitter.errors import EXIT_INTERRUPTED, EXIT_USAGE, SplitterError, describe_os_error
 from splitter.frozen import frozen_start
 from splitter.merge.rescue import load_rescue
 from splitter.run.prompt import say
@@ -99,6 +99,11 @@ def run_cli(argv: Sequence[str] | None, program: Program) -> int:
         # The reader (`| head`) has gone; say nothing more to it.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        if exc.filename is None:
+            raise  # Not about a file the user named: our bug, with its traceback.
+        print(f"{parser.prog}: error: {describe_os_error(exc)}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def _with_default_command(argv: Sequence[str] | None, program: Program) -> list[str]:

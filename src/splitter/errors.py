@@ -7,6 +7,8 @@ and keeps its traceback.
 
 from __future__ import annotations
 
+import errno
+
 __all__ = [
     "EXIT_FAILED_JOBS",
     "EXIT_INTERRUPTED",
@@ -20,6 +22,7 @@ __all__ = [
     "SplitterError",
     "UsageError",
     "VerificationError",
+    "describe_os_error",
 ]
 
 EXIT_OK = 0
@@ -60,3 +63,24 @@ class ReduceError(SplitterError):
     """The user's reduce function raised on a merged row."""
 
     exit_code = EXIT_FAILED_JOBS
+
+
+_OS_ERROR_FIXES = {
+    errno.ENOSPC: "free some space, then run the same command again (a run resumes where it "
+    "stopped)",
+    errno.EDQUOT: "free some of your quota, then run the same command again",
+    errno.EFBIG: "the file is over this system's file size limit; raise it (ulimit -f) or "
+    "pass another --out",
+    errno.EROFS: "that file system is read-only; pass an --out on a writable one",
+    errno.EACCES: "check its permissions, or pass another --out",
+    errno.EPERM: "check its permissions, or pass another --out",
+    errno.ENOTDIR: "a file stands where a folder is needed; pass another --out or move it aside",
+    errno.EEXIST: "a file stands where a folder is needed; pass another --out or move it aside",
+    errno.EISDIR: "a folder stands where a file is needed; move it aside",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One sentence for a file system error on a named path: the path, the cause, the fix."""
+    fix = _OS_ERROR_FIXES.get(exc.errno or 0, "check the path and its permissions")
+    return f"cannot use {exc.filename} ({exc.strerror or exc}); {fix}"

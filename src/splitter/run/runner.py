@@ -83,7 +83,29 @@ def run_share(
     tally = Tally.from_outcomes(outcomes, share_ids, todo)
     manifest = _Manifest(campaign, options, folder, len(share), started)
     manifest.write(tally, "running")
-    settings = campaign.settings
+    try:
+        summary = _run(campaign, job, todo, options, engine, folder, tally, started)
+    except BaseException:
+        # A full disk, a broken pool, a bug: the manifest must not say `running`.
+        with contextlib.suppress(OSError):
+            manifest.write(tally, "interrupted")
+        raise
+    manifest.write(tally, "interrupted" if summary.interrupted else "finished")
+    return summary
+
+
+def _run(
+    campaign: Campaign,
+    job: Callable[..., Any],
+    todo: list[int],
+    options: RunOptions,
+    engine: EngineFactory,
+    folder: OutputFolder,
+    tally: Tally,
+    started: float,
+) -> RunSummary:
+    """Log, record and display the run of ``todo`` on ``engine``."""
+    settings, share = campaign.settings, tally.share
     with (
         RunLogging(
             folder.path, options.machine, settings, options.stream, bars=options.interactive
@@ -91,9 +113,9 @@ def run_share(
         ResultsWriter(folder.results, options.machine, settings.columns,
                       settings.compression_level) as writer,
     ):  # fmt: skip
-        _log_start(campaign, options, folder, len(share), len(todo))
+        _log_start(campaign, options, folder, share, len(todo))
         display = ProgressDisplay(
-            options.machine, len(share), len(share) - len(todo),
+            options.machine, share, share - len(todo),
             interactive=options.interactive, interval=settings.progress_interval,
             stream=options.stream,
         )  # fmt: skip
@@ -105,7 +127,6 @@ def run_share(
         display.close()
         summary = tally.summary(options.machine, folder.path, interrupted, time.time() - started)
         log.info("%s", summary.line())
-    manifest.write(tally, "interrupted" if interrupted else "finished")
     return summary
 
 
@@ -149,6 +170,9 @@ def _drive(
         except KeyboardInterrupt:
             stopped_hard = True
             engine.kill()
+        except BaseException:
+            engine.kill()  # A full disk, say: no worker may outlive the run.
+            raise
         else:
             engine.close()
     return stopped_hard or engine.stopping

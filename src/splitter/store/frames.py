@@ -93,10 +93,13 @@ class FrameWriter:
         try:
             while written < len(frame):
                 written += os.write(fd, frame[written:])
-        except OSError:
+        except OSError as exc:
             # A partial frame would be a damaged tail; take it back so the file stays whole.
             os.ftruncate(fd, self._size)
-            raise
+            if exc.filename is not None:
+                raise
+            # os.write names no file: name it, so the error can say which one.
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
         self._size += written
 
     def sync(self) -> None:
