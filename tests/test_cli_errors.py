@@ -136,6 +136,11 @@ def one_line_error(result: subprocess.CompletedProcess[str], exit_code: int = 2)
             "since names become folder names",
             id="name-control-character",
         ),
+        pytest.param(
+            '{"alpha": ' + "[" * 100_000 + "]" * 100_000 + "}",
+            f"the JSON is nested too deeply to read; {SHAPE}",
+            id="nested-too-deeply",
+        ),
     ],
 )
 def test_bad_machines_json_exits_2_with_one_line_naming_the_file(

@@ -112,3 +112,13 @@ def test_a_fifo_as_manifest_is_refused_at_once(tmp_path: Path) -> None:
     message = f"{tmp_path / MANIFEST_NAME} is a FIFO (named pipe), not a regular file"
     with pytest.raises(CorruptFileError, match=re.escape(message)):
         read_manifest(tmp_path)
+
+
+def test_json_nested_too_deeply_is_a_corrupt_file_error(tmp_path: Path) -> None:
+    (tmp_path / MANIFEST_NAME).write_text('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(CorruptFileError) as caught:
+        read_manifest(tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path / MANIFEST_NAME} is JSON nested too deeply to read; restore the manifest.json"
+        " that `run` wrote there, or rerun `run` on that machine to rewrite it"
+    )

@@ -79,3 +79,19 @@ def test_a_report_from_another_campaign_is_refused(tmp_path: Path) -> None:
     refused = run(tmp_path, "--machine", "beta", "--rescue", "merged")
     assert refused.returncode == 3
     assert "comes from another campaign" in refused.stderr
+
+
+def test_a_hand_edited_report_with_a_bad_job_id_exits_2_naming_it(tmp_path: Path) -> None:
+    write_campaign(tmp_path)
+    assert run(tmp_path, "--machine", "alpha").returncode == 0
+    assert merge(tmp_path, "merged", tmp_path / "results" / "alpha").returncode == 4
+    report_path = tmp_path / "merged" / "report.json"
+    report = json.loads(report_path.read_text())
+    report_path.write_text(json.dumps({**report, "missing": [*report["missing"], 600]}))
+    refused = run(tmp_path, "--machine", "beta", "--rescue", "merged")
+    assert refused.returncode == 2
+    assert "Traceback" not in refused.stderr
+    assert refused.stderr.splitlines()[-1] == (
+        "campaign_main.py: error: merged/report.json lists 600 in 'missing', which is not a job"
+        " id of this campaign (a whole number from 0 to 23); merge again to rewrite the report"
+    )

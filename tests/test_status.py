@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -14,9 +15,10 @@ import pytest
 from conftest import run_module
 from splitter.cli import Program, run_cli
 from splitter.merge.status import folder_status
-from splitter.store.frames import CorruptFileError
+from splitter.store.frames import CorruptFileError, FrameWriter
 from splitter.store.hostfolder import read_host
 from splitter.store.manifest import read_manifest, write_manifest
+from splitter.store.results import ResultsReader
 from test_merge import START, make_host, ok_rows
 
 ENTRY = Path(__file__).parent / "entries" / "campaign_main.py"
@@ -117,3 +119,26 @@ def test_status_reads_a_folder_that_a_run_is_still_writing(tmp_path: Path) -> No
     assert 2 <= status["done"] < 200
     assert status["remaining"] == 200 - status["done"]
     assert status["damage"] is None
+
+
+def test_a_manifest_total_beyond_any_campaign_is_named_instead_of_allocated(
+    tmp_path: Path,
+) -> None:
+    host = make_host(tmp_path / "a", "alpha", ok_rows([0]))
+    write_manifest(host / "manifest.json", {**read_manifest(host), "total": 10**13})
+    with pytest.raises(CorruptFileError, match=re.escape("has no valid 'total'; restore")):
+        folder_status(host)
+
+
+def test_a_repeated_job_whose_start_time_is_not_a_number_is_named(tmp_path: Path) -> None:
+    host = make_host(tmp_path / "a", "alpha", ok_rows([0, 1]))
+    results = host / "results.csv.zst"
+    last = list(ResultsReader(results))[-1]
+    with FrameWriter(results) as frames:
+        frames.write_frame((",".join([*last[:3], "abc", *last[4:]]) + "\n").encode())
+    with pytest.raises(CorruptFileError) as caught:
+        folder_status(host)
+    assert str(caught.value) == (
+        f"{results} has a row of job {last[0]} whose start_time 'abc' is not a number; the file"
+        " was edited or damaged, so restore the one splitter wrote or move it aside"
+    )

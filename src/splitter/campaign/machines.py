@@ -71,6 +71,8 @@ def parse_machines(text: str, source: str) -> tuple[Machine, ...]:
             f"{source}: line {error.lineno}, column {error.colno} is not valid JSON "
             f"({error.msg}); {_SHAPE}"
         ) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: the JSON is nested too deeply to read; {_SHAPE}") from None
     if not isinstance(document, _JsonObject):
         raise ConfigError(
             f"{source}: the file holds {_show(document)}, but it must be a JSON object; {_SHAPE}"

@@ -18,6 +18,7 @@ from splitter.campaign.digest import group_digest
 from splitter.campaign.load import Campaign
 from splitter.campaign.plan import make_rescue_plan
 from splitter.errors import ConfigError, VerificationError
+from splitter.merge.reportids import rescue_ids
 from splitter.merge.rules import REPORT_NAME
 
 __all__ = ["Rescue", "describe", "load_rescue"]
@@ -45,10 +46,7 @@ def load_rescue(campaign: Campaign, merged: Path, retry_failed: bool) -> Rescue:
             f"{path} comes from another campaign (its job pool or config differ from this "
             "one's); rescue with the entry script and configs the campaign was run with"
         )
-    ids: list[int] = list(report["missing"])
-    if retry_failed:
-        for failed in report.get("failed_ids", {}).values():
-            ids.extend(failed)
+    ids = rescue_ids(report, path, campaign.plan.total, retry_failed)
     plan = make_rescue_plan(campaign.run_seed, campaign.machines, campaign.plan.total, ids)
     return Rescue(dataclasses.replace(campaign, plan=plan), path, str(report["digest"]))
 
@@ -59,6 +57,10 @@ def _read_report(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(
             f"{path} does not exist; pass --rescue the folder `merge --out` wrote"
+        ) from None
+    except RecursionError:
+        raise ConfigError(
+            f"{path} is not a merge report (nested too deeply); merge again"
         ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not a merge report ({exc}); merge again") from None

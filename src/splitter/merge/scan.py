@@ -25,7 +25,7 @@ from splitter.store.hostfolder import HostFolder
 from splitter.store.results import BASE_COLUMNS, STATUSES, ResultsReader
 from splitter.store.rowformat import csv_field
 
-__all__ = ["Promoted", "Scan", "scan_results", "start_of"]
+__all__ = ["BadStartTime", "Promoted", "Scan", "scan_results", "start_of"]
 
 _BASE = len(BASE_COLUMNS)
 
@@ -73,19 +73,38 @@ def scan_results(
     scan.found = True
     scanner = _Scanner(host, header[_BASE:-1], union, best, promoted, times)
     frames = FrameReader(host.results)
-    for number, payload in enumerate(frames):
-        scanner.frame(payload, frames.complete_bytes, first=number == 0)
+    try:
+        for number, payload in enumerate(frames):
+            scanner.frame(payload, frames.complete_bytes, first=number == 0)
+    except BadStartTime as exc:
+        # Rows are indexed in bulk, so the start of a job seen twice is read only now.
+        raise CorruptFileError(
+            f"{host.results} has a row of job {exc.job} whose start_time {exc.text!r} is not"
+            " a number; the file was edited or damaged, so restore the one splitter wrote"
+            " or move it aside"
+        ) from None
     scan.rows = scanner.rows
     scan.statuses = {s: int(n) for s, n in zip(STATUSES, scanner.tally, strict=True) if n}
     scan.damage, scan.first_start, scan.last_end = frames.damage, scanner.first, scanner.last
     return scan
 
 
+class BadStartTime(ValueError):
+    """A kept row's start_time is not a number; `job` names its job_id cell."""
+
+    def __init__(self, job: str, text: str) -> None:
+        super().__init__(f"job {job} has start_time {text!r}")
+        self.job, self.text = job, text
+
+
 def start_of(row: str | Promoted) -> float:
     """The start_time of a kept row (`BestRows` asks only when its job comes again)."""
     line = row if isinstance(row, str) else row.line
     cells = next(csv.reader([line])) if '"' in line else line.split(",", 4)
-    return float(cells[3])
+    try:
+        return float(cells[3])
+    except ValueError:
+        raise BadStartTime(cells[0], cells[3]) from None
 
 
 class _Scanner:

@@ -15,9 +15,12 @@ from splitter.store.frames import CorruptFileError
 from splitter.store.manifest import MANIFEST_NAME, read_manifest
 from splitter.store.results import BASE_COLUMNS, RESULTS_NAME, ResultsReader
 
-__all__ = ["HostFolder", "job_columns", "read_host"]
+__all__ = ["MAX_JOBS", "HostFolder", "job_columns", "read_host"]
 
 _BASE = len(BASE_COLUMNS)
+# Merge and status keep 9 bytes per job of the plan: a larger total is a
+# manifest edited by hand, not a campaign, and would only fail to allocate.
+MAX_JOBS = 1 << 40
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ def _hex(data: dict[str, object], key: str) -> bytes:
 
 def _count(data: dict[str, object], key: str) -> int:
     value = data.get(key)
-    if type(value) is not int or value < 0:
+    if type(value) is not int or not 0 <= value <= MAX_JOBS:
         raise KeyError(key)
     return value
 

@@ -71,6 +71,8 @@ def read_manifest(folder: Path) -> dict[str, object]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _corrupt(path, f"is not valid JSON ({exc})") from exc
+    except RecursionError:
+        raise _corrupt(path, "is JSON nested too deeply to read") from None
     if not isinstance(data, dict):
         kind = {list: "an array", str: "a string", bool: "a boolean"}.get(type(data), "a number")
         raise _corrupt(path, f"holds {'null' if data is None else kind}, not a JSON object")
