@@ -207,6 +207,20 @@ def test_configs_option_that_is_not_a_folder_exits_2(campaign_dir: Path) -> None
             "512k or 1G; write e.g. max_file_size = 64MiB",
             id="bad-filesize",
         ),
+        pytest.param(
+            "[logging]\nformat = %(foo)s\n",
+            "[logging] format = '%(foo)s' is not a logging format of log record fields (there"
+            " is no %(foo)s; known: asctime, machine, levelname, name, message, processName,"
+            " ...); write e.g. format = %(levelname)s %(message)s",
+            id="unknown-log-field",
+        ),
+        pytest.param(
+            "[results]\ncolumns = job_id\n",
+            "[results] columns = 'job_id' is not a list of the job's own column names ('job_id'"
+            " is one of splitter's: job_id, machine, status, start_time, duration, error,"
+            " extra); write e.g. columns = alpha, beta, score",
+            id="column-named-like-ours",
+        ),
     ],
 )
 def test_bad_splitter_ini_exits_2_with_one_line_naming_the_file(

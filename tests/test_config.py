@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from splitter.campaign.config import (
+    RESERVED_COLUMNS,
     RunnerSettings,
     config_content,
     load_config,
@@ -20,6 +21,7 @@ from splitter.campaign.config import (
     runner_settings,
 )
 from splitter.errors import ConfigError
+from splitter.store.rowformat import RESERVED
 
 SOURCE = "configs/splitter.ini"
 DEFAULT_SETTINGS = RunnerSettings(
@@ -166,6 +168,23 @@ def test_runner_options_override_their_defaults_one_by_one() -> None:
     )
 
 
+NO_FOO = (
+    "log record fields (there is no %(foo)s; known: asctime, machine, levelname, name, message,"
+    " processName, ...)"
+)
+OURS = "job_id, machine, status, start_time, duration, error, extra"
+
+
+def test_the_reserved_columns_are_the_results_files_own() -> None:
+    assert set(RESERVED_COLUMNS) == RESERVED
+
+
+def test_a_format_of_record_fields_and_machine_is_accepted() -> None:
+    text = "[logging]\nformat = %(asctime)s %(machine)s %(lineno)d %(funcName)s %(message)s\n"
+    settings = runner_settings(parse_config(text, SOURCE), SOURCE)
+    assert settings.log_format == "%(asctime)s %(machine)s %(lineno)d %(funcName)s %(message)s"
+
+
 @pytest.mark.parametrize(
     ("section", "option", "value", "forms", "example"),
     [
@@ -173,6 +192,7 @@ def test_runner_options_override_their_defaults_one_by_one() -> None:
         ("logging", "format", "plain", "a logging format with %(name)s fields", None),
         ("logging", "format", "100% %(message)s", "a logging format with %(name)s fields", None),
         ("logging", "format", "%(message)", "a logging format with %(name)s fields", None),
+        ("logging", "format", "%(foo)s", f"a logging format of {NO_FOO}", None),
         ("logging", "max_file_size", "0", "a size above 0, like 64MiB, 512k or 1G", "64MiB"),
         ("logging", "max_file_size", "lots", "a size above 0, like 64MiB, 512k or 1G", "64MiB"),
         ("logging", "per_job", "maybe", "true or false (or yes/no, on/off, 1/0)", "false"),
@@ -181,6 +201,13 @@ def test_runner_options_override_their_defaults_one_by_one() -> None:
             "columns",
             "a, b, a",
             "a comma-separated list of distinct column names",
+            "alpha, beta, score",
+        ),
+        (
+            "results",
+            "columns",
+            "score, job_id",
+            f"a list of the job's own column names ('job_id' is one of splitter's: {OURS})",
             "alpha, beta, score",
         ),
         ("results", "compression_level", "0", "a whole number from 1 to 19", "3"),

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,6 +26,7 @@ from splitter.errors import ConfigError
 __all__ = [
     "CONFIG_FILE",
     "DEFAULTS_INI",
+    "RESERVED_COLUMNS",
     "RUNNER_SECTIONS",
     "RunnerSettings",
     "config_content",
@@ -37,6 +39,9 @@ __all__ = [
 
 CONFIG_FILE = "splitter.ini"
 RUNNER_SECTIONS = ("logging", "results", "run")
+# The results file's own columns (splitter.store.rowformat's RESERVED, which
+# this stage cannot import): a job column of the same name is refused.
+RESERVED_COLUMNS = ("job_id", "machine", "status", "start_time", "duration", "error", "extra")
 
 DEFAULTS_INI = """\
 [logging]
@@ -62,6 +67,7 @@ _SIZE = re.compile(
     re.IGNORECASE,
 )
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
+_FIELD = re.compile(r"%\(([^)]*)\)")
 _LEVELS = {
     name: logging.getLevelNamesMapping()[name]
     for name in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -252,7 +258,21 @@ def _log_format(raw: str) -> str:
         raw % defaultdict(int)
     except (TypeError, ValueError):
         raise ValueError("a logging format with %(name)s fields") from None
+    unknown = [name for name in _FIELD.findall(raw) if name not in _record_fields()]
+    if unknown:
+        # Else every record fails to format at run time, and the log stays empty.
+        raise ValueError(
+            f"a logging format of log record fields (there is no %({unknown[0]})s; known: "
+            "asctime, machine, levelname, name, message, processName, ...)"
+        )
     return raw
+
+
+@lru_cache(maxsize=1)
+def _record_fields() -> frozenset[str]:
+    """The fields every record has when formatted: LogRecord's, ours, and those format adds."""
+    record = logging.LogRecord("splitter", logging.INFO, __file__, 1, "", None, None)
+    return frozenset((*record.__dict__, "message", "asctime", "machine"))
 
 
 def _size(raw: str) -> int:
@@ -276,6 +296,12 @@ def _columns(raw: str) -> tuple[str, ...] | None:
     names = tuple(name.strip() for name in raw.split(",") if name.strip())
     if len(set(names)) != len(names):
         raise ValueError("a comma-separated list of distinct column names")
+    taken = [name for name in names if name in RESERVED_COLUMNS]
+    if taken:
+        raise ValueError(
+            f"a list of the job's own column names ({taken[0]!r} is one of splitter's: "
+            f"{', '.join(RESERVED_COLUMNS)})"
+        )
     return names or None
 
 
