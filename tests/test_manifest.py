@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from splitter.errors import ConfigError
-from splitter.store.frames import CorruptFileError
+from splitter.store.frames import CorruptFileError, FrameWriter
 from splitter.store.manifest import MANIFEST_FORMAT, MANIFEST_NAME, read_manifest, write_manifest
 
 DATA = {"machine": "alpha", "format": MANIFEST_FORMAT, "counts": {"ok": 3, "failed": 1}}
@@ -122,3 +122,20 @@ def test_json_nested_too_deeply_is_a_corrupt_file_error(tmp_path: Path) -> None:
         f"{tmp_path / MANIFEST_NAME} is JSON nested too deeply to read; restore the manifest.json"
         " that `run` wrote there, or rerun `run` on that machine to rewrite it"
     )
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+@pytest.mark.parametrize(("umask", "mode"), [(0o077, 0o600), (0o022, 0o644)])
+def test_the_manifest_honours_the_umask_like_the_other_files(
+    tmp_path: Path, umask: int, mode: int
+) -> None:
+    previous = os.umask(umask)
+    try:
+        write_manifest(tmp_path / MANIFEST_NAME, DATA)
+        with FrameWriter(tmp_path / "results.csv.zst"):
+            pass
+    finally:
+        os.umask(previous)
+    assert (tmp_path / MANIFEST_NAME).stat().st_mode & 0o777 == mode
+    assert (tmp_path / "results.csv.zst").stat().st_mode & 0o777 == mode
+    assert sorted(p.name for p in tmp_path.iterdir()) == [MANIFEST_NAME, "results.csv.zst"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -28,10 +28,10 @@ def write_manifest(path: Path, data: Mapping[str, object]) -> None:
     replaces `path` in one rename.
     """
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    # 0644 less the umask, like the folder's other files (mkstemp would make it 0600).
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
     try:
-        # mkstemp creates 0600; a manifest is as readable as the other files.
-        os.chmod(temp, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
