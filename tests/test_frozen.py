@@ -77,6 +77,26 @@ def test_a_folder_a_live_process_maps_a_library_from_is_kept(tmp_path: Path) -> 
     assert folder.is_dir()
 
 
+def test_a_folder_a_live_process_works_in_is_kept(tmp_path: Path) -> None:
+    folder = unpack_folder(tmp_path, dead_pid())
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        assert remove_stale_unpack_folders(tmp_path) == []
+    finally:
+        os.chdir(here)
+    assert folder.is_dir()
+
+
+def test_a_folder_a_live_process_holds_a_file_open_in_is_kept(tmp_path: Path) -> None:
+    folder = unpack_folder(tmp_path, dead_pid())
+    (folder / "data").mkdir(mode=0o700)
+    os.utime(folder, (HOUR_AGO, HOUR_AGO))
+    with (folder / "data" / "table.bin").open("wb"):
+        assert remove_stale_unpack_folders(tmp_path) == []
+    assert folder.is_dir()
+
+
 def test_a_folder_whose_marker_a_live_program_locks_is_kept(tmp_path: Path) -> None:
     # What a splitter main process in another pid namespace looks like from here.
     folder = unpack_folder(tmp_path, dead_pid())

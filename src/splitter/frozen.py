@@ -23,7 +23,8 @@ folders, conservatively. A folder goes only if all of these hold:
 3. it is not ours, and is older than ``STALE_AFTER_SECONDS`` (a binary that
    is still unpacking or starting is never judged);
 4. the bootloader whose pid its name carries is gone;
-5. no process of ours maps a file from it (an orphaned program or worker);
+5. no process of ours maps a file from it (an orphaned program or worker),
+   has its working directory in it, or holds a file in it open;
 6. we get an exclusive lock on its marker: no live splitter main process
    holds its shared one, even from another pid namespace sharing the temp dir.
 
@@ -117,10 +118,10 @@ def remove_stale_unpack_folders(
     ]
     if not candidates:
         return []
-    mapped = _mapped_folders(temp_dir)
+    used = _used_folders(temp_dir)
     removed = []
     for folder in candidates:
-        if folder.path.name in mapped or _alive(folder.bootloader_pid):
+        if folder.path.name in used or _alive(folder.bootloader_pid):
             continue
         if _remove_unless_locked(folder.path):
             removed.append(folder.path)
@@ -177,12 +178,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _mapped_folders(temp_dir: Path) -> set[str]:
-    """Names of the ``_MEI*`` folders in ``temp_dir`` that a process of ours maps files from.
+def _used_folders(temp_dir: Path) -> set[str]:
+    """Names of the ``_MEI*`` folders in ``temp_dir`` that a process of ours uses.
 
-    A process whose maps cannot be read (not dumpable, like a container's
-    init) is passed over: a binary's main process and workers are ordinary
-    ones, and a live main process also holds its marker's lock.
+    Used means: maps a file from it, has its working directory in it, or
+    holds a file in it open. A process whose /proc entries cannot be read
+    (not dumpable, like a container's init) is passed over: a binary's main
+    process and workers are ordinary ones, and a live main process also
+    holds its marker's lock.
     """
     # /proc shows real paths: compare with the temp dir's, symlinks resolved.
     prefix = os.path.realpath(temp_dir) + "/"
@@ -194,14 +197,26 @@ def _mapped_folders(temp_dir: Path) -> set[str]:
         try:
             if entry.stat().st_uid != uid:
                 continue
-            text = (entry / "maps").read_text(errors="replace")
+            paths = _paths_in_use(entry)
         except OSError:
             continue  # It exited while we looked, or it is not ours to read.
-        for line in text.splitlines():
-            start = line.find(prefix)
+        for path in paths:
+            start = path.find(prefix)
             if start >= 0:
-                found.add(line[start + len(prefix) :].split("/", 1)[0])
+                found.add(path[start + len(prefix) :].split("/", 1)[0])
     return found
+
+
+def _paths_in_use(process: Path) -> list[str]:
+    """The mapped files (whole maps lines), working directory and open files of a process."""
+    paths = (process / "maps").read_text(errors="replace").splitlines()
+    paths.append(os.readlink(process / "cwd") + "/")
+    for fd in os.listdir(process / "fd"):
+        try:
+            paths.append(os.readlink(process / "fd" / fd))
+        except OSError:
+            continue  # Closed while we looked.
+    return paths
 
 
 def _remove_unless_locked(path: Path) -> bool:
