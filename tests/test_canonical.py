@@ -110,6 +110,55 @@ def test_encode_ignores_padding_of_aligned_structured_dtypes() -> None:
     assert encode(np.array(values, dtype=aligned)[0]) == encode(np.array(values, dtype=packed)[0])
 
 
+def nan_with_bits(bits: int) -> float:
+    value: float = struct.unpack("<d", struct.pack("<Q", bits))[0]
+    assert math.isnan(value)
+    return value
+
+
+# The sign set (as x86 makes inf - inf), a payload, a signalling NaN: all one NaN.
+ODD_NANS = [nan_with_bits(0xFFF8000000000000), nan_with_bits(0x7FF8000000000123),
+            nan_with_bits(0x7FF0000000000001)]  # fmt: skip
+
+
+@pytest.mark.parametrize("odd", ODD_NANS)
+def test_every_float_nan_is_encoded_as_the_canonical_nan(odd: float) -> None:
+    nan = float("nan")
+    assert encode(odd) == encode(nan) == b"f" + struct.pack("<d", nan)
+    assert encode([odd, (odd,)]) == encode([nan, (nan,)])
+    assert encode({"x": odd}) == encode({"x": nan})
+
+
+@pytest.mark.parametrize("odd", ODD_NANS)
+@pytest.mark.parametrize("dtype", ["<f2", ">f4", "<f8", ">c8", "<c16"])
+@np.errstate(invalid="ignore")  # casting a signalling NaN says so
+def test_every_numpy_nan_of_a_dtype_is_encoded_as_its_canonical_nan(
+    odd: float, dtype: str
+) -> None:
+    odd_array = np.array([odd, 1.0, odd], dtype="<f8").astype(dtype)
+    if odd_array.dtype.kind == "c":
+        odd_array.imag = [odd, odd, 2.0]
+    plain = np.where(np.isnan(odd_array.real), np.nan, odd_array.real).astype(dtype)
+    if odd_array.dtype.kind == "c":
+        plain.imag = [np.nan, np.nan, 2.0]
+    given_bytes = odd_array.tobytes()
+    assert encode(odd_array) == encode(plain)
+    assert encode(odd_array[0]) == encode(plain[0])
+    assert pool_digest(odd_array) == pool_digest(plain) == pool_digest(list(odd_array))
+    assert odd_array.tobytes() == given_bytes  # the jobs still get the values as given
+
+
+def test_nans_inside_structured_and_subarray_fields_are_canonical() -> None:
+    dtype = np.dtype([("a", "<i4"), ("b", [("c", ">f8", (2,)), ("d", "<c8")])])
+    odd, plain = np.zeros(3, dtype=dtype), np.zeros(3, dtype=dtype)
+    odd["b"]["c"][1, 0] = ODD_NANS[0]
+    odd["b"]["d"][2] = complex(1.0, ODD_NANS[1])
+    plain["b"]["c"][1, 0] = np.nan
+    plain["b"]["d"][2] = complex(1.0, np.nan)
+    assert encode(odd) == encode(plain)
+    assert pool_digest(odd) == pool_digest(plain) == pool_digest(list(odd))
+
+
 def test_encode_distinguishes_structured_field_names() -> None:
     first = np.zeros(2, dtype=[("a", "<i4")])
     second = np.zeros(2, dtype=[("b", "<i4")])
@@ -175,7 +224,7 @@ values = st.recursive(
 def typed(value: Any) -> object:
     """A comparable form that tells apart everything the encoding tells apart."""
     if isinstance(value, float):
-        return ("float", struct.pack("<d", value))
+        return ("float", "nan" if math.isnan(value) else struct.pack("<d", value))
     if isinstance(value, list | tuple):
         return (type(value).__name__, tuple(typed(item) for item in value))
     if isinstance(value, dict):
@@ -278,6 +327,15 @@ def test_pool_digest_regression_vectors() -> None:
     )
     assert pool_digest(range(10)).hex() == (
         "377a9e8418efab71c8eb01b3a1b57745ae3726c659491d98a915a6b207601530"
+    )
+
+
+def test_pool_digest_regression_vectors_with_nans_of_any_sign_and_payload() -> None:
+    assert pool_digest([float("nan"), (1, float("-nan"))]).hex() == (
+        "bb769d548f9db5ea61de6b0ded25a0433533c2ece6f72565cf804df3a522e53a"
+    )
+    assert pool_digest(np.array([np.nan, -np.nan], dtype="<f4")).hex() == (
+        "a2b7cbfb1f630741b085a6be0084d76115ee497ad019de3032de0bb1a8afc13f"
     )
 
 

@@ -9,7 +9,7 @@ the encoding prefix-free and concatenations of encodings unambiguous:
     N / T / F          None / True / False (bools never collide with 0 and 1)
     i + 8              an int in int64 range, two's complement
     I + len + bytes    any other int, two's complement, minimal length
-    f + 8              a float, IEEE 754 binary64 (-0.0 and each NaN exact)
+    f + 8              a float, IEEE 754 binary64 (-0.0 exact, every NaN as one NaN)
     s / b + len + raw  str (UTF-8, surrogatepass) / bytes and bytearray
     t / l + count      a tuple / list, then its items
     d + count + pairs  a dict: each key+value encoding, sorted bytewise
@@ -19,9 +19,14 @@ the encoding prefix-free and concatenations of encodings unambiguous:
 
 NumPy data is normalised to little-endian and packed (no padding bytes) and
 its dtype is written as a canonical description, so byte order and alignment
-never change a digest. Object dtypes, NumPy 2's variable-width StringDType
-and long doubles (whose width and padding differ between platforms) have no
-canonical encoding.
+never change a digest. Every NaN of a float or complex dtype, in a scalar, an
+array or a structured field, is encoded as that dtype's one canonical NaN
+(the positive quiet NaN of ``float("nan")`` and ``np.nan``): CPUs differ in
+the sign and payload bits that ``inf - inf`` or ``0 * inf`` produce, and a
+digest must not. Jobs still receive the values as they were given.
+
+Object dtypes, NumPy 2's variable-width StringDType and long doubles (whose
+width and padding differ between platforms) have no canonical encoding.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ _PACK_LEN = struct.Struct("<BQ").pack
 _PACK_INT = struct.Struct("<Bq").pack
 _PACK_FLOAT = struct.Struct("<Bd").pack
 _PACK_U64 = struct.Struct("<Q").pack
+_CANONICAL_NAN = _PACK_FLOAT(_T_FLOAT, float("nan"))  # a NaN is never == itself
 
 _POOL_DOMAIN = "splitter/pool/v1"
 # Bytes buffered before each hash update, and the size of vectorised chunks:
@@ -98,13 +104,13 @@ def _encode_into(value: Any, out: bytearray) -> None:
             out += _PACK_LEN(_T_BIGINT, length)
             out += value.to_bytes(length, "little", signed=True)
     elif kind is float:
-        out += _PACK_FLOAT(_T_FLOAT, value)
+        out += _PACK_FLOAT(_T_FLOAT, value) if value == value else _CANONICAL_NAN
     elif kind is tuple or kind is list:
         out += _PACK_LEN(_T_TUPLE if kind is tuple else _T_LIST, len(value))
         for item in value:
             # Inline the commonest items to save a call each (a third of the time).
             if type(item) is float:
-                out += _PACK_FLOAT(_T_FLOAT, item)
+                out += _PACK_FLOAT(_T_FLOAT, item) if item == item else _CANONICAL_NAN
             elif type(item) is int and _INT64_MIN <= item <= _INT64_MAX:
                 out += _PACK_INT(_T_INT, item)
             else:
@@ -146,14 +152,44 @@ def _encode_dict(value: dict[Any, Any], out: bytearray) -> None:
 def _encode_array(value: np.ndarray[Any, Any], out: bytearray) -> None:
     packed, description = _canonical_dtype_of(value)
     out += _array_header(description, value.shape)
-    out += value.astype(packed, copy=False).tobytes()
+    out += _canonical_nans(value.astype(packed, copy=False)).tobytes()
 
 
 def _encode_scalar(value: np.generic, out: bytearray) -> None:
     packed, description = _canonical_dtype_of(value)
     out.append(_T_SCALAR)
     out += description
-    out += np.asarray(value).astype(packed).tobytes()
+    out += _canonical_nans(np.asarray(value).astype(packed)).tobytes()
+
+
+def _canonical_nans(block: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``block``, or a copy of it whose every NaN is its dtype's canonical NaN."""
+    fixed = block
+    for path in _float_fields(block.dtype):
+        leaf = _field(block, path)
+        if not np.isnan(leaf).any():
+            continue
+        if fixed is block:
+            fixed = block.copy()  # never change the caller's data
+        target = _field(fixed, path)
+        for part in (target.real, target.imag) if target.dtype.kind == "c" else (target,):
+            part[np.isnan(part)] = np.nan
+    return fixed
+
+
+def _field(block: np.ndarray[Any, Any], path: tuple[str, ...]) -> np.ndarray[Any, Any]:
+    for name in path:
+        block = block[name]
+    return block
+
+
+@lru_cache(maxsize=256)
+def _float_fields(dtype: np.dtype[Any]) -> tuple[tuple[str, ...], ...]:
+    """The field paths of ``dtype`` holding floats or complex numbers (``()``: itself)."""
+    if dtype.names is not None:
+        return tuple((name, *path) for name in dtype.names for path in _float_fields(dtype[name]))
+    base = dtype.subdtype[0] if dtype.subdtype is not None else dtype
+    return ((),) if base.kind in "fc" else ()
 
 
 def _array_header(description: bytes, shape: tuple[int, ...]) -> bytes:
@@ -322,6 +358,7 @@ def _digest_array_rows(pool: np.ndarray[Any, Any], hasher: Any) -> None:
     rows_per_chunk = max(1, _CHUNK_BYTES // (len(prefix) + row_bytes))
     for start in range(0, len(pool), rows_per_chunk):
         block = np.ascontiguousarray(pool[start : start + rows_per_chunk], dtype=packed)
+        block = _canonical_nans(block)
         raw = np.frombuffer(block, dtype=np.uint8).reshape(len(block), row_bytes)
         _feed_rows(hasher, prefix, raw)
 
