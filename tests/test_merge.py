@@ -130,6 +130,7 @@ def test_the_report_has_counts_ids_and_each_folders_line(tmp_path: Path) -> None
     assert data["duplicates"] == 0
     assert data["damaged"] == []
     assert data["inputs"] == [str(folder) for folder in folders]
+    assert data["machines_seen"] == ["alpha", "beta", "gamma"]
     assert data["machines"][1] == {
         "machine": "beta", "folder": str(folders[1]), "digest": PLAN.hex(), "rows": 2,
         "ok": 1, "failed": {"error": 1, "crashed": 0, "timeout": 0}, "share": 2,
