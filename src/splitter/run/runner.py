@@ -39,6 +39,7 @@ from splitter.run.tally import RunSummary, Tally
 from splitter.store.manifest import MANIFEST_FORMAT, MANIFEST_NAME, write_manifest
 from splitter.store.outdir import OutputFolder, prepare_output
 from splitter.store.results import ResultsWriter, recorded_outcomes
+from splitter.store.shield import raise_or_defer
 from splitter.version import __version__
 
 __all__ = ["RunOptions", "RunSummary", "run_share"]
@@ -163,7 +164,9 @@ def _interrupts(engine: Engine) -> Iterator[None]:
 
     def on_interrupt(signum: int, frame: object) -> None:
         if engine.stopping or signum != signal.SIGINT:
-            raise KeyboardInterrupt
+            # Not in the middle of a frame write: its rows would be written twice.
+            raise_or_defer(KeyboardInterrupt())
+            return
         engine.request_stop()
         log.warning(
             "interrupted: letting the running jobs finish, starting no more; "

@@ -29,6 +29,7 @@ from splitter.store.rowformat import (
     RowFormat,
     named_cells,
 )
+from splitter.store.shield import atomic
 
 __all__ = [
     "BASE_COLUMNS",
@@ -122,10 +123,12 @@ class ResultsWriter:
             self._fix_from_early_rows()
         if not self._pending:
             return 0
-        self._frames.write_frame(self._text.getvalue().encode("utf-8", "backslashreplace"))
-        self._text.seek(0)
-        self._text.truncate()
-        rows, self._pending = self._pending, 0
+        payload = self._text.getvalue().encode("utf-8", "backslashreplace")
+        with atomic():  # written and forgotten together: a signal must not write it twice
+            self._frames.write_frame(payload)
+            self._text.seek(0)
+            self._text.truncate()
+            rows, self._pending = self._pending, 0
         return rows
 
     def close(self) -> None:
