@@ -36,6 +36,7 @@ from splitter.run.display import ProgressDisplay
 from splitter.run.engine import Engine, EngineFactory, FormattedRows, JobSetup
 from splitter.run.logs import RunLogging
 from splitter.run.tally import RunSummary, Tally
+from splitter.store.lock import FolderLock
 from splitter.store.manifest import MANIFEST_FORMAT, MANIFEST_NAME, write_manifest
 from splitter.store.outdir import OutputFolder, prepare_output
 from splitter.store.results import ResultsWriter, recorded_outcomes
@@ -72,10 +73,27 @@ def run_share(
     options: RunOptions,
     engine: EngineFactory,
 ) -> RunSummary:
-    """Run the jobs of ``share`` (plan order) that have no recorded outcome yet, on ``engine``."""
-    started = time.time()
+    """Run the jobs of ``share`` (plan order) that have no recorded outcome yet, on ``engine``.
+
+    The output folder is locked for the whole run: a second run on it refuses.
+    """
     path = options.out / (options.folder or options.machine)
-    folder = prepare_output(path, campaign.plan.digest, fresh=options.fresh)
+    with FolderLock(path) as lock:
+        folder = prepare_output(path, campaign.plan.digest, fresh=options.fresh)
+        if folder.moved_to is not None:
+            lock.acquire()  # the lock moved aside with the old folder: lock the new one
+        return _run_in(folder, campaign, job, share, options, engine)
+
+
+def _run_in(
+    folder: OutputFolder,
+    campaign: Campaign,
+    job: Callable[..., Any],
+    share: Sequence[int] | npt.NDArray[np.int64],
+    options: RunOptions,
+    engine: EngineFactory,
+) -> RunSummary:
+    started = time.time()
     # A run killed before its first flush leaves a manifest but no results yet.
     resumable = folder.resumed and folder.results.exists()
     outcomes = recorded_outcomes(folder.results) if resumable else {}
