@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import math
 import tempfile
 from pathlib import Path
@@ -22,7 +24,7 @@ from splitter.store.results import (
     parse_cell,
     recorded_outcomes,
 )
-from splitter.store.rowformat import RowFormat
+from splitter.store.rowformat import MAX_ROW_CHARS, RowFormat
 
 START = 1763805600.25
 
@@ -48,6 +50,11 @@ def read_rows(path: Path) -> tuple[tuple[str, ...], list[list[str]]]:
 
 def base(job_id: int, status: str = "ok", error: str = "") -> list[str]:
     return [str(job_id), "alpha", status, "1763805600.250000", "0.500000", error]
+
+
+def cells_of(line: str) -> list[str]:
+    assert line.endswith("\n")
+    return next(csv.reader([line]))
 
 
 def raw_text(path: Path) -> str:
@@ -405,3 +412,40 @@ def test_recorded_outcomes_refuses_a_job_id_that_is_not_a_number(tmp_path: Path)
     write_raw(path, ",".join((*BASE_COLUMNS, "extra")) + "\nx,alpha,ok,1.0,2.0,,\n")
     with pytest.raises(CorruptFileError, match="row 1 has a job_id that is not an integer"):
         recorded_outcomes(path)
+
+
+def test_cells_larger_than_csvs_default_field_limit_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "results.csv.zst"
+    big, array = "x" * 200_000, np.arange(8_000) / 7
+    write_rows(path, [{"s": big, "a": array}, {"s": "y", "a": None}])
+    header, rows = read_rows(path)
+    assert header == (*BASE_COLUMNS, "s", "a", "extra")
+    assert rows[0] == [*base(0), big, json.dumps(array.tolist()), ""]
+    assert recorded_outcomes(path) == {0: "ok", 1: "ok"}
+
+
+TOO_LARGE = (
+    f"the job's result is {MAX_ROW_CHARS + 2:,} characters as text, more than the"
+    f" {MAX_ROW_CHARS:,} a row may hold; write large outputs to files and return their paths"
+)
+
+
+def test_a_result_larger_than_the_cap_is_an_error_row_saying_why(tmp_path: Path) -> None:
+    path = tmp_path / "results.csv.zst"
+    huge = "x" * (MAX_ROW_CHARS + 1)  # with its column name "s", one character more
+    with ResultsWriter(path, "alpha", None) as writer:
+        assert writer.add(0, "ok", START, 0.5, "", {"s": huge}) == "error"
+        assert writer.add(1, "ok", START, 0.5, "", {"s": "small"}) == "ok"
+        assert writer.add(2, "ok", START, 0.5, "", {"s": huge}) == "error"
+    assert read_rows(path)[1] == [
+        [*base(0, "error", TOO_LARGE), "", ""],
+        [*base(1), "small", ""],
+        [*base(2, "error", TOO_LARGE), "", ""],
+    ]
+
+
+def test_a_worker_formats_a_result_larger_than_the_cap_as_an_error_row() -> None:
+    row_format = RowFormat("alpha", ("s",), ())
+    line = row_format.line(3, "ok", START, 0.5, "", {"s": "x" * (MAX_ROW_CHARS + 1)})
+    assert cells_of(line) == [*base(3, "error", TOO_LARGE), "", ""]
+    assert row_format.refused == [3]

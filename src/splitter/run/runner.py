@@ -154,8 +154,8 @@ def _drive(
                         failures = [status for _, status in rows.failures]
                         count = rows.count
                     else:
-                        writer.add(*rows)
-                        failures = [] if rows[1] == "ok" else [rows[1]]
+                        status = writer.add(*rows)
+                        failures = [] if status == "ok" else [status]
                         count = 1
                     tally.record(count, failures)
                     display.advance(count - len(failures), len(failures))

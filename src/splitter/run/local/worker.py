@@ -176,6 +176,9 @@ class _Worker:
             line = self.row_format.line
             text = "".join([line(*row) for row in rows])
             failures = tuple((row[0], row[1]) for row in rows if row[1] != "ok")
+            if self.row_format.refused:  # ok rows whose values could not be stored
+                failures += tuple((job_id, "error") for job_id in self.row_format.refused)
+                self.row_format.refused.clear()
             self.send(("text", FormattedRows(text, len(rows), failures), done, busy))
             return
         try:
