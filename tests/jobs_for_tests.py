@@ -32,3 +32,8 @@ def exits_at_import_time(x: int) -> int:
 
 def no_keywords(x: int) -> int:
     return x
+
+
+def lambda_on_odd(x: int) -> dict[str, object]:
+    """Odd items return a value that cannot be pickled back to the parent."""
+    return {"x": x, "f": lambda: 1} if x % 2 else {"x": x}

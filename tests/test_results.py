@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import tempfile
 from pathlib import Path
 
@@ -449,3 +450,16 @@ def test_a_worker_formats_a_result_larger_than_the_cap_as_an_error_row() -> None
     line = row_format.line(3, "ok", START, 0.5, "", {"s": "x" * (MAX_ROW_CHARS + 1)})
     assert cells_of(line) == [*base(3, "error", TOO_LARGE), "", ""]
     assert row_format.refused == [3]
+
+
+def test_a_value_that_does_not_pickle_makes_the_row_an_error_not_its_address() -> None:
+    row_format = RowFormat("alpha", ("x", "f"), ())
+    line = row_format.line(2, "ok", START, 0.5, "", {"x": 1, "f": lambda: 1})
+    cells = cells_of(line)
+    assert cells[:5] == base(2, "error")[:5] and cells[6:] == ["", "", ""]
+    assert re.fullmatch(
+        r"the job's result cannot be sent from its worker: a function value in it does not"
+        r" pickle \(.+\); return plain values",
+        cells[5],
+    ), cells[5]
+    assert row_format.refused == [2]

@@ -8,6 +8,7 @@ parent formats the few rows that arrive before that.
 from __future__ import annotations
 
 import json
+import pickle
 import re
 from collections.abc import Mapping
 
@@ -126,7 +127,9 @@ def csv_field(text: str) -> str:
 def named_cells(value: object, declared: tuple[str, ...]) -> dict[str, str]:
     """A job's return value as {column name: cell text} (see PRODUCT.md, "The user's code").
 
-    Raises RefusedValue for cells of more than MAX_ROW_CHARS characters together.
+    Raises RefusedValue for a value that cannot be pickled (it could not
+    travel from a worker) and for cells of more than MAX_ROW_CHARS characters
+    together.
     """
     if value is None:
         return {}
@@ -148,7 +151,12 @@ def named_cells(value: object, declared: tuple[str, ...]) -> dict[str, str]:
 
 
 def cell_text(value: object) -> str:
-    """One value as cell text; ``results.parse_cell`` reads it back (floats exactly, by repr)."""
+    """One value as cell text; ``results.parse_cell`` reads it back (floats exactly, by repr).
+
+    Any other object is stored as its ``str()``, once it is known to pickle
+    (RefusedValue if not), so the outcome never depends on where a row was
+    formatted: in the worker, or in the parent after the value travelled.
+    """
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -166,10 +174,22 @@ def cell_text(value: object) -> str:
         try:
             return json.dumps(value, sort_keys=True, default=_json_default)
         except (TypeError, ValueError):  # unsortable or non-JSON keys, reference cycles
-            return str(value)
-    return str(value)
+            return _object_text(value)
+    return _object_text(value)
 
 
 def _json_default(value: object) -> object:
     tolist = getattr(value, "tolist", None)
-    return tolist() if callable(tolist) else str(value)
+    return tolist() if callable(tolist) else _object_text(value)
+
+
+def _object_text(value: object) -> str:
+    try:
+        pickle.dumps(value)
+    except Exception as exc:
+        problem = " ".join(f"{type(exc).__name__}: {exc}".split())
+        raise RefusedValue(
+            f"the job's result cannot be sent from its worker: a {type(value).__name__} value"
+            f" in it does not pickle ({problem}); return plain values"
+        ) from None
+    return str(value)

@@ -192,7 +192,8 @@ def _picklable(row: Row) -> Row:
     try:
         pickle.dumps(row[5])
     except Exception as exc:
-        return (*row[:4], f"result could not be sent to the parent: {one_line(exc)}", None)
+        reason = f"the job's result cannot be sent from its worker: {one_line(exc)}"
+        return (row[0], "error", row[2], row[3], reason, None)
     return row
 
 
