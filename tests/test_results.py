@@ -175,12 +175,34 @@ def test_rows_formatted_by_a_worker_are_appended_as_they_are(tmp_path: Path) -> 
     assert rows == [[*base(4), "7", ""], [*base(4), "7", ""]]
 
 
-def test_columns_named_like_splitters_own_go_to_extra(tmp_path: Path) -> None:
+RESERVED_REASON = (
+    "the job returned keys named like splitter's own columns (extra, status); rename them:"
+    " duration, error, extra, job_id, machine, start_time, status are reserved"
+)
+
+
+def test_keys_named_like_splitters_own_columns_make_the_first_row_an_error(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "results.csv.zst"
-    write_rows(path, [{"status": "mine", "extra": 1, "x": 2}])
+    with ResultsWriter(path, "alpha", None) as writer:
+        assert writer.add(0, "ok", START, 0.5, "", {"status": "done", "extra": 1, "x": 2}) == (
+            "error"
+        )
+        assert writer.add(1, "ok", START, 0.5, "", {"x": 3}) == "ok"
     header, rows = read_rows(path)
     assert header == (*BASE_COLUMNS, "x", "extra")
-    assert rows == [[*base(0), "2", '{"status": "mine", "extra": "1"}']]
+    assert rows == [[*base(0, "error", RESERVED_REASON), "", ""], [*base(1), "3", ""]]
+
+
+def test_keys_named_like_splitters_own_columns_are_refused_once_the_header_is_fixed(
+    tmp_path: Path,
+) -> None:
+    row_format = RowFormat("alpha", ("x",), ())
+    line = row_format.line(5, "ok", START, 0.5, "", {"x": 1, "job_id": "J0"})
+    reason = RESERVED_REASON.replace("(extra, status)", "(job_id)")
+    assert cells_of(line) == [*base(5, "error", reason), "", ""]
+    assert row_format.refused == [5]
 
 
 def test_tuples_and_scalars_use_the_declared_columns(tmp_path: Path) -> None:

@@ -127,14 +127,20 @@ def csv_field(text: str) -> str:
 def named_cells(value: object, declared: tuple[str, ...]) -> dict[str, str]:
     """A job's return value as {column name: cell text} (see PRODUCT.md, "The user's code").
 
-    Raises RefusedValue for a value that cannot be pickled (it could not
-    travel from a worker) and for cells of more than MAX_ROW_CHARS characters
-    together.
+    Raises RefusedValue for keys named like splitter's own columns, for a
+    value that cannot be pickled (it could not travel from a worker) and for
+    cells of more than MAX_ROW_CHARS characters together.
     """
     if value is None:
         return {}
     if isinstance(value, Mapping):
         cells = {str(key): cell_text(item) for key, item in value.items()}
+        taken = sorted(RESERVED.intersection(cells))
+        if taken:
+            raise RefusedValue(
+                f"the job returned keys named like splitter's own columns ({', '.join(taken)});"
+                f" rename them: {', '.join(sorted(RESERVED))} are reserved"
+            )
     elif isinstance(value, tuple | list):
         names = declared + tuple(f"value_{i}" for i in range(len(declared) + 1, len(value) + 1))
         cells = {name: cell_text(item) for name, item in zip(names, value, strict=False)}
