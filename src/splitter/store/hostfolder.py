@@ -18,6 +18,7 @@ from splitter.store.results import BASE_COLUMNS, RESULTS_NAME, ResultsReader
 __all__ = ["HostFolder", "job_columns", "read_host"]
 
 _BASE = len(BASE_COLUMNS)
+DIGEST_BYTES = 32  # every digest and the run seed: BLAKE2b-256
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,8 @@ def read_host(folder: Path) -> HostFolder:
     data = read_manifest(folder)
     try:
         return HostFolder(
-            path=folder, machine=_text(data, "machine"), digest=_hex(data, "digest"),
-            plan_digest=_hex(data, "plan_digest"), run_seed=_hex(data, "run_seed"),
+            path=folder, machine=_text(data, "machine"), digest=_digest(data, "digest"),
+            plan_digest=_digest(data, "plan_digest"), run_seed=_digest(data, "run_seed"),
             total=_count(data, "total"),
             share=_count(data, "share"), state=_text(data, "state"),
             started=data.get("started"), ended=data.get("ended"),
@@ -85,3 +86,11 @@ def job_columns(host: HostFolder) -> tuple[str, ...]:
     if not host.results.exists():
         return ()
     return ResultsReader(host.results).header[_BASE:-1]
+
+
+def _digest(data: dict[str, object], key: str) -> bytes:
+    """A digest as `run` writes it: 64 lowercase hex digits (32 bytes), nothing else."""
+    text = _text(data, key)
+    if len(text) != 2 * DIGEST_BYTES or text != text.lower():
+        raise KeyError(key)
+    return _hex(data, key)
