@@ -19,7 +19,8 @@ from test_run_e2e import ENTRY, rows, run, write_campaign
 
 def test_a_second_lock_on_a_held_folder_is_refused_naming_pid_and_host(tmp_path: Path) -> None:
     folder = tmp_path / "out" / "alpha"
-    with FolderLock(folder), pytest.raises(ConfigError) as refused:
+    with FolderLock(folder) as held, pytest.raises(ConfigError) as refused:
+        held.sign()
         FolderLock(folder).acquire()
     assert str(refused.value) == (
         f"{folder} is in use by another run (pid {os.getpid()} on host {socket.gethostname()});"
@@ -27,21 +28,32 @@ def test_a_second_lock_on_a_held_folder_is_refused_naming_pid_and_host(tmp_path:
     )
 
 
-def test_a_released_lock_can_be_taken_again_and_its_file_stays(tmp_path: Path) -> None:
-    with FolderLock(tmp_path):
-        pass
-    with FolderLock(tmp_path):
+def test_a_signed_lock_names_its_holder_until_released_and_its_file_stays(
+    tmp_path: Path,
+) -> None:
+    with FolderLock(tmp_path) as lock:
+        assert (tmp_path / LOCK_NAME).read_text() == ""
+        lock.sign()
         assert (tmp_path / LOCK_NAME).read_text() == (
             f"pid {os.getpid()} on host {socket.gethostname()}\n"
         )
-    assert (tmp_path / LOCK_NAME).exists()
+    assert (tmp_path / LOCK_NAME).read_text() == ""
+    with FolderLock(tmp_path):
+        pass
+
+
+def test_a_held_lock_not_yet_signed_is_refused_as_a_starting_run(tmp_path: Path) -> None:
+    with FolderLock(tmp_path), pytest.raises(ConfigError, match=r"\(a run that is starting\)"):
+        FolderLock(tmp_path).acquire()
 
 
 def test_taking_the_lock_again_moves_it_to_the_folders_new_lock_file(tmp_path: Path) -> None:
     folder = tmp_path / "alpha"
     with FolderLock(folder) as lock:
+        lock.sign()
         os.rename(folder, tmp_path / "alpha.previous")
         lock.acquire()
+        assert (folder / LOCK_NAME).read_text().startswith(f"pid {os.getpid()} ")
         with pytest.raises(ConfigError):
             FolderLock(folder).acquire()
         FolderLock(tmp_path / "alpha.previous").acquire().release()  # the old one is free

@@ -82,6 +82,7 @@ def run_share(
         folder = prepare_output(path, campaign.plan.digest, fresh=options.fresh)
         if folder.moved_to is not None:
             lock.acquire()  # the lock moved aside with the old folder: lock the new one
+        lock.sign()  # the folder is this run's now: a second run may learn who holds it
         return _run_in(folder, campaign, job, share, options, engine)
 
 

@@ -3,9 +3,11 @@
 Two runs appending to one results file would interleave header frames and
 record jobs twice. A run holds an exclusive ``flock`` (POSIX; ``msvcrt``
 byte lock on Windows) on ``run.lock`` inside its folder for as long as it
-runs, with its pid and host written in the file, so a second run refuses at
-once and says who holds the folder. The OS drops the lock when the process
-ends, ``kill -9`` included: a stale lock file never blocks a resume.
+runs, so a second run refuses at once. Once the folder is its own (resumed or
+new, not refused), the run writes its pid and host in the file, and erases
+them when it ends, so the refusal says who holds the folder; a refused run
+changes nothing. The OS drops the lock when the process ends, ``kill -9``
+included: a stale lock file never blocks a resume.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class FolderLock:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._fd: int | None = None
+        self._signed = False
 
     def acquire(self) -> FolderLock:
         """Create the folder if needed and lock it, or raise ConfigError naming the holder.
@@ -39,16 +42,36 @@ class FolderLock:
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         fd = _locked_fd(self.folder / LOCK_NAME)
-        previous, self._fd = self._fd, fd
-        if previous is not None:
-            os.close(previous)
+        signed = self._signed
+        self.release()
+        self._fd = fd
+        if signed:
+            self.sign()
         return self
 
+    def sign(self) -> None:
+        """Write this process's pid and host in the held lock file, for a refused run to show."""
+        fd = self._held()
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"pid {os.getpid()} on host {socket.gethostname()}\n".encode())
+        self._signed = True
+
     def release(self) -> None:
-        """Let go of the lock; the file stays (another run may already hold it)."""
+        """Erase what `sign` wrote and let go of the lock; the file stays."""
         if self._fd is not None:
             fd, self._fd = self._fd, None
-            os.close(fd)  # closing the descriptor releases the OS lock
+            try:
+                if self._signed:
+                    os.ftruncate(fd, 0)  # still held: nobody reads a pid that is gone
+            finally:
+                self._signed = False
+                os.close(fd)  # closing the descriptor releases the OS lock
+
+    def _held(self) -> int:
+        if self._fd is None:
+            raise ValueError(f"the lock of {self.folder} is not held")
+        return self._fd
 
     def __enter__(self) -> FolderLock:
         return self.acquire()
@@ -63,8 +86,7 @@ class FolderLock:
 
 
 def _locked_fd(path: Path) -> int:
-    """An open descriptor of ``path`` holding its exclusive lock, with our pid and host in it."""
-    # Never truncate before holding the lock: the text names the holder.
+    """An open descriptor of ``path`` holding its exclusive lock."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
     try:
         if not _try_lock(fd):
@@ -72,9 +94,6 @@ def _locked_fd(path: Path) -> int:
                 f"{path.parent} is in use by another run ({_holder(fd)}); wait for it to end"
                 " or stop it, or pass another --out"
             )
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, f"pid {os.getpid()} on host {socket.gethostname()}\n".encode())
     except BaseException:
         os.close(fd)
         raise
@@ -88,7 +107,7 @@ def _holder(fd: int) -> str:
         text = os.read(fd, 200).decode("utf-8", "replace").strip()
     except OSError:
         text = ""
-    return text or "holder unknown"
+    return text or "a run that is starting"
 
 
 def _try_lock(fd: int) -> bool:
