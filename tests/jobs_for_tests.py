@@ -54,3 +54,8 @@ def raise_keyboard_interrupt(x: int) -> int:
     if x == 1:
         raise KeyboardInterrupt
     return x
+
+
+def lambda_on_odd(x: int) -> dict[str, object]:
+    """Odd items return a value that cannot be pickled back to the parent."""
+    return {"x": x, "f": lambda: 1} if x % 2 else {"x": x}

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from conftest import run_module
 from splitter.cli import Program, run_cli
+from splitter.errors import VerificationError
 from splitter.merge.combine import merge_folders, merged_rows
 from splitter.store.frames import CorruptFileError, FrameReader, FrameWriter
 from splitter.store.logfile import LogFileWriter
@@ -130,6 +131,7 @@ def test_the_report_has_counts_ids_and_each_folders_line(tmp_path: Path) -> None
     assert data["duplicates"] == 0
     assert data["damaged"] == []
     assert data["inputs"] == [str(folder) for folder in folders]
+    assert data["machines_seen"] == ["alpha", "beta", "gamma"]
     assert data["machines"][1] == {
         "machine": "beta", "folder": str(folders[1]), "digest": PLAN.hex(), "rows": 2,
         "ok": 1, "failed": {"error": 1, "crashed": 0, "timeout": 0}, "share": 2,
@@ -303,6 +305,57 @@ def test_folders_of_different_plans_are_refused_with_exit_3(
         " merge only the folders of one campaign (same configs and job pool)\n"
     )
     assert not (tmp_path / "M").exists()
+
+
+def _edit_manifest(folder: Path, **changes: object) -> Path:
+    path = folder / "manifest.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+    return path
+
+
+def test_folders_of_one_plan_digest_with_another_total_are_refused_with_exit_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = make_host(tmp_path / "a", "alpha", ok_rows([0, 1, 2]))
+    second = make_host(tmp_path / "b", "beta", ok_rows([3, 4, 5]))
+    edited = _edit_manifest(second, total=999_424)
+    assert cli(["merge", str(first), str(second), "--out", str(tmp_path / "M")]) == 3
+    assert capsys.readouterr().err == (
+        f"splitter: error: {edited} has total 999424, but {first / 'manifest.json'} has 6 with"
+        " the same plan digest: a manifest was edited; restore the manifest.json that `run`"
+        " wrote there\n"
+    )
+    assert not (tmp_path / "M").exists()
+
+
+def test_folders_of_one_plan_digest_with_another_run_seed_are_refused(tmp_path: Path) -> None:
+    first = make_host(tmp_path / "a", "alpha", ok_rows([0, 1, 2]))
+    second = make_host(tmp_path / "b", "beta", ok_rows([3, 4, 5]))
+    _edit_manifest(second, run_seed="ff" * 32)
+    with pytest.raises(VerificationError, match=f"has run_seed {'ff' * 32}, but"):
+        merge_folders([first, second], tmp_path / "M")
+
+
+@pytest.mark.parametrize("key", ["digest", "plan_digest", "run_seed"])
+@pytest.mark.parametrize("value", ["0001", "00" * 33, "AB" * 32])
+def test_a_digest_that_is_not_64_lowercase_hex_digits_is_refused(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    host = make_host(tmp_path / "a", "alpha", ok_rows([0]))
+    edited = _edit_manifest(host, **{key: value})
+    with pytest.raises(CorruptFileError) as refused:
+        merge_folders([host], tmp_path / "M")
+    assert str(refused.value) == (
+        f"{edited} has no valid {key!r}; restore the manifest.json that `run` wrote there,"
+        " or rerun `run` on that machine to rewrite it"
+    )
+
+
+def test_a_share_larger_than_the_total_is_refused(tmp_path: Path) -> None:
+    host = make_host(tmp_path / "a", "alpha", ok_rows([0]))
+    _edit_manifest(host, share=7)
+    with pytest.raises(VerificationError, match="has a share of 7 jobs, more than its total 6"):
+        merge_folders([host], tmp_path / "M")
 
 
 def test_a_rescue_folder_with_its_own_digest_merges_with_the_originals(tmp_path: Path) -> None:

@@ -270,6 +270,7 @@ def test_the_report_lists_counts_ids_missing_and_machines() -> None:
         ],
         "damaged": [{"file": "out/beta/log.zst", "problem": "cut off"}],
         "inputs": ["out/alpha", "out/beta"],
+        "machines_seen": ["alpha", "beta"],
     }
 
 

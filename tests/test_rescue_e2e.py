@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 from test_run_e2e import ENTRY, rows, run, write_campaign
-
-SURVIVORS = {"alpha": [1.0, 2], "beta": [2.0, 1]}
 
 
 def merge(tmp_path: Path, out: str, *folders: Path) -> subprocess.CompletedProcess[str]:
@@ -27,7 +26,8 @@ def plan_json(tmp_path: Path, *args: str) -> dict[str, object]:
     return json.loads(out.stdout)
 
 
-def test_a_lost_host_is_rescued_by_the_survivors_and_the_merge_is_whole(tmp_path: Path) -> None:
+def _lose_gamma(tmp_path: Path) -> dict[str, object]:
+    """alpha and beta run their shares, gamma is lost; merge --partial; its report."""
     write_campaign(tmp_path)
     for machine in ("alpha", "beta"):
         assert run(tmp_path, "--machine", machine).returncode == 0
@@ -35,16 +35,25 @@ def test_a_lost_host_is_rescued_by_the_survivors_and_the_merge_is_whole(tmp_path
         tmp_path, "merged", tmp_path / "results" / "alpha", tmp_path / "results" / "beta"
     )
     assert partial.returncode == 4
-    gamma_share = plan_json(tmp_path)["machines"][2]  # type: ignore[index]
-    report = json.loads((tmp_path / "merged" / "report.json").read_text())
-    assert len(report["missing"]) == gamma_share["share"] > 0
+    report: dict[str, object] = json.loads((tmp_path / "merged" / "report.json").read_text())
+    return report
 
-    (tmp_path / "configs" / "machines.json").write_text(json.dumps(SURVIVORS))
+
+def test_the_survivors_rescue_a_lost_host_with_no_file_to_edit(tmp_path: Path) -> None:
+    report = _lose_gamma(tmp_path)
+    gamma_share = plan_json(tmp_path)["machines"][2]  # type: ignore[index]
+    assert len(report["missing"]) == gamma_share["share"] > 0  # type: ignore[arg-type]
+    assert report["machines_seen"] == ["alpha", "beta"]
+
     rescue_plan = plan_json(tmp_path, "--rescue", "merged")
-    assert (rescue_plan["planned"], rescue_plan["rescue"]) == (len(report["missing"]), True)
-    for machine in SURVIVORS:
+    assert (rescue_plan["planned"], rescue_plan["rescue"]) == (len(report["missing"]), True)  # type: ignore[arg-type]
+    assert [m["name"] for m in rescue_plan["machines"]] == ["alpha", "beta"]  # type: ignore[attr-defined]
+    for machine in ("alpha", "beta"):
         rescued = run(tmp_path, "--machine", machine, "--rescue", "merged")
         assert rescued.returncode == 0, rescued.stderr
+        assert f"over alpha, beta (the machines whose folders merged{os.sep}report.json saw)" in (
+            rescued.stderr
+        )
     folders = sorted((tmp_path / "results").iterdir())
     assert [f.name.split(".")[0] for f in folders] == ["alpha", "alpha", "beta", "beta"]
     assert all(".rescue-" in f.name for f in folders if f.name not in ("alpha", "beta"))
@@ -52,12 +61,51 @@ def test_a_lost_host_is_rescued_by_the_survivors_and_the_merge_is_whole(tmp_path
     whole = merge(tmp_path, "whole", *folders)
     assert whole.returncode == 0, whole.stderr
     assert "24 expected, 24 ok, 0 failed, 0 missing" in whole.stdout
+    assert json.loads((tmp_path / "whole" / "report.json").read_text())["missing"] == []
 
     # Values depend on the run seed only, so one host running everything agrees.
     assert run(tmp_path, "--all", "--out", "single").returncode == 0
     merged = {r["job_id"]: r["draw"] for r in _merged_rows(tmp_path / "whole")}
     single = {r["job_id"]: r["draw"] for r in rows(tmp_path / "single" / "all")}
     assert merged == single
+
+
+def test_plan_rescue_names_the_survivors_and_machines_overrides_them(tmp_path: Path) -> None:
+    _lose_gamma(tmp_path)
+    table = subprocess.run(
+        [sys.executable, str(ENTRY), "plan", "--configs", "configs", "--rescue", "merged"],
+        cwd=tmp_path, capture_output=True, text=True, check=True, env={"CAMPAIGN_SIZE": "24"},
+    ).stdout  # fmt: skip
+    assert (
+        f"rescue  over alpha, beta (the machines whose folders merged{os.sep}report.json saw)"
+        in table
+    )
+    assert "gamma" not in table
+    chosen = plan_json(tmp_path, "--rescue", "merged", "--machines", "beta")
+    assert [(m["name"], m["share"]) for m in chosen["machines"]] == [("beta", chosen["planned"])]  # type: ignore[attr-defined,index]
+    seen = plan_json(tmp_path, "--rescue", "merged")
+    assert chosen["digest"] != seen["digest"]
+
+
+def test_the_lost_host_has_no_share_of_the_rescue(tmp_path: Path) -> None:
+    _lose_gamma(tmp_path)
+    refused = run(tmp_path, "--machine", "gamma", "--rescue", "merged")
+    assert refused.returncode == 2
+    assert "machine 'gamma' has no share of this rescue, which runs over alpha, beta" in (
+        refused.stderr
+    )
+
+
+def test_machines_names_only_machines_of_machines_json(tmp_path: Path) -> None:
+    _lose_gamma(tmp_path)
+    refused = run(
+        tmp_path, "--machine", "alpha", "--rescue", "merged", "--machines", "alpha,delta"
+    )
+    assert refused.returncode == 2
+    assert "--machines names 'delta', which configs" in refused.stderr
+    alone = run(tmp_path, "--machine", "alpha", "--machines", "alpha")
+    assert alone.returncode == 2
+    assert "pass it with --rescue M" in alone.stderr
 
 
 def _merged_rows(folder: Path) -> list[dict[str, str]]:

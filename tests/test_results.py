@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import math
+import re
 import tempfile
 from pathlib import Path
 
@@ -22,7 +25,7 @@ from splitter.store.results import (
     parse_cell,
     recorded_outcomes,
 )
-from splitter.store.rowformat import RowFormat
+from splitter.store.rowformat import MAX_ROW_CHARS, RowFormat
 
 START = 1763805600.25
 
@@ -48,6 +51,11 @@ def read_rows(path: Path) -> tuple[tuple[str, ...], list[list[str]]]:
 
 def base(job_id: int, status: str = "ok", error: str = "") -> list[str]:
     return [str(job_id), "alpha", status, "1763805600.250000", "0.500000", error]
+
+
+def cells_of(line: str) -> list[str]:
+    assert line.endswith("\n")
+    return next(csv.reader([line]))
 
 
 def raw_text(path: Path) -> str:
@@ -167,12 +175,34 @@ def test_rows_formatted_by_a_worker_are_appended_as_they_are(tmp_path: Path) -> 
     assert rows == [[*base(4), "7", ""], [*base(4), "7", ""]]
 
 
-def test_columns_named_like_splitters_own_go_to_extra(tmp_path: Path) -> None:
+RESERVED_REASON = (
+    "the job returned keys named like splitter's own columns (extra, status); rename them:"
+    " duration, error, extra, job_id, machine, start_time, status are reserved"
+)
+
+
+def test_keys_named_like_splitters_own_columns_make_the_first_row_an_error(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "results.csv.zst"
-    write_rows(path, [{"status": "mine", "extra": 1, "x": 2}])
+    with ResultsWriter(path, "alpha", None) as writer:
+        assert writer.add(0, "ok", START, 0.5, "", {"status": "done", "extra": 1, "x": 2}) == (
+            "error"
+        )
+        assert writer.add(1, "ok", START, 0.5, "", {"x": 3}) == "ok"
     header, rows = read_rows(path)
     assert header == (*BASE_COLUMNS, "x", "extra")
-    assert rows == [[*base(0), "2", '{"status": "mine", "extra": "1"}']]
+    assert rows == [[*base(0, "error", RESERVED_REASON), "", ""], [*base(1), "3", ""]]
+
+
+def test_keys_named_like_splitters_own_columns_are_refused_once_the_header_is_fixed(
+    tmp_path: Path,
+) -> None:
+    row_format = RowFormat("alpha", ("x",), ())
+    line = row_format.line(5, "ok", START, 0.5, "", {"x": 1, "job_id": "J0"})
+    reason = RESERVED_REASON.replace("(extra, status)", "(job_id)")
+    assert cells_of(line) == [*base(5, "error", reason), "", ""]
+    assert row_format.refused == [5]
 
 
 def test_tuples_and_scalars_use_the_declared_columns(tmp_path: Path) -> None:
@@ -405,3 +435,53 @@ def test_recorded_outcomes_refuses_a_job_id_that_is_not_a_number(tmp_path: Path)
     write_raw(path, ",".join((*BASE_COLUMNS, "extra")) + "\nx,alpha,ok,1.0,2.0,,\n")
     with pytest.raises(CorruptFileError, match="row 1 has a job_id that is not an integer"):
         recorded_outcomes(path)
+
+
+def test_cells_larger_than_csvs_default_field_limit_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "results.csv.zst"
+    big, array = "x" * 200_000, np.arange(8_000) / 7
+    write_rows(path, [{"s": big, "a": array}, {"s": "y", "a": None}])
+    header, rows = read_rows(path)
+    assert header == (*BASE_COLUMNS, "s", "a", "extra")
+    assert rows[0] == [*base(0), big, json.dumps(array.tolist()), ""]
+    assert recorded_outcomes(path) == {0: "ok", 1: "ok"}
+
+
+TOO_LARGE = (
+    f"the job's result is {MAX_ROW_CHARS + 2:,} characters as text, more than the"
+    f" {MAX_ROW_CHARS:,} a row may hold; write large outputs to files and return their paths"
+)
+
+
+def test_a_result_larger_than_the_cap_is_an_error_row_saying_why(tmp_path: Path) -> None:
+    path = tmp_path / "results.csv.zst"
+    huge = "x" * (MAX_ROW_CHARS + 1)  # with its column name "s", one character more
+    with ResultsWriter(path, "alpha", None) as writer:
+        assert writer.add(0, "ok", START, 0.5, "", {"s": huge}) == "error"
+        assert writer.add(1, "ok", START, 0.5, "", {"s": "small"}) == "ok"
+        assert writer.add(2, "ok", START, 0.5, "", {"s": huge}) == "error"
+    assert read_rows(path)[1] == [
+        [*base(0, "error", TOO_LARGE), "", ""],
+        [*base(1), "small", ""],
+        [*base(2, "error", TOO_LARGE), "", ""],
+    ]
+
+
+def test_a_worker_formats_a_result_larger_than_the_cap_as_an_error_row() -> None:
+    row_format = RowFormat("alpha", ("s",), ())
+    line = row_format.line(3, "ok", START, 0.5, "", {"s": "x" * (MAX_ROW_CHARS + 1)})
+    assert cells_of(line) == [*base(3, "error", TOO_LARGE), "", ""]
+    assert row_format.refused == [3]
+
+
+def test_a_value_that_does_not_pickle_makes_the_row_an_error_not_its_address() -> None:
+    row_format = RowFormat("alpha", ("x", "f"), ())
+    line = row_format.line(2, "ok", START, 0.5, "", {"x": 1, "f": lambda: 1})
+    cells = cells_of(line)
+    assert cells[:5] == base(2, "error")[:5] and cells[6:] == ["", "", ""]
+    assert re.fullmatch(
+        r"the job's result cannot be sent from its worker: a function value in it does not"
+        r" pickle \(.+\); return plain values",
+        cells[5],
+    ), cells[5]
+    assert row_format.refused == [2]

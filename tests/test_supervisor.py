@@ -143,3 +143,15 @@ def test_a_job_raising_keyboard_interrupt_is_an_error_of_that_job() -> None:
     assert (by_id[1][1], by_id[1][4]) == ("error", "KeyboardInterrupt")
     assert [log["msg"] for log in logs] == ["job 1 failed: KeyboardInterrupt"]
     assert "raise KeyboardInterrupt" in logs[0]["exc_text"]
+
+
+def test_a_result_that_cannot_be_sent_is_an_error_row_saying_why() -> None:
+    rows, _ = run_all(jobs.lambda_on_odd, [0, 1, 2, 3], workers=1)
+    by_id = {row[0]: row for row in rows}
+    assert [(i, by_id[i][1], by_id[i][5]) for i in (0, 2)] == [
+        (0, "ok", {"x": 0}),
+        (2, "ok", {"x": 2}),
+    ]
+    for i in (1, 3):
+        assert by_id[i][1] == "error" and by_id[i][5] is None
+        assert by_id[i][4].startswith("the job's result cannot be sent from its worker: ")

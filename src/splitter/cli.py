@@ -24,7 +24,13 @@ from splitter.campaign.digest import full_hex, group_digest
 from splitter.campaign.load import Campaign, load_campaign, locate_configs
 from splitter.campaign.templates import write_templates
 from splitter.campaign.view import plan_json, plan_table
-from splitter.errors import EXIT_INTERRUPTED, EXIT_USAGE, SplitterError, describe_os_error
+from splitter.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    SplitterError,
+    UsageError,
+    describe_os_error,
+)
 from splitter.frozen import frozen_start
 from splitter.merge.rescue import load_rescue
 from splitter.run.prompt import say
@@ -151,6 +157,10 @@ def _rescue_options(parser: argparse.ArgumentParser) -> None:
         "--rescue", type=Path, metavar="M",
         help="plan only the jobs M/report.json (from merge) lists as missing",
     )  # fmt: skip
+    parser.add_argument(
+        "--machines", type=_names, metavar="A,B",
+        help="with --rescue: plan over these machines (default: those the merge saw)",
+    )  # fmt: skip
     if parser.prog.endswith(" run"):
         return  # run has its own --retry-failed, which also picks the failed ones
     parser.add_argument(
@@ -235,24 +245,32 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _campaign(args: argparse.Namespace, program: Program) -> Campaign:
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _campaign(args: argparse.Namespace, program: Program) -> tuple[Campaign, str | None]:
+    """The campaign, narrowed to a rescue for plan and digest; and what chose its machines."""
+    if args.machines is not None and args.rescue is None:
+        raise UsageError("--machines chooses the machines of a rescue; pass it with --rescue M")
     campaign = load_campaign(locate_configs(args.configs), program.pool, program.key)
     if args.command != "run" and args.rescue is not None:
-        campaign = load_rescue(campaign, args.rescue, args.retry_failed).campaign
-    return campaign
+        rescue = load_rescue(campaign, args.rescue, args.retry_failed, args.machines)
+        return rescue.campaign, rescue.chosen_by
+    return campaign, None
 
 
 def _cmd_plan(args: argparse.Namespace, program: Program) -> int:
-    campaign = _campaign(args, program)
+    campaign, rescue_over = _campaign(args, program)
     if args.json:
         print(json.dumps(plan_json(campaign), indent=2))
     else:
-        print(plan_table(campaign))
+        print(plan_table(campaign, rescue_over))
     return 0
 
 
 def _cmd_digest(args: argparse.Namespace, program: Program) -> int:
-    digest = _campaign(args, program).plan.digest
+    digest = _campaign(args, program)[0].plan.digest
     print(full_hex(digest) if args.full else group_digest(digest))
     return 0
 
@@ -314,5 +332,6 @@ def _cmd_run(args: argparse.Namespace, program: Program) -> int:
         machine=args.machine, whole_pool=args.all, yes=args.yes,
         expect_digest=args.expect_digest, out=args.out, workers=args.workers,
         retry_failed=args.retry_failed, fresh=args.fresh, rescue=args.rescue,
+        rescue_machines=args.machines,
     )  # fmt: skip
-    return run_command(_campaign(args, program), program.job, request)
+    return run_command(_campaign(args, program)[0], program.job, request)

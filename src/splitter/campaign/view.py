@@ -34,8 +34,11 @@ def plan_json(campaign: Campaign) -> dict[str, object]:
     }
 
 
-def plan_table(campaign: Campaign) -> str:
-    """The plan as a table, with the digest grouped for reading aloud."""
+def plan_table(campaign: Campaign, rescue_over: str | None = None) -> str:
+    """The plan as a table, with the digest grouped for reading aloud.
+
+    ``rescue_over`` says, for a rescue, what chose its machines.
+    """
     plan = campaign.plan
     total_weight = sum(share.machine.weight for share in plan.shares)
     rows = [("machine", "perf", "cores", "weight", "share", "%", "positions")]
@@ -51,6 +54,11 @@ def plan_table(campaign: Campaign) -> str:
         f"digest  {group_digest(plan.digest)}   (full: {full_hex(plan.digest)})",
         f"jobs    {plan.size}" + ("" if plan.rescued is None else f" (a rescue, of {plan.total})"),
         f"configs {campaign.configs.path} ({campaign.configs.origin})",
+    ]
+    if rescue_over is not None:
+        names = ", ".join(machine.name for machine in campaign.machines)
+        lines.append(f"rescue  over {names} ({rescue_over})")
+    lines += [
         "",
     ]
     for row in rows:

@@ -49,6 +49,7 @@ from splitter.merge.scan import Promoted, Scan, scan_results, start_of
 from splitter.store.frames import FrameReader, FrameWriter
 from splitter.store.hostfolder import HostFolder, job_columns, read_host
 from splitter.store.logfile import LOG_NAME, log_parts, read_log_records
+from splitter.store.manifest import MANIFEST_NAME
 from splitter.store.results import BASE_COLUMNS, RESULTS_NAME, parse_cell
 from splitter.store.rowformat import csv_field
 
@@ -136,6 +137,28 @@ def _folder_counts(host: HostFolder, scan: Scan) -> FolderCounts:
 
 
 def _check_one_plan(hosts: Sequence[HostFolder]) -> None:
+    """One plan digest, and the fields that come with it alike in every manifest."""
+    _check_plan_digests(hosts)
+    first = hosts[0]
+    for host in hosts:
+        for field, mine, theirs in (
+            ("total", host.total, first.total),
+            ("run_seed", host.run_seed.hex(), first.run_seed.hex()),
+        ):
+            if mine != theirs:
+                raise VerificationError(
+                    f"{host.path / MANIFEST_NAME} has {field} {mine}, but"
+                    f" {first.path / MANIFEST_NAME} has {theirs} with the same plan digest: a"
+                    " manifest was edited; restore the manifest.json that `run` wrote there"
+                )
+        if host.share > host.total:
+            raise VerificationError(
+                f"{host.path / MANIFEST_NAME} has a share of {host.share} jobs, more than its"
+                f" total {host.total}: restore the manifest.json that `run` wrote there"
+            )
+
+
+def _check_plan_digests(hosts: Sequence[HostFolder]) -> None:
     if len({host.plan_digest for host in hosts}) > 1:
         listed = "; ".join(
             f"{host.path} ({host.machine}) has plan digest {group_digest(host.plan_digest)}"

@@ -1,23 +1,28 @@
 """``--rescue M``: plan only what a merge found missing (or failed) over the survivors.
 
 After a host is lost for good, ``merge --partial`` lists its jobs as missing
-in ``M/report.json``. The surviving hosts, with the lost one removed from
-machines.json, plan just those jobs in the pool's usual order and split them
-by weight as usual. The report must come from the same campaign: the same
-run seed, that is the same job pool and config.
+in ``M/report.json``, and its ``machines_seen`` the machines whose folders the
+merge read: the survivors. They plan just those jobs, in the pool's usual
+order, over exactly those machines (their machines.json entries, in its
+order) and split them by weight as usual, so every survivor computes the same
+rescue digest from the same report with no file to edit; ``--machines a,b``
+chooses the machines instead. The report must come from the same campaign:
+the same run seed, that is the same job pool and config.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from splitter.campaign.digest import group_digest
 from splitter.campaign.load import Campaign
+from splitter.campaign.machines import MACHINES_FILE, Machine
 from splitter.campaign.plan import make_rescue_plan
-from splitter.errors import ConfigError, VerificationError
+from splitter.errors import ConfigError, UsageError, VerificationError
 from splitter.merge.reportids import rescue_ids
 from splitter.merge.rules import REPORT_NAME
 
@@ -31,14 +36,25 @@ class Rescue:
     campaign: Campaign
     report: Path
     plan_digest: str
+    chosen_by: str
 
     def folder_name(self, machine: str) -> str:
         """A host's rescue folder: beside its original one, never mixed with it."""
         return f"{machine}.rescue-{self.campaign.plan.digest.hex()[:8]}"
 
 
-def load_rescue(campaign: Campaign, merged: Path, retry_failed: bool) -> Rescue:
-    """Narrow ``campaign`` to the jobs ``merged/report.json`` lists as missing (and failed)."""
+def load_rescue(
+    campaign: Campaign,
+    merged: Path,
+    retry_failed: bool,
+    machines: Sequence[str] | None = None,
+) -> Rescue:
+    """Narrow ``campaign`` to the jobs ``merged/report.json`` lists as missing (and failed).
+
+    The rescue runs over ``machines`` (names from machines.json) when given,
+    else over the report's ``machines_seen``; a report written before
+    ``machines_seen`` existed leaves every machine of machines.json in.
+    """
     path = merged / REPORT_NAME
     report = _read_report(path)
     if report.get("run_seed") != campaign.run_seed.hex():
@@ -47,8 +63,42 @@ def load_rescue(campaign: Campaign, merged: Path, retry_failed: bool) -> Rescue:
             "one's); rescue with the entry script and configs the campaign was run with"
         )
     ids = rescue_ids(report, path, campaign.plan.total, retry_failed)
-    plan = make_rescue_plan(campaign.run_seed, campaign.machines, campaign.plan.total, ids)
-    return Rescue(dataclasses.replace(campaign, plan=plan), path, str(report["digest"]))
+    survivors, chosen_by = _survivors(campaign, path, report, machines)
+    plan = make_rescue_plan(campaign.run_seed, survivors, campaign.plan.total, ids)
+    narrowed = dataclasses.replace(campaign, machines=survivors, plan=plan)
+    return Rescue(narrowed, path, str(report["digest"]), chosen_by)
+
+
+def _survivors(
+    campaign: Campaign, path: Path, report: dict[str, Any], chosen: Sequence[str] | None
+) -> tuple[tuple[Machine, ...], str]:
+    """The machines the rescue plans over, in machines.json order, and what chose them."""
+    source = campaign.configs.path / MACHINES_FILE
+    known = {machine.name for machine in campaign.machines}
+    if chosen is not None:
+        unknown = [name for name in chosen if name not in known]
+        if unknown or not chosen:
+            raise UsageError(
+                f"--machines names {', '.join(map(repr, unknown)) or 'no machine'}, which"
+                f" {source} does not list (known: {', '.join(sorted(known))}); pass names"
+                " from it, separated by commas"
+            )
+        names, chosen_by = set(chosen), "--machines"
+    elif "machines_seen" in report:
+        seen = report["machines_seen"]
+        if not isinstance(seen, list) or not all(isinstance(name, str) for name in seen):
+            raise ConfigError(
+                f"{path} has a 'machines_seen' that is not a list of names; merge again"
+            )
+        names, chosen_by = set(seen) & known, f"the machines whose folders {path} saw"
+        if not names:
+            raise UsageError(
+                f"none of the machines whose folders {path} saw ({', '.join(seen)}) is in"
+                f" {source}; pass --machines with the names of the machines to rescue on"
+            )
+    else:
+        names, chosen_by = known, f"every machine of {source}"
+    return tuple(m for m in campaign.machines if m.name in names), chosen_by
 
 
 def _read_report(path: Path) -> dict[str, Any]:
@@ -72,7 +122,8 @@ def _read_report(path: Path) -> dict[str, Any]:
 def describe(rescue: Rescue) -> str:
     """One line for the console: how many jobs, from which report, which digest."""
     plan = rescue.campaign.plan
+    names = ", ".join(machine.name for machine in rescue.campaign.machines)
     return (
-        f"rescue of {plan.size} jobs listed in {rescue.report}, "
-        f"rescue digest {group_digest(plan.digest)}"
+        f"rescue of {plan.size} jobs listed in {rescue.report} over {names}"
+        f" ({rescue.chosen_by}), rescue digest {group_digest(plan.digest)}"
     )

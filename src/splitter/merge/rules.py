@@ -285,6 +285,8 @@ def merge_report(
         "machines": [folder.as_json() for folder in folders],
         "damaged": [{"file": file, "problem": problem} for file, problem in damaged],
         "inputs": [folder.folder for folder in folders],
+        # The survivors a later `run --rescue` plans over, first seen first.
+        "machines_seen": list(dict.fromkeys(folder.machine for folder in folders)),
     }
 
 

@@ -21,7 +21,7 @@ from splitter.campaign.load import Campaign
 from splitter.campaign.machines import MACHINES_FILE, Machine, find_machine, machine_for_hostname
 from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.errors import EXIT_OK, UsageError, VerificationError
-from splitter.merge.rescue import describe, load_rescue
+from splitter.merge.rescue import Rescue, describe, load_rescue
 from splitter.run.local import LocalPool
 from splitter.run.prompt import ask, ask_machine, confirm, say
 from splitter.run.runner import RunOptions, run_share
@@ -42,6 +42,7 @@ class RunRequest:
     retry_failed: bool
     fresh: bool
     rescue: Path | None
+    rescue_machines: tuple[str, ...] | None = None
 
 
 def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest) -> int:
@@ -49,9 +50,12 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
     extra: list[tuple[str, object]] = [("all", request.whole_pool)]
     folder_name: Callable[[str], str] = str
     if request.rescue is not None:
-        rescue = load_rescue(campaign, request.rescue, request.retry_failed)
+        rescue = load_rescue(
+            campaign, request.rescue, request.retry_failed, request.rescue_machines
+        )
         campaign = rescue.campaign
         say(describe(rescue))
+        _check_rescuer(campaign, request.machine or os.environ.get("SPLITTER_MACHINE"), rescue)
         if not campaign.plan.size:
             say(f"nothing to rescue: {rescue.report} lists no jobs to run")
             return EXIT_OK
@@ -75,6 +79,16 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
         manifest_extra=tuple(extra),
     )  # fmt: skip
     return run_share(campaign, job, share, options, LocalPool(options.workers)).exit_code
+
+
+def _check_rescuer(campaign: Campaign, name: str | None, rescue: Rescue) -> None:
+    """A machine the rescue does not plan over has no share of it: say why, not 'unknown'."""
+    names = [machine.name for machine in campaign.machines]
+    if name and name not in names:
+        raise UsageError(
+            f"machine {name!r} has no share of this rescue, which runs over {', '.join(names)}"
+            f" ({rescue.chosen_by}); run it on one of those, or pass --machines to choose"
+        )
 
 
 def _chosen(campaign: Campaign, name: str | None, interactive: bool) -> Machine:

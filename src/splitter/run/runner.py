@@ -36,9 +36,11 @@ from splitter.run.display import ProgressDisplay
 from splitter.run.engine import Engine, EngineFactory, FormattedRows, JobSetup
 from splitter.run.logs import RunLogging
 from splitter.run.tally import RunSummary, Tally
+from splitter.store.lock import FolderLock
 from splitter.store.manifest import MANIFEST_FORMAT, MANIFEST_NAME, write_manifest
 from splitter.store.outdir import OutputFolder, prepare_output
 from splitter.store.results import ResultsWriter, recorded_outcomes
+from splitter.store.shield import raise_or_defer
 from splitter.version import __version__
 
 __all__ = ["RunOptions", "RunSummary", "run_share"]
@@ -71,10 +73,28 @@ def run_share(
     options: RunOptions,
     engine: EngineFactory,
 ) -> RunSummary:
-    """Run the jobs of ``share`` (plan order) that have no recorded outcome yet, on ``engine``."""
-    started = time.time()
+    """Run the jobs of ``share`` (plan order) that have no recorded outcome yet, on ``engine``.
+
+    The output folder is locked for the whole run: a second run on it refuses.
+    """
     path = options.out / (options.folder or options.machine)
-    folder = prepare_output(path, campaign.plan.digest, fresh=options.fresh)
+    with FolderLock(path) as lock:
+        folder = prepare_output(path, campaign.plan.digest, fresh=options.fresh)
+        if folder.moved_to is not None:
+            lock.acquire()  # the lock moved aside with the old folder: lock the new one
+        lock.sign()  # the folder is this run's now: a second run may learn who holds it
+        return _run_in(folder, campaign, job, share, options, engine)
+
+
+def _run_in(
+    folder: OutputFolder,
+    campaign: Campaign,
+    job: Callable[..., Any],
+    share: Sequence[int] | npt.NDArray[np.int64],
+    options: RunOptions,
+    engine: EngineFactory,
+) -> RunSummary:
+    started = time.time()
     # A run killed before its first flush leaves a manifest but no results yet.
     resumable = folder.resumed and folder.results.exists()
     outcomes = recorded_outcomes(folder.results) if resumable else {}
@@ -156,8 +176,8 @@ def _drive(
                         failures = [status for _, status in rows.failures]
                         count = rows.count
                     else:
-                        writer.add(*rows)
-                        failures = [] if rows[1] == "ok" else [rows[1]]
+                        status = writer.add(*rows)
+                        failures = [] if status == "ok" else [status]
                         count = 1
                     tally.record(count, failures)
                     display.advance(count - len(failures), len(failures))
@@ -187,7 +207,9 @@ def _interrupts(engine: Engine) -> Iterator[None]:
 
     def on_interrupt(signum: int, frame: object) -> None:
         if engine.stopping or signum != signal.SIGINT:
-            raise KeyboardInterrupt
+            # Not in the middle of a frame write: its rows would be written twice.
+            raise_or_defer(KeyboardInterrupt())
+            return
         engine.request_stop()
         log.warning(
             "interrupted: letting the running jobs finish, starting no more; "

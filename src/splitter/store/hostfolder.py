@@ -21,6 +21,7 @@ _BASE = len(BASE_COLUMNS)
 # Merge and status keep 9 bytes per job of the plan: a larger total is a
 # manifest edited by hand, not a campaign, and would only fail to allocate.
 MAX_JOBS = 1 << 40
+DIGEST_BYTES = 32  # every digest and the run seed: BLAKE2b-256
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,8 @@ def read_host(folder: Path) -> HostFolder:
     data = read_manifest(folder)
     try:
         return HostFolder(
-            path=folder, machine=_text(data, "machine"), digest=_hex(data, "digest"),
-            plan_digest=_hex(data, "plan_digest"), run_seed=_hex(data, "run_seed"),
+            path=folder, machine=_text(data, "machine"), digest=_digest(data, "digest"),
+            plan_digest=_digest(data, "plan_digest"), run_seed=_digest(data, "run_seed"),
             total=_count(data, "total"),
             share=_count(data, "share"), state=_text(data, "state"),
             started=data.get("started"), ended=data.get("ended"),
@@ -88,3 +89,11 @@ def job_columns(host: HostFolder) -> tuple[str, ...]:
     if not host.results.exists():
         return ()
     return ResultsReader(host.results).header[_BASE:-1]
+
+
+def _digest(data: dict[str, object], key: str) -> bytes:
+    """A digest as `run` writes it: 64 lowercase hex digits (32 bytes), nothing else."""
+    text = _text(data, key)
+    if len(text) != 2 * DIGEST_BYTES or text != text.lower():
+        raise KeyError(key)
+    return _hex(data, key)

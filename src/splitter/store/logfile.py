@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from splitter.store.frames import FrameReader, FrameWriter
+from splitter.store.shield import atomic
 
 __all__ = [
     "DEFAULT_FORMAT",
@@ -92,8 +93,9 @@ class LogFileWriter:
         if not self._buffer:
             return
         data = "".join(self._buffer).encode("utf-8", "backslashreplace")
-        self._frames.write_frame(data)
-        self._buffer.clear()
+        with atomic():  # written and forgotten together: a signal must not write it twice
+            self._frames.write_frame(data)
+            self._buffer.clear()
         if self._frames.size >= self.max_file_size:
             self._rotate()
 

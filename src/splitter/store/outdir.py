@@ -16,6 +16,7 @@ from pathlib import Path
 from splitter.campaign.digest import group_digest
 from splitter.errors import ConfigError, VerificationError
 from splitter.store.frames import TailRepair, repair_tail
+from splitter.store.lock import LOCK_NAME
 from splitter.store.logfile import LOG_NAME
 from splitter.store.manifest import MANIFEST_NAME as MANIFEST
 from splitter.store.manifest import read_manifest
@@ -86,7 +87,8 @@ def _recorded_digest(path: Path) -> str | None:
 
 
 def _holds_files(path: Path) -> bool:
-    return path.is_dir() and any(path.iterdir())
+    # The run's own lock file (taken before this check) is not a user's file.
+    return path.is_dir() and any(p.name != LOCK_NAME for p in path.iterdir())
 
 
 def _move_aside(path: Path) -> Path:

@@ -26,9 +26,11 @@ from splitter.store.rowformat import (
     EXTRA_COLUMN,
     RESERVED,
     STATUSES,
+    RefusedValue,
     RowFormat,
     named_cells,
 )
+from splitter.store.shield import atomic
 
 __all__ = [
     "BASE_COLUMNS",
@@ -44,6 +46,11 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 RESULTS_NAME = "results.csv.zst"
+
+# Readers take any cell a writer wrote: csv's default field limit (128 KiB) would
+# make a folder unreadable after one large result. Rows are capped on write
+# (MAX_ROW_CHARS); the limit is the largest a C long takes on every platform.
+csv.field_size_limit(2**31 - 1)
 
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf)")
@@ -99,16 +106,28 @@ class ResultsWriter:
         duration: float,
         error: str,
         value: object,
-    ) -> None:
-        """Buffer one attempt's row: O(1), no I/O and no compression."""
+    ) -> str:
+        """Buffer one attempt's row (O(1), no I/O); return the status recorded.
+
+        That is ``status``, or "error" when the return value cannot be stored
+        (see `splitter.store.rowformat.named_cells`): the row then says why.
+        """
         self._pending += 1
         if self._format is not None:
             self._text.write(self._format.line(job_id, status, start_time, duration, error, value))
-            return
+            if self._format.refused:
+                self._format.refused.clear()
+                return "error"
+            return status
+        try:
+            cells = named_cells(value, self._declared)
+        except RefusedValue as exc:
+            status, error, cells = "error", str(exc), {}
         line = self._early_format.base(job_id, status, start_time, duration, error)
-        self._early.append((line, named_cells(value, self._declared)))
-        if self._early[-1][1]:
+        self._early.append((line, cells))
+        if cells:
             self._fix_from_early_rows()
+        return status
 
     def add_text(self, text: str, rows: int) -> None:
         """Buffer rows a worker formatted with this file's `columns`."""
@@ -122,10 +141,12 @@ class ResultsWriter:
             self._fix_from_early_rows()
         if not self._pending:
             return 0
-        self._frames.write_frame(self._text.getvalue().encode("utf-8", "backslashreplace"))
-        self._text.seek(0)
-        self._text.truncate()
-        rows, self._pending = self._pending, 0
+        payload = self._text.getvalue().encode("utf-8", "backslashreplace")
+        with atomic():  # written and forgotten together: a signal must not write it twice
+            self._frames.write_frame(payload)
+            self._text.seek(0)
+            self._text.truncate()
+            rows, self._pending = self._pending, 0
         return rows
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ and the parent formats the few rows that arrive before that.
 from __future__ import annotations
 
 import json
+import pickle
 import re
 from collections.abc import Mapping
 
@@ -15,8 +16,10 @@ __all__ = [
     "BASE_COLUMNS",
     "EXTRA_COLUMN",
     "FAILED_STATUSES",
+    "MAX_ROW_CHARS",
     "RESERVED",
     "STATUSES",
+    "RefusedValue",
     "RowFormat",
     "cell_text",
     "csv_field",
@@ -28,16 +31,29 @@ EXTRA_COLUMN = "extra"
 STATUSES = ("ok", "error", "crashed", "timeout")
 FAILED_STATUSES = STATUSES[1:]
 RESERVED = frozenset((*BASE_COLUMNS, EXTRA_COLUMN))
+# The most characters a row's job cells may hold together (names and texts);
+# a larger result is recorded as an error row, never written out of reach of readers.
+MAX_ROW_CHARS = 1 << 24
 # Cell types whose str() is their cell text, and what a cell must not hold unquoted.
 _PLAIN = frozenset((str, int, float, bool))
 _QUOTED = re.compile(r'["\r\n]')
 
 
+class RefusedValue(ValueError):
+    """A job's return value that cannot be stored as it is; the message says why and the fix."""
+
+
 class RowFormat:
-    """Formats attempts for a fixed header: BASE_COLUMNS, ``columns``, ``extra``."""
+    """Formats attempts for a fixed header: BASE_COLUMNS, ``columns``, ``extra``.
+
+    A return value that cannot be stored (see `named_cells`) becomes an error
+    row with the reason; its job id is added to ``refused`` for the caller's
+    tally, which clears the list.
+    """
 
     def __init__(self, machine: str, columns: tuple[str, ...], declared: tuple[str, ...]) -> None:
         self.columns = columns
+        self.refused: list[int] = []
         self._declared = declared
         self._column_set = frozenset(columns)
         self._width = len(columns)
@@ -67,9 +83,18 @@ class RowFormat:
             # The common case, kept cheap: one value per column, none that needs quoting.
             cells = ",".join(map(str, map(value.get, self.columns)))
             plain = _PLAIN.issuperset(map(type, value.values())) and not _QUOTED.search(cells)
-            if plain and cells.count(",") == self._width - 1:
+            if plain and cells.count(",") == self._width - 1 and len(cells) <= MAX_ROW_CHARS:
                 return f"{line},{cells},\n"
-        return self.line_with_cells(line, named_cells(value, self._declared))
+        try:
+            return self.line_with_cells(line, named_cells(value, self._declared))
+        except RefusedValue as exc:
+            self.refused.append(job_id)
+            return self.refused_line(job_id, start_time, duration, str(exc))
+
+    def refused_line(self, job_id: int, start_time: float, duration: float, reason: str) -> str:
+        """The error row of an attempt whose return value cannot be stored: no job cells."""
+        line = self.base(job_id, "error", start_time, duration, reason)
+        return line + "," * (self._width + 1) + "\n"
 
     def base(
         self, job_id: int, status: str, start_time: float, duration: float, error: str
@@ -100,19 +125,44 @@ def csv_field(text: str) -> str:
 
 
 def named_cells(value: object, declared: tuple[str, ...]) -> dict[str, str]:
-    """A job's return value as {column name: cell text} (see PRODUCT.md, "The user's code")."""
+    """A job's return value as {column name: cell text} (see PRODUCT.md, "The user's code").
+
+    Raises RefusedValue for keys named like splitter's own columns, for a
+    value that cannot be pickled (it could not travel from a worker) and for
+    cells of more than MAX_ROW_CHARS characters together.
+    """
     if value is None:
         return {}
     if isinstance(value, Mapping):
-        return {str(key): cell_text(item) for key, item in value.items()}
-    if isinstance(value, tuple | list):
+        cells = {str(key): cell_text(item) for key, item in value.items()}
+        taken = sorted(RESERVED.intersection(cells))
+        if taken:
+            raise RefusedValue(
+                f"the job returned keys named like splitter's own columns ({', '.join(taken)});"
+                f" rename them: {', '.join(sorted(RESERVED))} are reserved"
+            )
+    elif isinstance(value, tuple | list):
         names = declared + tuple(f"value_{i}" for i in range(len(declared) + 1, len(value) + 1))
-        return {name: cell_text(item) for name, item in zip(names, value, strict=False)}
-    return {declared[0] if declared else "value": cell_text(value)}
+        cells = {name: cell_text(item) for name, item in zip(names, value, strict=False)}
+    else:
+        cells = {declared[0] if declared else "value": cell_text(value)}
+    size = sum(len(name) + len(text) for name, text in cells.items())
+    if size > MAX_ROW_CHARS:
+        raise RefusedValue(
+            f"the job's result is {size:,} characters as text, more than the"
+            f" {MAX_ROW_CHARS:,} a row may hold; write large outputs to files and return"
+            " their paths"
+        )
+    return cells
 
 
 def cell_text(value: object) -> str:
-    """One value as cell text; ``results.parse_cell`` reads it back (floats exactly, by repr)."""
+    """One value as cell text; ``results.parse_cell`` reads it back (floats exactly, by repr).
+
+    Any other object is stored as its ``str()``, once it is known to pickle
+    (RefusedValue if not), so the outcome never depends on where a row was
+    formatted: in the worker, or in the parent after the value travelled.
+    """
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -130,10 +180,22 @@ def cell_text(value: object) -> str:
         try:
             return json.dumps(value, sort_keys=True, default=_json_default)
         except (TypeError, ValueError):  # unsortable or non-JSON keys, reference cycles
-            return str(value)
-    return str(value)
+            return _object_text(value)
+    return _object_text(value)
 
 
 def _json_default(value: object) -> object:
     tolist = getattr(value, "tolist", None)
-    return tolist() if callable(tolist) else str(value)
+    return tolist() if callable(tolist) else _object_text(value)
+
+
+def _object_text(value: object) -> str:
+    try:
+        pickle.dumps(value)
+    except Exception as exc:
+        problem = " ".join(f"{type(exc).__name__}: {exc}".split())
+        raise RefusedValue(
+            f"the job's result cannot be sent from its worker: a {type(value).__name__} value"
+            f" in it does not pickle ({problem}); return plain values"
+        ) from None
+    return str(value)

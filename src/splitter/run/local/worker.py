@@ -188,6 +188,9 @@ class _Worker:
             line = self.row_format.line
             text = "".join([line(*row) for row in rows])
             failures = tuple((row[0], row[1]) for row in rows if row[1] != "ok")
+            if self.row_format.refused:  # ok rows whose values could not be stored
+                failures += tuple((job_id, "error") for job_id in self.row_format.refused)
+                self.row_format.refused.clear()
             self.send(("text", FormattedRows(text, len(rows), failures), done, busy))
             return
         try:
@@ -201,7 +204,8 @@ def _picklable(row: Row) -> Row:
     try:
         pickle.dumps(row[5])
     except Exception as exc:
-        return (*row[:4], f"result could not be sent to the parent: {one_line(exc)}", None)
+        reason = f"the job's result cannot be sent from its worker: {one_line(exc)}"
+        return (row[0], "error", row[2], row[3], reason, None)
     return row
 
 

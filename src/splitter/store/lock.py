@@ -1,0 +1,130 @@
+"""One run at a time per output folder: an OS file lock on OUT/<machine>/run.lock.
+
+Two runs appending to one results file would interleave header frames and
+record jobs twice. A run holds an exclusive ``flock`` (POSIX; ``msvcrt``
+byte lock on Windows) on ``run.lock`` inside its folder for as long as it
+runs, so a second run refuses at once. Once the folder is its own (resumed or
+new, not refused), the run writes its pid and host in the file, and erases
+them when it ends, so the refusal says who holds the folder; a refused run
+changes nothing. The OS drops the lock when the process ends, ``kill -9``
+included: a stale lock file never blocks a resume.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+from types import TracebackType
+
+from splitter.errors import ConfigError
+
+__all__ = ["LOCK_NAME", "FolderLock"]
+
+LOCK_NAME = "run.lock"
+
+
+class FolderLock:
+    """Holds ``folder``/run.lock exclusively from ``acquire`` to ``release`` (or as ``with``)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._fd: int | None = None
+        self._signed = False
+
+    def acquire(self) -> FolderLock:
+        """Create the folder if needed and lock it, or raise ConfigError naming the holder.
+
+        Calling it again while holding the lock moves the lock to the folder's
+        current run.lock (after the old folder was moved aside), then lets go
+        of the old one.
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = _locked_fd(self.folder / LOCK_NAME)
+        signed = self._signed
+        self.release()
+        self._fd = fd
+        if signed:
+            self.sign()
+        return self
+
+    def sign(self) -> None:
+        """Write this process's pid and host in the held lock file, for a refused run to show."""
+        fd = self._held()
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"pid {os.getpid()} on host {socket.gethostname()}\n".encode())
+        self._signed = True
+
+    def release(self) -> None:
+        """Erase what `sign` wrote and let go of the lock; the file stays."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                if self._signed:
+                    os.ftruncate(fd, 0)  # still held: nobody reads a pid that is gone
+            finally:
+                self._signed = False
+                os.close(fd)  # closing the descriptor releases the OS lock
+
+    def _held(self) -> int:
+        if self._fd is None:
+            raise ValueError(f"the lock of {self.folder} is not held")
+        return self._fd
+
+    def __enter__(self) -> FolderLock:
+        return self.acquire()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def _locked_fd(path: Path) -> int:
+    """An open descriptor of ``path`` holding its exclusive lock."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+    try:
+        if not _try_lock(fd):
+            raise ConfigError(
+                f"{path.parent} is in use by another run ({_holder(fd)}); wait for it to end"
+                " or stop it, or pass another --out"
+            )
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _holder(fd: int) -> str:
+    """What the holder wrote in the lock file (Windows may refuse to read a locked byte)."""
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        text = os.read(fd, 200).decode("utf-8", "replace").strip()
+    except OSError:
+        text = ""
+    return text or "a run that is starting"
+
+
+def _try_lock(fd: int) -> bool:
+    """Take the exclusive lock without waiting; False when another process holds it."""
+    if sys.platform == "win32":
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True

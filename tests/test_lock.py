@@ -1,0 +1,95 @@
+"""Tests for splitter.store.lock: one run at a time per output folder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from splitter.errors import ConfigError
+from splitter.store.lock import LOCK_NAME, FolderLock
+from test_run_e2e import ENTRY, rows, run, write_campaign
+
+
+def test_a_second_lock_on_a_held_folder_is_refused_naming_pid_and_host(tmp_path: Path) -> None:
+    folder = tmp_path / "out" / "alpha"
+    with FolderLock(folder) as held, pytest.raises(ConfigError) as refused:
+        held.sign()
+        FolderLock(folder).acquire()
+    assert str(refused.value) == (
+        f"{folder} is in use by another run (pid {os.getpid()} on host {socket.gethostname()});"
+        " wait for it to end or stop it, or pass another --out"
+    )
+
+
+def test_a_signed_lock_names_its_holder_until_released_and_its_file_stays(
+    tmp_path: Path,
+) -> None:
+    with FolderLock(tmp_path) as lock:
+        assert (tmp_path / LOCK_NAME).read_text() == ""
+        lock.sign()
+        assert (tmp_path / LOCK_NAME).read_text() == (
+            f"pid {os.getpid()} on host {socket.gethostname()}\n"
+        )
+    assert (tmp_path / LOCK_NAME).read_text() == ""
+    with FolderLock(tmp_path):
+        pass
+
+
+def test_a_held_lock_not_yet_signed_is_refused_as_a_starting_run(tmp_path: Path) -> None:
+    with FolderLock(tmp_path), pytest.raises(ConfigError, match=r"\(a run that is starting\)"):
+        FolderLock(tmp_path).acquire()
+
+
+def test_taking_the_lock_again_moves_it_to_the_folders_new_lock_file(tmp_path: Path) -> None:
+    folder = tmp_path / "alpha"
+    with FolderLock(folder) as lock:
+        lock.sign()
+        os.rename(folder, tmp_path / "alpha.previous")
+        lock.acquire()
+        assert (folder / LOCK_NAME).read_text().startswith(f"pid {os.getpid()} ")
+        with pytest.raises(ConfigError):
+            FolderLock(folder).acquire()
+        FolderLock(tmp_path / "alpha.previous").acquire().release()  # the old one is free
+
+
+def _slow_run(tmp_path: Path) -> subprocess.Popen[bytes]:
+    write_campaign(tmp_path, job="sleep = 0.2")
+    return subprocess.Popen(
+        [sys.executable, str(ENTRY), "run", "--all", "--yes", "--configs", "configs"],
+        cwd=tmp_path, env={**os.environ, "CAMPAIGN_SIZE": "40"}, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+
+
+def _wait_for_rows(results: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (results.exists() and results.stat().st_size):
+        time.sleep(0.1)
+
+
+def test_a_second_run_on_a_folder_in_use_exits_2_and_a_killed_run_frees_it(
+    tmp_path: Path,
+) -> None:
+    first = _slow_run(tmp_path)
+    try:
+        _wait_for_rows(tmp_path / "results" / "all" / "results.csv.zst")
+        second = run(tmp_path, "--all", size=40)
+        assert second.returncode == 2
+        assert (
+            f"results{os.sep}all is in use by another run (pid {first.pid} on host"
+            f" {socket.gethostname()})" in second.stderr
+        )
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    resumed = run(tmp_path, "--all", size=40)
+    assert resumed.returncode == 0, resumed.stderr
+    recorded = sorted(int(row["job_id"]) for row in rows(tmp_path / "results" / "all"))
+    assert recorded == list(range(40))  # every job once: no second writer interleaved
