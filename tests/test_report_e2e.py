@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -90,4 +92,52 @@ def test_report_without_matplotlib_says_how_to_install_it(campaign: Path, tmp_pa
     assert done.stderr == (
         "splitter: error: the report needs matplotlib, which is not installed; install it with"
         " `pip install 'splitter[report]'` (or `pip install matplotlib`)\n"
+    )
+
+
+def _with_manifest_fields(campaign: Path, fields: dict[str, dict[str, object]]) -> None:
+    for machine, extra in fields.items():
+        path = campaign / "out" / machine / "manifest.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), **extra}))
+
+
+def test_declared_capacity_from_the_manifests_is_drawn(campaign: Path, tmp_path: Path) -> None:
+    campaign = shutil.copytree(campaign, tmp_path / "campaign")  # its manifests change
+    _with_manifest_fields(
+        campaign,
+        {"alpha": {"perf": 1.0, "cores": 2, "busy_seconds": 1.0, "jobs_done": 12,
+                   "wall_seconds": 2.0},
+         "beta": {"perf": 1.5, "cores": 2, "busy_seconds": 1.0, "jobs_done": 18,
+                  "wall_seconds": 2.0}},
+    )  # fmt: skip
+    done = run_module(["report", "merged", "--out", "declared.html"], campaign)
+    assert done.returncode == 0, done.stderr
+    page = (campaign / "declared.html").read_text(encoding="utf-8")
+    assert page.count("<svg") == 4
+    for machine, declared, observed in (("alpha", "2", "6"), ("beta", "3", "9")):
+        assert (
+            f'<tr><td>{machine}</td><td class="n">{declared}</td><td class="n">{observed}</td>'
+            "<td>manifest.json</td></tr>"
+        ) in page
+
+
+def test_declared_capacity_from_report_json_comes_first(campaign: Path) -> None:
+    report_path = campaign / "merged" / "report.json"
+    report = json.loads(report_path.read_text())
+    report["capacity"] = {
+        "alpha": {"declared": 2.0, "observed_jobs_per_s": 20.0, "wall_seconds": 0.6,
+                  "late_seconds": 0.0},
+        "beta": {"declared": 3.0, "observed_jobs_per_s": 30.0, "wall_seconds": 0.6,
+                 "late_seconds": 0.0},
+    }  # fmt: skip
+    copy = campaign / "with-capacity"
+    shutil.copytree(campaign / "merged", copy)
+    (copy / "report.json").write_text(json.dumps(report))
+    done = run_module(["report", "with-capacity"], campaign)
+    assert done.returncode == 0, done.stderr
+    page = (copy / "report.html").read_text(encoding="utf-8")
+    assert page.count("<svg") == 4
+    assert (
+        '<tr><td>beta</td><td class="n">3</td><td class="n">30</td><td>report.json</td></tr>'
+        in page
     )

@@ -92,7 +92,8 @@ def _gantt(cols: Columns, hosts: Sequence[HostStats], t0: float) -> str:
             picked = cols.status[mine] == code
             if picked.any():
                 starts = (cols.start[mine][picked] - t0) / scale
-                widths = np.maximum(cols.duration[mine][picked] / scale, span / scale / 2000)
+                # A bar is at least 1/300 of the axis wide: a job that failed at once still shows.
+                widths = np.maximum(cols.duration[mine][picked] / scale, span / scale / 300)
                 colour = STATUS_COLOURS[status]
                 axes.barh(lane[picked], widths, left=starts, height=0.8, label=status,
                           color=colour, edgecolor="white", linewidth=0.4)  # fmt: skip
