@@ -72,7 +72,7 @@ def timeline_svg(cols: Columns, hosts: Sequence[HostStats], t0: float) -> str:
         axes.plot((grid - t0) / scale, counts, label=host.machine, linewidth=1.6)
     axes.set_xlabel(f"time since the first start ({unit})")
     axes.set_ylabel("jobs finished")
-    axes.legend(loc="upper left", frameon=False)
+    axes.legend(loc="best", frameon=False)
     return _svg(figure)
 
 
@@ -127,7 +127,7 @@ def throughput_svg(cols: Columns, hosts: Sequence[HostStats], t0: float) -> str:
     axes.set_xlabel(f"time since the first start ({unit}); bins of {width:.3g} s")
     axes.set_ylabel("jobs finished per second")
     axes.set_ylim(bottom=0)
-    axes.legend(loc="upper right", frameon=False)
+    axes.legend(loc="best", frameon=False)
     return _svg(figure)
 
 
@@ -143,7 +143,7 @@ def capacity_svg(rows: Sequence[Capacity]) -> str:
         axes.bar(places + offset, shares, width=0.4, label=label)
     axes.set_xticks(places, [row.machine for row in rows])
     axes.set_ylabel("share of the total (%)")
-    axes.legend(loc="upper right", frameon=False)
+    axes.legend(loc="best", frameon=False)
     return _svg(figure)
 
 
@@ -160,7 +160,7 @@ def durations_svg(cols: Columns, hosts: Sequence[HostStats]) -> str:
         counts, _ = np.histogram(clipped[cols.machine == host.code], bins=edges)
         per_host.stairs(counts, edges, label=host.machine, linewidth=1.6)
     per_host.set_title("per host", fontsize=10)
-    per_host.legend(loc="upper right", frameon=False)
+    per_host.legend(loc="best", frameon=False)
     for axes in (overall, per_host):
         if log:
             axes.set_xscale("log")
