@@ -120,3 +120,41 @@ def test_failures_beyond_the_cap_are_counted_together(monkeypatch: pytest.Monkey
         failures.add(message, "error", job)
     assert failures.counts == {"a": 2, "b": 1, OTHER_MESSAGES: 2}
     assert failures.first_ids[OTHER_MESSAGES] == [2, 4]
+
+
+PLAIN = (
+    HEADER
+    + "0,alpha,ok,100.5,2.0,,plain\n"
+    + "1,beta,error,101.0,0.25,ValueError: a b,x\n"
+    + "2,gamma,crashed,1e3,1.5,worker died,\n"
+    + "3,alpha,error,103.0,30.0,ValueError: a b,\n"
+)
+
+
+@given(st.lists(st.integers(min_value=1, max_value=len(PLAIN) - 1), max_size=8))
+def test_unquoted_frames_cut_anywhere_read_the_same(
+    tmp_path_factory: pytest.TempPathFactory, cuts: list[int]
+) -> None:
+    path = write_frames(tmp_path_factory.mktemp("plain") / "results.csv.zst", PLAIN, cuts)
+    cols, failures = read_columns(path)
+    assert [cols.machines[m] for m in cols.machine] == ["alpha", "beta", "gamma", "alpha"]
+    assert cols.status.tolist() == [0, 1, 2, 1]
+    assert cols.start.tolist() == [100.5, 101.0, 1000.0, 103.0]
+    assert failures.first_ids == {"ValueError: a b": [1, 3], "worker died": [2]}
+
+
+def test_rows_without_job_columns_end_in_their_error_cell(tmp_path: Path) -> None:
+    text = "job_id,machine,status,start_time,duration,error\n"
+    text += "0,a,ok,1.0,2.0,\n1,a,timeout,2.0,9.0,late\n"
+    cols, failures = read_columns(write_frames(tmp_path / "results.csv.zst", text, []))
+    assert cols.duration.tolist() == [2.0, 9.0]
+    assert failures.counts == {"late": 1}
+
+
+@pytest.mark.parametrize(
+    "row", ["0,alpha,ok,1.0,,,x\n", "0,alpha,ok,one,2.0,,x\n", "x,alpha,ok,1.0,2.0,,x\n"]
+)
+def test_a_number_cell_that_is_no_number_is_refused(tmp_path: Path, row: str) -> None:
+    path = write_frames(tmp_path / "results.csv.zst", HEADER + row, [])
+    with pytest.raises(CorruptFileError, match="holds a row whose cells are not valid"):
+        read_columns(path)

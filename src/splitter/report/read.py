@@ -6,7 +6,7 @@ Only the first six cells of each row are read (job_id, machine, status,
 start_time, duration, error); job columns are skipped. Memory is about 27
 bytes per row plus one entry per distinct error message (capped), so 3 x 10^6
 rows fit well under 1 GiB. A piece of text without a quote character is split
-by `str.split` and converted by NumPy in bulk; a piece with quotes goes
+by array operations (`splitter.report.cells`); a piece with quotes goes
 through `csv`. Pieces are cut at a line end with an even count of quotes, so a
 quoted cell holding a newline or a frame cut mid-row never splits a row.
 """
@@ -23,17 +23,17 @@ import numpy as np
 import numpy.typing as npt
 
 from splitter.errors import ConfigError
+from splitter.report.cells import plain_cells
 from splitter.store.frames import CorruptFileError, FrameReader
 from splitter.store.results import BASE_COLUMNS, RESULTS_NAME, STATUSES
 
 __all__ = ["OTHER_MESSAGES", "Columns", "Failures", "merged_results_path", "read_columns"]
 
 _PLAIN_NAME = "results.csv"
-_BLOCK_CHARS = 1 << 22
+_BLOCK_BYTES = 1 << 22
 _FIRST_IDS = 5
 _MAX_MESSAGES = 10_000  # distinct messages kept; the rest are counted together
 OTHER_MESSAGES = "(other messages)"
-_READ = 6  # job_id, machine, status, start_time, duration, error
 _STATUS_CODE = {status: code for code, status in enumerate(STATUSES)}
 
 
@@ -93,10 +93,10 @@ def read_columns(path: Path) -> tuple[Columns, Failures]:
     """Read a merged results file into `Columns` and the `Failures` tally, streaming."""
     reader = _Reader(path)
     pieces = _whole_rows(_frames(path) if path.suffix == ".zst" else _blocks(path))
-    for number, text in enumerate(pieces):
+    for number, data in enumerate(pieces):
         if number == 0:
-            text = reader.header(text)
-        reader.piece(text)
+            data = reader.header(data)
+        reader.piece(data)
     return reader.columns(), reader.failures
 
 
@@ -110,52 +110,68 @@ class _Reader:
         self.width = len(BASE_COLUMNS)
         self.parts: list[tuple[npt.NDArray[np.generic], ...]] = []
 
-    def header(self, text: str) -> str:
-        line, _, rest = text.partition("\n")
-        names = tuple(next(csv.reader([line]), ()))
+    def header(self, data: bytes) -> bytes:
+        line, _, rest = data.partition(b"\n")
+        text = line.decode("utf-8", "replace")
+        names = tuple(next(csv.reader([text]), ()))
         if names[: len(BASE_COLUMNS)] != BASE_COLUMNS:
             raise CorruptFileError(
-                f"{self.path} has no splitter results header (its first line is {line[:80]!r});"
+                f"{self.path} has no splitter results header (its first line is {text[:80]!r});"
                 " pass the folder that `merge` wrote"
             )
         self.width = len(names)
         return rest
 
-    def piece(self, text: str) -> None:
-        if not text:
+    def piece(self, data: bytes) -> None:
+        if not data:
             return
-        width = self.width
-        cells = [] if '"' in text else text.replace("\n", ",").split(",")
-        # Without quotes a cell holds no comma, so every row is `width` cells in a row.
-        if cells and len(cells) - 1 == text.count("\n") * width:
-            cells.pop()  # the text ends in a newline, now a comma
-            cols = [cells[i::width] for i in range(_READ)]
-        else:
-            rows = list(csv.reader(io.StringIO(text)))
-            if any(len(row) != width for row in rows):
-                raise self._bad(f"a row that has not the header's {width} cells")
-            cols = [[row[i] for row in rows] for i in range(_READ)]
+        cells = None if b'"' in data else plain_cells(data, self.width)
         try:
-            self._keep(cols)
+            if cells is None:
+                self._keep_rows(data)
+            else:
+                machines = np.array(
+                    [self.index.setdefault(m, len(self.index)) for m in cells.machines]
+                )
+                self._keep(cells.job_id, machines[cells.machine], cells.status, cells.start,
+                           cells.duration, cells.errors)  # fmt: skip
         except (ValueError, KeyError) as exc:
             raise self._bad(f"a row whose cells are not valid ({exc})") from None
+
+    def _keep_rows(self, data: bytes) -> None:
+        """The `csv` way: quoted cells, or a piece that the array parser refused."""
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8", "replace"))))
+        if any(len(row) != self.width for row in rows):
+            raise self._bad(f"a row that has not the header's {self.width} cells")
+        status = np.array([_STATUS_CODE[row[2]] for row in rows], dtype=np.uint8)
+        self._keep(
+            np.array([row[0] for row in rows], dtype=np.int64),
+            np.array([self.index.setdefault(row[1], len(self.index)) for row in rows]),
+            status,
+            np.array([row[3] for row in rows], dtype=np.float64),
+            np.array([row[4] for row in rows], dtype=np.float64),
+            {number: rows[number][5] for number in np.flatnonzero(status).tolist()},
+        )
+
+    def _keep(
+        self,
+        job_id: npt.NDArray[np.int64],
+        machine: npt.NDArray[np.intp],
+        status: npt.NDArray[np.uint8],
+        start: npt.NDArray[np.float64],
+        duration: npt.NDArray[np.float64],
+        errors: dict[int, str],
+    ) -> None:
+        if not (np.isfinite(start).all() and np.isfinite(duration).all()):
+            raise ValueError("a start_time or duration that is not a finite number")
+        for row, message in errors.items():
+            self.failures.add(message, STATUSES[status[row]], int(job_id[row]))
+        self.parts.append((job_id, machine.astype(np.int32), status, start, duration))
 
     def _bad(self, problem: str) -> CorruptFileError:
         return CorruptFileError(
             f"{self.path} holds {problem}; it was edited or damaged: merge again with --force"
         )
-
-    def _keep(self, cols: list[list[str]]) -> None:
-        job_id = np.array(cols[0], dtype=np.int64)
-        machine = np.array([self.index.setdefault(m, len(self.index)) for m in cols[1]])
-        status = np.array([_STATUS_CODE[s] for s in cols[2]], dtype=np.uint8)
-        start = np.array(cols[3], dtype=np.float64)
-        duration = np.array(cols[4], dtype=np.float64)
-        if len(job_id) and (not np.isfinite(start).all() or not np.isfinite(duration).all()):
-            raise ValueError("a start_time or duration that is not a finite number")
-        for row in np.flatnonzero(status).tolist():
-            self.failures.add(cols[5][row], cols[2][row], int(job_id[row]))
-        self.parts.append((job_id, machine.astype(np.int32), status, start, duration))
 
     def columns(self) -> Columns:
         kinds = (np.int64, np.int32, np.uint8, np.float64, np.float64)
@@ -168,33 +184,32 @@ class _Reader:
         return Columns(tuple(self.index), *joined)
 
 
-def _frames(path: Path) -> Iterator[str]:
+def _frames(path: Path) -> Iterator[bytes]:
     reader = FrameReader(path)
-    for payload in reader:
-        yield payload.decode("utf-8", "replace")
+    yield from reader
     if reader.damage is not None:
         raise CorruptFileError(
             f"{path}: {reader.damage}; merge again with --force to rewrite the merged files"
         )
 
 
-def _blocks(path: Path) -> Iterator[str]:
-    with open(path, encoding="utf-8", newline="", errors="replace") as f:
-        while block := f.read(_BLOCK_CHARS):
+def _blocks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while block := f.read(_BLOCK_BYTES):
             yield block
 
 
-def _whole_rows(pieces: Iterator[str]) -> Iterator[str]:
-    """Re-cut text pieces so that each ends at a row's end (a newline outside quotes)."""
-    pending = ""
+def _whole_rows(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    """Re-cut pieces so that each ends at a row's end (a newline outside quotes)."""
+    pending = b""
     for piece in pieces:
-        text = pending + piece
-        cut = text.rfind("\n") + 1
+        data = pending + piece
+        cut = data.rfind(b"\n") + 1
         # A newline ends a row when the quotes before it are balanced.
-        while cut and text.count('"', 0, cut) % 2:
-            cut = text.rfind("\n", 0, cut - 1) + 1
-        pending = text[cut:]
+        while cut and data.count(b'"', 0, cut) % 2:
+            cut = data.rfind(b"\n", 0, cut - 1) + 1
+        pending = data[cut:]
         if cut:
-            yield text[:cut]
+            yield data[:cut]
     if pending:
-        yield pending if pending.endswith("\n") else pending + "\n"
+        yield pending if pending.endswith(b"\n") else pending + b"\n"
