@@ -97,7 +97,8 @@ def main() -> None:
         figures = json.loads(child.stdout)
     print(
         f"report of {figures['rows']:,} rows: {figures['seconds']:.1f} s"
-        f" (goal < {GOAL_SECONDS:.0f} s; {figures['cpu_seconds']:.1f} s of CPU), peak RSS {figures['peak_mib']:.0f} MiB"
+        f" (goal < {GOAL_SECONDS:.0f} s; {figures['cpu_seconds']:.1f} s of CPU),"
+        f" peak RSS {figures['peak_mib']:.0f} MiB"
         f" (goal < {GOAL_MIB} MiB), report.html {figures['html_kib']:.0f} KiB"
     )
 
