@@ -141,3 +141,13 @@ def test_declared_capacity_from_report_json_comes_first(campaign: Path) -> None:
         '<tr><td>beta</td><td class="n">3</td><td class="n">30</td><td>report.json</td></tr>'
         in page
     )
+
+
+def test_merge_report_with_missing_jobs_still_writes_it_and_exits_4(campaign: Path) -> None:
+    done = run_module(["merge", "out/alpha", "--out", "alpha-only", "--report"], campaign)
+    assert done.returncode == 4
+    page = (campaign / "alpha-only" / "report.html").read_text(encoding="utf-8")
+    report = json.loads((campaign / "alpha-only" / "report.json").read_text())
+    missing = len(report["missing"])
+    assert missing > 0
+    assert f'<span class="bad">{missing} missing</span>' in page
