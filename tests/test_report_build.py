@@ -72,3 +72,17 @@ def test_a_report_json_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
     assert str(caught.value) == (
         f"{merged / 'report.json'} is not a JSON object; merge again with --force to rewrite it"
     )
+
+
+def test_many_jobs_are_drawn_as_finished_over_time_lines(tmp_path: Path) -> None:
+    rows = "".join(
+        f"{job},{'ab'[job % 2]},ok,{job * 0.1},{0.5 + job % 7},,{job}\n" for job in range(2001)
+    )
+    report = {**REPORT, "expected": 2001, "ok": 2001, "missing": []}
+    result = write_report(merged_folder(tmp_path / "merged", rows.encode(), report))
+    page = result.path.read_text(encoding="utf-8")
+    assert (
+        "2,001 jobs are too many to draw one by one (more than 2,000): each line counts a"
+        " host&#x27;s jobs finished over time."
+    ) in page
+    assert page.count("<svg") == 3

@@ -72,6 +72,7 @@ def timeline_svg(cols: Columns, hosts: Sequence[HostStats], t0: float) -> str:
         axes.plot((grid - t0) / scale, counts, label=host.machine, linewidth=1.6)
     axes.set_xlabel(f"time since the first start ({unit})")
     axes.set_ylabel("jobs finished")
+    axes.ticklabel_format(axis="y", style="plain", useOffset=False)  # 1,000,000, not "1e6"
     axes.legend(loc="best", frameon=False)
     return _svg(figure)
 
@@ -166,6 +167,8 @@ def durations_svg(cols: Columns, hosts: Sequence[HostStats]) -> str:
             axes.set_xscale("log")
         axes.set_xlabel("job duration (s)" + (", log scale" if log else ""))
     overall.set_ylabel("jobs")
+    for axes in (overall, per_host):
+        axes.ticklabel_format(axis="y", style="plain", useOffset=False)
     return _svg(figure)
 
 
