@@ -8,7 +8,7 @@ DEMO_OUT := demo-out
 .PHONY: help setup test lint format demo bench exe clean
 
 help:
-	@echo "make demo   set up .venv, run the example on three simulated hosts, merge"
+	@echo "make demo   set up .venv, run the example on three simulated hosts, merge, report"
 	@echo "make test   set up .venv and run the test suite"
 	@echo "make lint   ruff check, ruff format --check, mypy"
 	@echo "make bench  benchmarks (printed, not asserted)"
@@ -35,7 +35,7 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench packaging example_main.py
 
 # Three simulated hosts, one after another, each with its own --machine and its
-# own output folder as real hosts would have; then status and merge. Run it
+# own output folder as real hosts would have; then status, merge and the HTML report. Run it
 # again and every host resumes (nothing left to do) and merge --force redoes.
 demo: $(STAMP)
 	$(BIN)/python example_main.py plan
@@ -45,6 +45,7 @@ demo: $(STAMP)
 	done
 	$(BIN)/splitter status $(DEMO_OUT)/host-*/*
 	$(BIN)/python example_main.py merge $(DEMO_OUT)/host-*/* --out $(DEMO_OUT)/merged --force
+	$(BIN)/splitter report $(DEMO_OUT)/merged
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

@@ -15,6 +15,7 @@ ALLOWED = {
     "store": {"store", "campaign", "errors"},
     "run": {"run", "store", "campaign", "errors", "version"},
     "merge": {"merge", "store", "campaign", "errors"},
+    "report": {"report", "merge", "store", "campaign", "errors", "version"},
 }
 # The run command plans a rescue from a merged report.json: the one way up.
 EXCEPTIONS = {("run/command.py", "merge")}

@@ -39,7 +39,7 @@ from splitter.version import __version__
 __all__ = ["console_main", "main"]
 
 POOL_COMMANDS = ("run", "plan", "digest")
-TOOL_COMMANDS = ("init", "merge", "status")
+TOOL_COMMANDS = ("init", "merge", "status", "report")
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,7 @@ def _parser(program: Program) -> argparse.ArgumentParser:
     _add_init(commands)
     _add_merge(commands)
     _add_status(commands)
+    _add_report(commands)
     return parser
 
 
@@ -221,6 +222,9 @@ def _add_merge(commands: Any) -> None:
     parser.add_argument("--plain", action="store_true", help="write results.csv and log.txt")
     parser.add_argument("--partial", action="store_true", help="exit 0 even if jobs are missing")
     parser.add_argument("--force", action="store_true", help="overwrite merged files in --out")
+    parser.add_argument(
+        "--report", action="store_true", help="also write M/report.html (needs splitter[report])"
+    )
     parser.set_defaults(handler=_cmd_merge)
 
 
@@ -233,6 +237,17 @@ def _add_status(commands: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(handler=_cmd_status)
+
+
+def _add_report(commands: Any) -> None:
+    parser = commands.add_parser(
+        "report", help="one offline HTML file with the pictures of a merged campaign"
+    )
+    parser.add_argument("merged", type=Path, metavar="M", help="the folder `merge --out M` wrote")
+    parser.add_argument(
+        "--out", type=Path, metavar="FILE.html", help="where to write it (default M/report.html)"
+    )
+    parser.set_defaults(handler=_cmd_report)
 
 
 def _positive_int(text: str) -> int:
@@ -303,6 +318,8 @@ def _cmd_merge(args: argparse.Namespace, program: Program) -> int:
     print(result.summary)
     if program.reduce is not None:
         print(repr(reduce_merged(result, program.reduce, program.initial)))
+    if args.report:
+        _write_report(args.out, None)
     code = result.exit_code(args.partial)
     if code:
         say(
@@ -311,6 +328,20 @@ def _cmd_merge(args: argparse.Namespace, program: Program) -> int:
             "or pass --partial to accept a partial merge"
         )
     return code
+
+
+def _cmd_report(args: argparse.Namespace, program: Program) -> int:
+    _write_report(args.merged, args.out)
+    return 0
+
+
+def _write_report(merged: Path, out: Path | None) -> None:
+    from splitter.report.build import write_report
+
+    result = write_report(merged, out, version=__version__)
+    for warning in result.warnings:
+        say(f"warning: {warning}")
+    print(f"report of {result.rows:,} jobs written to {result.path}")
 
 
 def _cmd_status(args: argparse.Namespace, program: Program) -> int:
