@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from splitter.campaign.array import array_machines
 from splitter.campaign.digest import full_hex, group_digest
 from splitter.campaign.load import Campaign, load_campaign, locate_configs
 from splitter.campaign.templates import write_templates
@@ -33,7 +34,7 @@ from splitter.version import __version__
 __all__ = ["console_main", "main"]
 
 POOL_COMMANDS = ("run", "plan", "digest")
-TOOL_COMMANDS = ("init", "merge", "status")
+TOOL_COMMANDS = ("init", "merge", "status", "slurm-script")
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ def _parser(program: Program) -> argparse.ArgumentParser:
     _add_init(commands)
     _add_merge(commands)
     _add_status(commands)
+    _add_slurm_script(commands, program)
     return parser
 
 
@@ -169,6 +171,10 @@ def _add_run(commands: Any) -> None:
         help="rerun error/crashed/timeout (with --rescue: rescue failed jobs too)",
     )  # fmt: skip
     parser.add_argument("--fresh", action="store_true", help="move an earlier run aside first")
+    parser.add_argument(
+        "--slurm-array", action="store_true",
+        help="be this Slurm array task's machine (implied in an array task with no machine)",
+    )  # fmt: skip
     _rescue_options(parser)
     parser.set_defaults(handler=_cmd_run)
 
@@ -177,6 +183,7 @@ def _add_plan(commands: Any) -> None:
     parser = commands.add_parser("plan", help="print the digest and every machine's share")
     _configs_option(parser)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    _array_option(parser)
     _rescue_options(parser)
     parser.set_defaults(handler=_cmd_plan)
 
@@ -185,8 +192,40 @@ def _add_digest(commands: Any) -> None:
     parser = commands.add_parser("digest", help="print only the plan digest")
     _configs_option(parser)
     parser.add_argument("--full", action="store_true", help="all 64 hex digits, ungrouped")
+    _array_option(parser)
     _rescue_options(parser)
     parser.set_defaults(handler=_cmd_digest)
+
+
+def _array_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--slurm-array", type=_positive_int, metavar="N",
+        help="plan over the N equal tasks of a Slurm array instead of machines.json",
+    )  # fmt: skip
+
+
+def _add_slurm_script(commands: Any, program: Program) -> None:
+    parser = commands.add_parser(
+        "slurm-script", help="print an sbatch script whose array tasks are the machines"
+    )
+    parser.add_argument(
+        "entry", type=Path, metavar="ENTRY", nargs="?" if program.job else None,
+        help="the entry script or its binary" + (" (default: this one)" if program.job else ""),
+    )  # fmt: skip
+    parser.add_argument("--array", type=_positive_int, required=True, metavar="N", help="tasks")
+    parser.add_argument("--cpus", type=_positive_int, default=1, metavar="C", help="per task")
+    parser.add_argument("--time", metavar="LIMIT", help="sbatch --time, like 2:00:00")
+    parser.add_argument("--partition", metavar="NAME", help="sbatch --partition")
+    parser.add_argument("--out", type=Path, default=Path("results"), metavar="DIR")
+    parser.add_argument(
+        "--logs", type=Path, default=Path("slurm-logs"), metavar="DIR",
+        help="the tasks' Slurm logs (created now: Slurm needs it before a task starts)",
+    )  # fmt: skip
+    _configs_option(parser)
+    parser.add_argument(
+        "--python", metavar="PATH", help="the interpreter a task runs ENTRY with (a script)"
+    )
+    parser.set_defaults(handler=_cmd_slurm_script)
 
 
 def _add_init(commands: Any) -> None:
@@ -230,8 +269,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _campaign(args: argparse.Namespace, program: Program) -> Campaign:
-    campaign = load_campaign(locate_configs(args.configs), program.pool, program.key)
+def _campaign(
+    args: argparse.Namespace, program: Program, array_tasks: int | None = None
+) -> Campaign:
+    tasks = array_tasks if args.command == "run" else args.slurm_array
+    machines = None if tasks is None else array_machines(tasks)
+    campaign = load_campaign(
+        locate_configs(args.configs), program.pool, program.key, machines=machines
+    )
     if args.command != "run" and args.rescue is not None:
         campaign = load_rescue(campaign, args.rescue, args.retry_failed).campaign
     return campaign
@@ -303,11 +348,26 @@ def _cmd_status(args: argparse.Namespace, program: Program) -> int:
 
 def _cmd_run(args: argparse.Namespace, program: Program) -> int:
     from splitter.run.command import RunRequest, run_command
+    from splitter.run.slurm import array_task_for_run
 
     assert program.job is not None
+    named = bool(args.machine or os.environ.get("SPLITTER_MACHINE"))
+    array = array_task_for_run(args.slurm_array, named, args.all, os.environ)
     request = RunRequest(
         machine=args.machine, whole_pool=args.all, yes=args.yes,
         expect_digest=args.expect_digest, out=args.out, workers=args.workers,
-        retry_failed=args.retry_failed, fresh=args.fresh, rescue=args.rescue,
+        retry_failed=args.retry_failed, fresh=args.fresh, rescue=args.rescue, array=array,
     )  # fmt: skip
-    return run_command(_campaign(args, program), program.job, request)
+    campaign = _campaign(args, program, None if array is None else array.count)
+    return run_command(campaign, program.job, request)
+
+
+def _cmd_slurm_script(args: argparse.Namespace, program: Program) -> int:
+    from splitter.run.slurm_script import array_script, render_script
+
+    script = array_script(
+        args.entry, args.array, cpus=args.cpus, time=args.time, partition=args.partition,
+        out=args.out, logs=args.logs, configs=args.configs, python=args.python,
+    )  # fmt: skip
+    print(render_script(script), end="")
+    return 0
