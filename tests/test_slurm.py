@@ -38,6 +38,22 @@ def test_every_id_of_a_contiguous_array_is_one_task_in_order(
     assert (task.index, task.count) == (offset, count)
 
 
+def test_with_the_number_of_tasks_given_a_task_is_its_id() -> None:
+    # `sbatch --array=2 script` reruns task 2 alone: Slurm sees an array of one.
+    env = slurm_env(task_id=2, lowest=2, count=1)
+    assert (array_task(env, tasks=3).index, array_task(env, tasks=3).count) == (2, 3)
+    assert array_task_for_run(True, False, False, env, tasks=3) == array_task(env, tasks=3)
+
+
+def test_with_the_number_of_tasks_given_an_id_beyond_them_is_refused() -> None:
+    with pytest.raises(UsageError) as caught:
+        array_task(slurm_env(task_id=3, lowest=1, count=3), tasks=3)
+    assert str(caught.value) == (
+        "array task 3 is not one of the tasks 0..2 of --slurm-array 3; submit the array as "
+        "--array=0-(N-1), as `slurm-script` writes it, or a part of that range"
+    )
+
+
 def test_the_cpus_and_the_restart_count_come_from_slurm() -> None:
     env = slurm_env(SLURM_CPUS_PER_TASK="4", SLURM_RESTART_COUNT="2")
     task = array_task(env)

@@ -60,8 +60,8 @@ def slurm(env: dict[str, str], *argv: str, cwd: Path | None = None) -> str:
     return done.stdout
 
 
-def submit(tmp_path: Path, env: dict[str, str], tasks: int) -> str:
-    """Print the array script with slurm-script, submit it; the array's job id."""
+def submit(tmp_path: Path, env: dict[str, str], tasks: int, *sbatch: str) -> str:
+    """Print the array script with slurm-script, submit it (sbatch options); its job id."""
     script = subprocess.run(
         [sys.executable, "-m", "splitter", "slurm-script", str(ENTRY), "--array", str(tasks),
          "--configs", "configs", "--out", "out"],
@@ -69,7 +69,8 @@ def submit(tmp_path: Path, env: dict[str, str], tasks: int) -> str:
     )  # fmt: skip
     assert script.returncode == 0, script.stderr
     (tmp_path / "job.sh").write_text(script.stdout)
-    return slurm(env, "sbatch", "--parsable", "job.sh", cwd=tmp_path).strip().split(";")[0]
+    submitted = slurm(env, "sbatch", "--parsable", *sbatch, "job.sh", cwd=tmp_path)
+    return submitted.strip().split(";")[0]
 
 
 def wait_for(env: dict[str, str], job: str) -> None:
@@ -97,6 +98,19 @@ def test_an_array_of_three_merges_to_the_values_of_a_local_run_all(
     assert merged_values(tmp_path / "m") == values(tmp_path / "local" / "all")
     logs = sorted(path.name for path in (tmp_path / "slurm-logs").iterdir())
     assert logs == [f"slurm-{job}_{task}.log" for task in range(3)]
+
+
+def test_one_task_submitted_alone_runs_as_that_task_of_the_array(
+    tmp_path: Path, slurm_env: dict[str, str]
+) -> None:
+    write_campaign(tmp_path)
+    env = {**slurm_env, "CAMPAIGN_SIZE": "24"}
+    job = submit(tmp_path, env, 3, "--array=2")
+    wait_for(env, job)
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["task-2"]
+    assert manifest(tmp_path / "out" / "task-2")["share"] == 8
+    log = (tmp_path / "slurm-logs" / f"slurm-{job}_2.log").read_text()
+    assert "task-2: 8/8 ok, 0 failed, 0 remaining" in log
 
 
 def test_a_task_requeued_mid_run_resumes_and_the_merge_is_complete(

@@ -162,6 +162,32 @@ def test_the_printed_script_runs_a_task_with_the_digest_baked_in(tmp_path: Path)
     assert len(rows(tmp_path / "out" / "task-1")) == 8
 
 
+def test_the_printed_script_reruns_one_task_alone_as_that_task(tmp_path: Path) -> None:
+    write_campaign(tmp_path)
+    printed = subprocess.run(
+        [sys.executable, str(ENTRY), "slurm-script", "--array", "3", "--configs", "configs"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "CAMPAIGN_SIZE": "24"},
+    )  # fmt: skip
+    assert printed.returncode == 0, printed.stderr
+    assert f"exec {sys.executable} {ENTRY} run --slurm-array 3 \\\n" in printed.stdout
+    (tmp_path / "job.sh").write_text(printed.stdout)
+    # `sbatch --array=2 job.sh`: to Slurm an array of one task, whose id is 2.
+    alone = {
+        "SLURM_ARRAY_TASK_ID": "2",
+        "SLURM_ARRAY_TASK_MIN": "2",
+        "SLURM_ARRAY_TASK_COUNT": "1",
+    }
+    environment = {**os.environ, **task_env(2), **alone, "CAMPAIGN_SIZE": "24"}
+    done = subprocess.run(
+        ["bash", "job.sh"], cwd=tmp_path, env=environment, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "machine task-2: 8 of 24 jobs" in done.stderr
+    assert len(rows(tmp_path / "results" / "task-2")) == 8
+
+
 def test_slurm_script_of_a_missing_entry_exits_2(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "splitter", "slurm-script", "nowhere.py", "--array", "2"],

@@ -39,6 +39,7 @@ def test_the_script_of_three_tasks_reads_as_written() -> None:
         "# Submit with `sbatch THIS_FILE`; when all tasks are done, merge their folders:",
         "#   /venv/bin/python /work/main.py merge /work/results/task-* --out merged",
         "# A requeued task (scontrol requeue, preemption, node failure) resumes its folder.",
+        "# Rerun some tasks alone with `sbatch --array=K,L THIS_FILE`: each resumes its folder.",
         "# Another --array size is another plan: print a new script for it, do not edit it.",
         "#SBATCH --job-name=main",
         "#SBATCH --array=0-2",
@@ -50,7 +51,7 @@ def test_the_script_of_three_tasks_reads_as_written() -> None:
         "",
         "set -euo pipefail",
         "# exec: Slurm's signals (cancel, time limit) reach the run itself.",
-        "exec /venv/bin/python /work/main.py run --slurm-array \\",
+        "exec /venv/bin/python /work/main.py run --slurm-array 3 \\",
         f"    --expect-digest {HEX} \\",
         "    --out /work/results",
         "",
@@ -59,7 +60,7 @@ def test_the_script_of_three_tasks_reads_as_written() -> None:
 
 def test_a_time_limit_comes_with_a_sigint_ahead_of_it() -> None:
     lines = render_script(script(time="2:00:00", partition="short")).split("\n")
-    assert lines[13:16] == [
+    assert lines[14:17] == [
         "#SBATCH --time=2:00:00",
         "#SBATCH --signal=B:INT@120",
         "#SBATCH --partition=short",
@@ -70,7 +71,7 @@ def test_configs_and_paths_with_spaces_are_quoted_for_the_shell() -> None:
     text = render_script(
         script(configs=Path("/my work/configs"), out=Path("/my work/out"), command=("/bin/sweep",))
     )
-    assert "exec /bin/sweep run --slurm-array \\\n" in text
+    assert "exec /bin/sweep run --slurm-array 3 \\\n" in text
     assert "    --configs '/my work/configs' \\\n    --out '/my work/out'\n" in text
 
 

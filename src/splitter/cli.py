@@ -172,8 +172,9 @@ def _add_run(commands: Any) -> None:
     )  # fmt: skip
     parser.add_argument("--fresh", action="store_true", help="move an earlier run aside first")
     parser.add_argument(
-        "--slurm-array", action="store_true",
-        help="be this Slurm array task's machine (implied in an array task with no machine)",
+        "--slurm-array", type=_positive_int, nargs="?", const=0, metavar="N",
+        help="be this Slurm array task's machine, of N tasks (else Slurm's count); "
+        "implied in an array task with no machine named",
     )  # fmt: skip
     _rescue_options(parser)
     parser.set_defaults(handler=_cmd_run)
@@ -352,7 +353,8 @@ def _cmd_run(args: argparse.Namespace, program: Program) -> int:
 
     assert program.job is not None
     named = bool(args.machine or os.environ.get("SPLITTER_MACHINE"))
-    array = array_task_for_run(args.slurm_array, named, args.all, os.environ)
+    explicit, tasks = args.slurm_array is not None, args.slurm_array or None
+    array = array_task_for_run(explicit, named, args.all, os.environ, tasks)
     request = RunRequest(
         machine=args.machine, whole_pool=args.all, yes=args.yes,
         expect_digest=args.expect_digest, out=args.out, workers=args.workers,

@@ -4,7 +4,10 @@ Slurm starts every task of ``sbatch --array`` with the same script and tells
 it apart by environment variables. An array of N tasks
 (``SLURM_ARRAY_TASK_COUNT``) makes N equal machines; task k is
 ``SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN``, so ``--array=0-9`` and
-``--array=1-10`` both give tasks 0..9. Its workers default to the CPUs Slurm
+``--array=1-10`` both give tasks 0..9. Where the command line gives N
+(``run --slurm-array N``, as the printed script does), task k is
+``SLURM_ARRAY_TASK_ID`` itself, so ``sbatch --array=3 script`` reruns task 3
+of the same plan instead of being a one-task array. Its workers default to the CPUs Slurm
 gave it (``SLURM_CPUS_PER_TASK``), else to the process's CPU affinity. A task
 that Slurm requeued (``SLURM_RESTART_COUNT`` > 0) is the same machine again,
 so it resumes its own folder like any rerun with the same digest. Pure: the
@@ -58,14 +61,35 @@ def in_array(env: Mapping[str, str]) -> bool:
     return bool(env.get(TASK_ID, "").strip())
 
 
-def array_task(env: Mapping[str, str]) -> ArrayTask:
-    """The array task the environment describes; UsageError outside an array."""
+def array_task(env: Mapping[str, str], tasks: int | None = None) -> ArrayTask:
+    """The array task the environment describes (of ``tasks``, if given); UsageError outside."""
     if not in_array(env):
         raise UsageError(
             f"--slurm-array needs Slurm's {TASK_ID}, which is not set: this process is not "
             "a task of a job array; submit the script `slurm-script` prints with sbatch"
         )
     task_id = _number(env, TASK_ID)
+    if tasks is not None:
+        index, count = task_id, tasks
+        if not 0 <= index < count:
+            raise UsageError(
+                f"array task {task_id} is not one of the tasks 0..{count - 1} of "
+                f"--slurm-array {count}; {_FIX}, or a part of that range"
+            )
+    else:
+        index, count = _counted_from_lowest(env, task_id)
+    cpus = _number(env, "SLURM_CPUS_PER_TASK", default=0) or None
+    return ArrayTask(
+        index=index,
+        count=count,
+        job_id=env.get("SLURM_ARRAY_JOB_ID", env.get("SLURM_JOB_ID", "")),
+        cpus=cpus,
+        restart_count=_number(env, "SLURM_RESTART_COUNT", default=0),
+    )
+
+
+def _counted_from_lowest(env: Mapping[str, str], task_id: int) -> tuple[int, int]:
+    """Task index and count from Slurm's view of the array alone."""
     lowest = _number(env, "SLURM_ARRAY_TASK_MIN", default=task_id)
     count = _number(env, "SLURM_ARRAY_TASK_COUNT")
     if count < 1:
@@ -77,20 +101,17 @@ def array_task(env: Mapping[str, str]) -> ArrayTask:
             f"{lowest}, outside 0..{count - 1} for SLURM_ARRAY_TASK_COUNT {count}: the "
             f"indices have gaps or steps; {_FIX}"
         )
-    cpus = _number(env, "SLURM_CPUS_PER_TASK", default=0) or None
-    return ArrayTask(
-        index=index,
-        count=count,
-        job_id=env.get("SLURM_ARRAY_JOB_ID", env.get("SLURM_JOB_ID", "")),
-        cpus=cpus,
-        restart_count=_number(env, "SLURM_RESTART_COUNT", default=0),
-    )
+    return index, count
 
 
 def array_task_for_run(
-    explicit: bool, machine_named: bool, whole_pool: bool, env: Mapping[str, str]
+    explicit: bool,
+    machine_named: bool,
+    whole_pool: bool,
+    env: Mapping[str, str],
+    tasks: int | None = None,
 ) -> ArrayTask | None:
-    """The task ``run`` plays: with ``--slurm-array``, or inside an array with no machine named.
+    """The task ``run`` plays: with ``--slurm-array [N]``, or in an array with no machine named.
 
     A machine named (``--machine``, ``$SPLITTER_MACHINE``) or ``--all`` inside an array
     keeps its usual meaning; with ``--slurm-array`` it is a contradiction.
@@ -102,7 +123,7 @@ def array_task_for_run(
             "given too; drop one of them"
         )
     if explicit or (in_array(env) and not machine_named and not whole_pool):
-        return array_task(env)
+        return array_task(env, tasks)
     return None
 
 

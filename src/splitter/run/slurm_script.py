@@ -1,7 +1,7 @@
 """The sbatch script of a Slurm job array whose tasks are the machines of one plan.
 
 ``slurm-script ENTRY --array N`` prints it; a person reads, edits and submits
-it. Each task runs ``ENTRY run --slurm-array`` with the plan digest baked in
+it. Each task runs ``ENTRY run --slurm-array N`` with the plan digest baked in
 (``--expect-digest``: a task whose inputs differ refuses to run), writes its
 own folder ``OUT/task-<k>`` and logs to ``LOGS/slurm-<job>_<task>.log``.
 
@@ -153,6 +153,7 @@ def render_script(script: ArrayScript) -> str:
         "# Submit with `sbatch THIS_FILE`; when all tasks are done, merge their folders:",
         f"#   {shlex.join(script.command)} merge {quote(str(script.out))}/task-* --out merged",
         "# A requeued task (scontrol requeue, preemption, node failure) resumes its folder.",
+        "# Rerun some tasks alone with `sbatch --array=K,L THIS_FILE`: each resumes its folder.",
         "# Another --array size is another plan: print a new script for it, do not edit it.",
     ]
     options = [
@@ -170,7 +171,7 @@ def render_script(script: ArrayScript) -> str:
         "--open-mode=append",
         "--requeue",
     ]
-    run = [f"exec {shlex.join(script.command)} run --slurm-array"]
+    run = [f"exec {shlex.join(script.command)} run --slurm-array {script.tasks}"]
     run.append(f"--expect-digest {script.digest.hex()}")
     if script.configs is not None:
         run.append(f"--configs {quote(str(script.configs))}")
