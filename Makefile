@@ -5,12 +5,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT := demo-out
 
-.PHONY: help setup test lint format demo bench exe clean
+.PHONY: help setup test lint format demo bench exe clean slurm-test
 
 help:
 	@echo "make demo   set up .venv, run the example on three simulated hosts, merge, report"
 	@echo "make test   set up .venv and run the test suite"
 	@echo "make lint   ruff check, ruff format --check, mypy"
+	@echo "make slurm-test  start a one-node Slurm here (root) and run the Slurm tests"
 	@echo "make bench  benchmarks (printed, not asserted)"
 	@echo "make exe ENTRY=example_main.py [NAME=...] [CONFIGS=configs]  one-file binary in dist/"
 
@@ -29,6 +30,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench packaging example_main.py
 	$(BIN)/ruff format --check src tests bench packaging example_main.py
 	$(BIN)/mypy
+
+# A one-node Slurm cluster on this machine (tests/slurm/start.sh, needs root and
+# .ci/install-slurm.sh), then the tests that submit to it; here a missing
+# cluster fails them instead of skipping them.
+SLURM_DIR ?= /tmp/splitter-slurm
+
+slurm-test: $(STAMP)
+	SPLITTER_SLURM_DIR=$(SLURM_DIR) bash tests/slurm/start.sh
+	SLURM_CONF=$(SLURM_DIR)/slurm.conf SPLITTER_REQUIRE_SLURM=1 \
+		$(BIN)/python -m pytest -q tests/test_slurm_cluster.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench packaging example_main.py

@@ -229,3 +229,24 @@ def _in_group(pid: int, group: int) -> bool:
     except OSError:
         return False
     return fields[0] != "Z" and int(fields[2]) == group
+
+
+def test_the_binary_prints_a_slurm_script_that_runs_the_binary_itself(
+    binary: Path, tmp_path: Path
+) -> None:
+    host = host_folder(tmp_path / "host", binary)
+    printed = bare(host, "slurm-script", "--array", "2")
+    assert printed.returncode == 0, printed.stderr
+    digest = bare(host, "digest", "--full", "--slurm-array", "2").stdout.strip()
+    assert f"exec {host / BINARY} run --slurm-array 2 \\\n    --expect-digest {digest} \\\n" in (
+        printed.stdout
+    )
+    (host / "job.sh").write_text(printed.stdout)
+    # What sbatch does for task 1 of the array, without Slurm and without Python.
+    task = {"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_COUNT": "2"}
+    ran = subprocess.run(
+        ["bash", "job.sh"], cwd=host, env={**BARE_ENV, **task}, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert "machine task-1: 150 of 300 jobs" in ran.stderr

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from splitter.campaign.array import array_machines
 from splitter.campaign.digest import full_hex, group_digest
 from splitter.campaign.load import Campaign, load_campaign, locate_configs
 from splitter.campaign.templates import write_templates
@@ -39,7 +40,7 @@ from splitter.version import __version__
 __all__ = ["console_main", "main"]
 
 POOL_COMMANDS = ("run", "plan", "digest")
-TOOL_COMMANDS = ("init", "merge", "status", "report")
+TOOL_COMMANDS = ("init", "merge", "status", "report", "slurm-script")
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ def _parser(program: Program) -> argparse.ArgumentParser:
     _add_merge(commands)
     _add_status(commands)
     _add_report(commands)
+    _add_slurm_script(commands, program)
     return parser
 
 
@@ -185,6 +187,11 @@ def _add_run(commands: Any) -> None:
         help="rerun error/crashed/timeout (with --rescue: rescue failed jobs too)",
     )  # fmt: skip
     parser.add_argument("--fresh", action="store_true", help="move an earlier run aside first")
+    parser.add_argument(
+        "--slurm-array", type=_positive_int, nargs="?", const=0, metavar="N",
+        help="be this Slurm array task's machine, of N tasks (else Slurm's count); "
+        "implied in an array task with no machine named",
+    )  # fmt: skip
     _rescue_options(parser)
     parser.set_defaults(handler=_cmd_run)
 
@@ -193,6 +200,7 @@ def _add_plan(commands: Any) -> None:
     parser = commands.add_parser("plan", help="print the digest and every machine's share")
     _configs_option(parser)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    _array_option(parser)
     _rescue_options(parser)
     parser.set_defaults(handler=_cmd_plan)
 
@@ -201,8 +209,40 @@ def _add_digest(commands: Any) -> None:
     parser = commands.add_parser("digest", help="print only the plan digest")
     _configs_option(parser)
     parser.add_argument("--full", action="store_true", help="all 64 hex digits, ungrouped")
+    _array_option(parser)
     _rescue_options(parser)
     parser.set_defaults(handler=_cmd_digest)
+
+
+def _array_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--slurm-array", type=_positive_int, metavar="N",
+        help="plan over the N equal tasks of a Slurm array instead of machines.json",
+    )  # fmt: skip
+
+
+def _add_slurm_script(commands: Any, program: Program) -> None:
+    parser = commands.add_parser(
+        "slurm-script", help="print an sbatch script whose array tasks are the machines"
+    )
+    parser.add_argument(
+        "entry", type=Path, metavar="ENTRY", nargs="?" if program.job else None,
+        help="the entry script or its binary" + (" (default: this one)" if program.job else ""),
+    )  # fmt: skip
+    parser.add_argument("--array", type=_positive_int, required=True, metavar="N", help="tasks")
+    parser.add_argument("--cpus", type=_positive_int, default=1, metavar="C", help="per task")
+    parser.add_argument("--time", metavar="LIMIT", help="sbatch --time, like 2:00:00")
+    parser.add_argument("--partition", metavar="NAME", help="sbatch --partition")
+    parser.add_argument("--out", type=Path, default=Path("results"), metavar="DIR")
+    parser.add_argument(
+        "--logs", type=Path, default=Path("slurm-logs"), metavar="DIR",
+        help="the tasks' Slurm logs (created now: Slurm needs it before a task starts)",
+    )  # fmt: skip
+    _configs_option(parser)
+    parser.add_argument(
+        "--python", metavar="PATH", help="the interpreter a task runs ENTRY with (a script)"
+    )
+    parser.set_defaults(handler=_cmd_slurm_script)
 
 
 def _add_init(commands: Any) -> None:
@@ -264,11 +304,17 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-def _campaign(args: argparse.Namespace, program: Program) -> tuple[Campaign, str | None]:
+def _campaign(
+    args: argparse.Namespace, program: Program, array_tasks: int | None = None
+) -> tuple[Campaign, str | None]:
     """The campaign, narrowed to a rescue for plan and digest; and what chose its machines."""
     if args.machines is not None and args.rescue is None:
         raise UsageError("--machines chooses the machines of a rescue; pass it with --rescue M")
-    campaign = load_campaign(locate_configs(args.configs), program.pool, program.key)
+    tasks = array_tasks if args.command == "run" else args.slurm_array
+    machines = None if tasks is None else array_machines(tasks)
+    campaign = load_campaign(
+        locate_configs(args.configs), program.pool, program.key, machines=machines
+    )
     if args.command != "run" and args.rescue is not None:
         rescue = load_rescue(campaign, args.rescue, args.retry_failed, args.machines)
         return rescue.campaign, rescue.chosen_by
@@ -357,12 +403,28 @@ def _cmd_status(args: argparse.Namespace, program: Program) -> int:
 
 def _cmd_run(args: argparse.Namespace, program: Program) -> int:
     from splitter.run.command import RunRequest, run_command
+    from splitter.run.slurm import array_task_for_run
 
     assert program.job is not None
+    named = bool(args.machine or os.environ.get("SPLITTER_MACHINE"))
+    explicit, tasks = args.slurm_array is not None, args.slurm_array or None
+    array = array_task_for_run(explicit, named, args.all, os.environ, tasks)
     request = RunRequest(
         machine=args.machine, whole_pool=args.all, yes=args.yes,
         expect_digest=args.expect_digest, out=args.out, workers=args.workers,
         retry_failed=args.retry_failed, fresh=args.fresh, rescue=args.rescue,
-        rescue_machines=args.machines,
+        rescue_machines=args.machines, array=array,
     )  # fmt: skip
-    return run_command(_campaign(args, program)[0], program.job, request)
+    campaign, _ = _campaign(args, program, None if array is None else array.count)
+    return run_command(campaign, program.job, request)
+
+
+def _cmd_slurm_script(args: argparse.Namespace, program: Program) -> int:
+    from splitter.run.slurm_script import array_script, render_script
+
+    script = array_script(
+        args.entry, args.array, cpus=args.cpus, time=args.time, partition=args.partition,
+        out=args.out, logs=args.logs, configs=args.configs, python=args.python,
+    )  # fmt: skip
+    print(render_script(script), end="")
+    return 0

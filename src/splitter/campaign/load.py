@@ -87,10 +87,18 @@ def _embedded_configs() -> Path | None:
 
 
 def load_campaign(
-    configs: ConfigsLocation, pool: Any, key: Callable[[Any], Any] | None = None
+    configs: ConfigsLocation,
+    pool: Any,
+    key: Callable[[Any], Any] | None = None,
+    *,
+    machines: Sequence[Machine] | None = None,
 ) -> Campaign:
-    """Validate the configs, digest the pool and the config, and plan the split."""
-    machines = load_machines(configs.path / MACHINES_FILE)
+    """Validate the configs, digest the pool and the config, and plan the split.
+
+    ``machines``, if given, replaces machines.json (which is then not read):
+    a Slurm array plans over its tasks.
+    """
+    planned = load_machines(configs.path / MACHINES_FILE) if machines is None else tuple(machines)
     config_path = configs.path / CONFIG_FILE
     # A missing splitter.ini is fine: the runner's sections have built-in defaults.
     config_text = read_config_text(config_path) or ""
@@ -102,7 +110,7 @@ def load_campaign(
     seed = run_seed(pool_hash, config_hash)
     return Campaign(
         configs=configs,
-        machines=machines,
+        machines=planned,
         config=config,
         config_text=config_text,
         config_source=str(config_path),
@@ -111,5 +119,5 @@ def load_campaign(
         pool_digest=pool_hash,
         config_digest=config_hash,
         run_seed=seed,
-        plan=make_plan(seed, machines, len(items)),
+        plan=make_plan(seed, planned, len(items)),
     )

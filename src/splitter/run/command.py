@@ -8,6 +8,7 @@ output folder.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import sys
@@ -25,6 +26,7 @@ from splitter.merge.rescue import Rescue, describe, load_rescue
 from splitter.run.local import LocalPool
 from splitter.run.prompt import ask, ask_machine, confirm, say
 from splitter.run.runner import RunOptions, run_share
+from splitter.run.slurm import ArrayTask, process_cpus
 
 __all__ = ["RunRequest", "run_command"]
 
@@ -43,6 +45,8 @@ class RunRequest:
     fresh: bool
     rescue: Path | None
     rescue_machines: tuple[str, ...] | None = None
+    array: ArrayTask | None = None
+    """The Slurm array task this run is (its campaign planned over the array's tasks)."""
 
 
 def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest) -> int:
@@ -61,6 +65,9 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
             return EXIT_OK
         folder_name = rescue.folder_name
         extra += [("plan_digest", rescue.plan_digest), ("rescue", str(rescue.report))]
+    if request.array is not None:
+        extra.append(("slurm", request.array.as_json()))
+        request = _as_array_task(request, request.array)
     plan = campaign.plan
     interactive = sys.stdin.isatty()
     if request.whole_pool:
@@ -89,6 +96,17 @@ def _check_rescuer(campaign: Campaign, name: str | None, rescue: Rescue) -> None
             f"machine {name!r} has no share of this rescue, which runs over {', '.join(names)}"
             f" ({rescue.chosen_by}); run it on one of those, or pass --machines to choose"
         )
+
+
+def _as_array_task(request: RunRequest, task: ArrayTask) -> RunRequest:
+    """The request of array task ``task``: its machine, and the CPUs Slurm gave it."""
+    if task.restart_count:
+        say(
+            f"Slurm requeued this task (restart {task.restart_count}): {task.name} resumes "
+            "its folder"
+        )
+    workers = request.workers or task.cpus or process_cpus()
+    return dataclasses.replace(request, machine=task.name, workers=workers)
 
 
 def _chosen(campaign: Campaign, name: str | None, interactive: bool) -> Machine:

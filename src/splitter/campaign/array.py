@@ -1,0 +1,30 @@
+"""The machines of a Slurm job array: N equal tasks named ``task-0`` ... ``task-(N-1)``.
+
+Inside an array the tasks are the machines, so the plan is made over them
+instead of machines.json. Every task weighs the same (perf 1, one core: the
+weight only sets the proportions; the workers a task runs are its own
+business), and the names and their number enter the plan digest as any
+machines do, so the digest covers N and every task of one array shows the
+same one.
+"""
+
+from __future__ import annotations
+
+from splitter.campaign.machines import Machine
+from splitter.errors import UsageError
+
+__all__ = ["TASK_PREFIX", "array_machines", "task_name"]
+
+TASK_PREFIX = "task-"
+
+
+def task_name(index: int) -> str:
+    """The machine (and folder) name of array task ``index``, counted from 0."""
+    return f"{TASK_PREFIX}{index}"
+
+
+def array_machines(count: int) -> tuple[Machine, ...]:
+    """The ``count`` equal machines of an array of ``count`` tasks, in task order."""
+    if count < 1:
+        raise UsageError(f"a Slurm array of {count} tasks has no machines; give at least 1 task")
+    return tuple(Machine(name=task_name(index), perf=1.0, cores=1) for index in range(count))

@@ -1,0 +1,186 @@
+"""The sbatch script of a Slurm job array whose tasks are the machines of one plan.
+
+``slurm-script ENTRY --array N`` prints it; a person reads, edits and submits
+it. Each task runs ``ENTRY run --slurm-array N`` with the plan digest baked in
+(``--expect-digest``: a task whose inputs differ refuses to run), writes its
+own folder ``OUT/task-<k>`` and logs to ``LOGS/slurm-<job>_<task>.log``.
+
+How a task finds the program: a frozen binary (``make exe``) runs itself; any
+other ENTRY is a Python script, run by an interpreter, by default the one
+running ``slurm-script`` (``sys.executable``: the venv where splitter is
+installed), which the nodes must see at the same path (a shared file system),
+or by ``--python PATH``. A frozen ``splitter`` cannot run a Python script, so
+there ``--python`` is required.
+
+``render_script`` and ``entry_command`` are pure; ``probe_digest`` runs the
+entry once, as the tasks will, to learn the digest; ``array_script`` gathers
+it all for the command.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from splitter.campaign.digest import group_digest
+from splitter.errors import UsageError
+
+__all__ = ["ArrayScript", "array_script", "entry_command", "probe_digest", "render_script"]
+
+ELF_MAGIC = b"\x7fELF"
+# Before a time limit, Slurm sends SIGINT to the task this many seconds ahead:
+# the run stops dispatching and ends cleanly (exit 130), and a rerun resumes.
+SIGNAL_LEAD_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class ArrayScript:
+    """Everything the script says: the command of a task and the array's options."""
+
+    command: tuple[str, ...]
+    """The program of a task: ``(binary,)`` or ``(python, script)``, absolute paths."""
+    tasks: int
+    digest: bytes
+    workdir: Path
+    out: Path
+    logs: Path
+    cpus: int = 1
+    configs: Path | None = None
+    time: str | None = None
+    partition: str | None = None
+    job_name: str = "splitter"
+
+
+def array_script(
+    entry: Path | None,
+    tasks: int,
+    *,
+    cpus: int,
+    out: Path,
+    logs: Path,
+    configs: Path | None = None,
+    time: str | None = None,
+    partition: str | None = None,
+    python: str | None = None,
+) -> ArrayScript:
+    """The script for ENTRY (default: the running entry script or binary) as ``tasks`` tasks.
+
+    Paths become absolute, as the tasks start elsewhere; the logs folder is made
+    now, since Slurm opens a task's log before the task starts.
+    """
+    frozen = bool(getattr(sys, "frozen", False))
+    path = (entry or Path(sys.executable if frozen else sys.argv[0])).resolve()
+    try:
+        with path.open("rb") as file:
+            head = file.read(len(ELF_MAGIC))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read ENTRY {path} ({exc.strerror}); pass the entry script or its binary"
+        ) from None
+    command = entry_command(path, head, python, frozen, sys.executable)
+    configs = None if configs is None else configs.resolve()
+    workdir = Path.cwd()
+    digest = probe_digest(command, tasks, configs, workdir)
+    logs = logs.resolve()
+    logs.mkdir(parents=True, exist_ok=True)
+    return ArrayScript(
+        command=command, tasks=tasks, digest=digest, workdir=workdir, out=out.resolve(),
+        logs=logs, cpus=cpus, configs=configs, time=time, partition=partition,
+        job_name=path.stem,
+    )  # fmt: skip
+
+
+def entry_command(
+    entry: Path, head: bytes, python: str | None, frozen: bool, executable: str
+) -> tuple[str, ...]:
+    """How a task starts ENTRY, whose first bytes are ``head``.
+
+    A frozen binary (an ELF file) runs itself; anything else is a Python script,
+    run by ``python`` if given, else by ``executable`` (the interpreter running
+    now), unless that is itself a frozen binary, which cannot run scripts.
+    """
+    if head.startswith(ELF_MAGIC):
+        return (str(entry),)
+    if python is None and frozen:
+        raise UsageError(
+            f"{entry} is a Python script, which this frozen splitter cannot run; pass "
+            "--python PATH (an interpreter with splitter installed, as the nodes see it), "
+            f"or build the script into a binary with `make exe ENTRY={entry.name}` and pass that"
+        )
+    return (python or executable, str(entry))
+
+
+def probe_digest(command: Sequence[str], tasks: int, configs: Path | None, cwd: Path) -> bytes:
+    """The plan digest of an array of ``tasks``, from the entry itself, as a task computes it."""
+    argv = [*command, "digest", "--full", "--slurm-array", str(tasks)]
+    if configs is not None:
+        argv += ["--configs", str(configs)]
+    try:
+        done = subprocess.run(
+            argv, cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600
+        )
+    except OSError as exc:
+        raise UsageError(f"cannot start {shlex.join(command)} ({exc}); check ENTRY") from None
+    lines = done.stdout.split()
+    if done.returncode != 0 or len(lines) != 1:
+        said = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise UsageError(
+            f"`{shlex.join(argv)}` failed (exit {done.returncode}: {said}); fix that first, "
+            "since every task would fail the same way"
+        )
+    try:
+        return bytes.fromhex(lines[0])
+    except ValueError:
+        raise UsageError(f"`{shlex.join(argv)}` printed {lines[0]!r}, not a digest") from None
+
+
+def render_script(script: ArrayScript) -> str:
+    """The sbatch script text: a commented header, the #SBATCH lines, one exec line."""
+    last = script.tasks - 1
+    tasks = "task-0" if last == 0 else f"task-0 ... task-{last}"
+    quote = shlex.quote
+    header = [
+        "#!/bin/bash",
+        f"# A Slurm job array of {script.tasks} tasks for splitter: each task is one machine",
+        f"# of the plan, {tasks}, running its equal share of the job pool.",
+        f"#   digest   {group_digest(script.digest)}  (plan --slurm-array {script.tasks})",
+        f"#   results  {script.out}/task-<k>, one folder per task",
+        f"#   logs     {script.logs}/slurm-<job id>_<task>.log",
+        "# Submit with `sbatch THIS_FILE`; when all tasks are done, merge their folders:",
+        f"#   {shlex.join(script.command)} merge {quote(str(script.out))}/task-* --out merged",
+        "# A requeued task (scontrol requeue, preemption, node failure) resumes its folder.",
+        "# Rerun some tasks alone with `sbatch --array=K,L THIS_FILE`: each resumes its folder.",
+        "# Another --array size is another plan: print a new script for it, do not edit it.",
+    ]
+    options = [
+        f"--job-name={quote(script.job_name)}",
+        f"--array=0-{last}",
+        f"--cpus-per-task={script.cpus}",
+    ]
+    if script.time is not None:
+        options += [f"--time={quote(script.time)}", f"--signal=B:INT@{SIGNAL_LEAD_SECONDS}"]
+    if script.partition is not None:
+        options.append(f"--partition={quote(script.partition)}")
+    options += [
+        f"--chdir={quote(str(script.workdir))}",
+        f"--output={quote(str(script.logs / 'slurm-%A_%a.log'))}",
+        "--open-mode=append",
+        "--requeue",
+    ]
+    run = [f"exec {shlex.join(script.command)} run --slurm-array {script.tasks}"]
+    run.append(f"--expect-digest {script.digest.hex()}")
+    if script.configs is not None:
+        run.append(f"--configs {quote(str(script.configs))}")
+    run.append(f"--out {quote(str(script.out))}")
+    body = [
+        "",
+        "set -euo pipefail",
+        "# exec: Slurm's signals (cancel, time limit) reach the run itself.",
+        " \\\n    ".join(run),
+        "",
+    ]
+    return "\n".join([*header, *(f"#SBATCH {option}" for option in options), *body])

@@ -1,0 +1,113 @@
+"""Tests for splitter.run.slurm_script: the sbatch array script and how a task starts ENTRY."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from splitter.errors import UsageError
+from splitter.run.slurm_script import ArrayScript, entry_command, render_script
+
+DIGEST = bytes(range(32))
+HEX = DIGEST.hex()
+
+
+def script(**changes: object) -> ArrayScript:
+    """A script for /work/main.py, three tasks, run by /venv/bin/python."""
+    fields: dict[str, object] = {
+        "command": ("/venv/bin/python", "/work/main.py"),
+        "tasks": 3,
+        "digest": DIGEST,
+        "workdir": Path("/work"),
+        "out": Path("/work/results"),
+        "logs": Path("/work/slurm-logs"),
+        "job_name": "main",
+        **changes,
+    }
+    return ArrayScript(**fields)  # type: ignore[arg-type]
+
+
+def test_the_script_of_three_tasks_reads_as_written() -> None:
+    assert render_script(script()).split("\n") == [
+        "#!/bin/bash",
+        "# A Slurm job array of 3 tasks for splitter: each task is one machine",
+        "# of the plan, task-0 ... task-2, running its equal share of the job pool.",
+        "#   digest   0001 0203 0405 0607  (plan --slurm-array 3)",
+        "#   results  /work/results/task-<k>, one folder per task",
+        "#   logs     /work/slurm-logs/slurm-<job id>_<task>.log",
+        "# Submit with `sbatch THIS_FILE`; when all tasks are done, merge their folders:",
+        "#   /venv/bin/python /work/main.py merge /work/results/task-* --out merged",
+        "# A requeued task (scontrol requeue, preemption, node failure) resumes its folder.",
+        "# Rerun some tasks alone with `sbatch --array=K,L THIS_FILE`: each resumes its folder.",
+        "# Another --array size is another plan: print a new script for it, do not edit it.",
+        "#SBATCH --job-name=main",
+        "#SBATCH --array=0-2",
+        "#SBATCH --cpus-per-task=1",
+        "#SBATCH --chdir=/work",
+        "#SBATCH --output=/work/slurm-logs/slurm-%A_%a.log",
+        "#SBATCH --open-mode=append",
+        "#SBATCH --requeue",
+        "",
+        "set -euo pipefail",
+        "# exec: Slurm's signals (cancel, time limit) reach the run itself.",
+        "exec /venv/bin/python /work/main.py run --slurm-array 3 \\",
+        f"    --expect-digest {HEX} \\",
+        "    --out /work/results",
+        "",
+    ]
+
+
+def test_a_time_limit_comes_with_a_sigint_ahead_of_it() -> None:
+    lines = render_script(script(time="2:00:00", partition="short")).split("\n")
+    assert lines[14:17] == [
+        "#SBATCH --time=2:00:00",
+        "#SBATCH --signal=B:INT@120",
+        "#SBATCH --partition=short",
+    ]
+
+
+def test_configs_and_paths_with_spaces_are_quoted_for_the_shell() -> None:
+    text = render_script(
+        script(configs=Path("/my work/configs"), out=Path("/my work/out"), command=("/bin/sweep",))
+    )
+    assert "exec /bin/sweep run --slurm-array 3 \\\n" in text
+    assert "    --configs '/my work/configs' \\\n    --out '/my work/out'\n" in text
+
+
+def test_an_array_of_one_task_says_so() -> None:
+    text = render_script(script(tasks=1))
+    assert "# of the plan, task-0, running its equal share of the job pool." in text
+    assert "#SBATCH --array=0-0\n" in text
+
+
+def test_every_sbatch_line_comes_before_the_first_command() -> None:
+    # sbatch stops reading #SBATCH lines at the first line that is not a comment.
+    lines = render_script(script(time="1:00", partition="p")).split("\n")
+    first_command = next(i for i, line in enumerate(lines) if line and not line.startswith("#"))
+    assert max(i for i, line in enumerate(lines) if line.startswith("#SBATCH")) < first_command
+
+
+def test_a_frozen_binary_runs_itself() -> None:
+    command = entry_command(Path("/bin/sweep"), b"\x7fELF", None, True, "/bin/splitter")
+    assert command == ("/bin/sweep",)
+
+
+def test_a_script_runs_under_the_interpreter_running_now() -> None:
+    command = entry_command(Path("/w/main.py"), b"impo", None, False, "/venv/bin/python")
+    assert command == ("/venv/bin/python", "/w/main.py")
+
+
+def test_python_names_the_interpreter_of_a_script() -> None:
+    command = entry_command(Path("/w/main.py"), b"#!/u", "/opt/py/bin/python3", True, "/x")
+    assert command == ("/opt/py/bin/python3", "/w/main.py")
+
+
+def test_a_frozen_splitter_cannot_run_a_script_without_python() -> None:
+    with pytest.raises(UsageError) as caught:
+        entry_command(Path("/w/main.py"), b"impo", None, True, "/bin/splitter")
+    assert str(caught.value) == (
+        "/w/main.py is a Python script, which this frozen splitter cannot run; pass --python "
+        "PATH (an interpreter with splitter installed, as the nodes see it), or build the "
+        "script into a binary with `make exe ENTRY=main.py` and pass that"
+    )
