@@ -2,7 +2,9 @@
 
 ``splitter.main(job, pool)`` serves the user's entry script (and so the frozen
 binary) with every command; the ``splitter`` console script serves those that
-need no job pool. Each command is a pair ``_add_<cmd>`` / ``_cmd_<cmd>``. A
+need no job pool, and the pool commands on a task file (``--tasks FILE``: each
+line a shell command, see ``splitter.run.shelltask``). Each command is a pair
+``_add_<cmd>`` / ``_cmd_<cmd>``. A
 ``SplitterError`` becomes one sentence on stderr and its exit code; anything
 else is our bug and keeps its traceback.
 """
@@ -124,21 +126,26 @@ def _parser(program: Program) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"splitter {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    if program.job is not None:
-        _add_run(commands)
-        _add_plan(commands)
-        _add_digest(commands)
+    tasks = program.job is None
+    _add_run(commands, tasks)
+    _add_plan(commands, tasks)
+    _add_digest(commands, tasks)
     _add_init(commands)
     _add_merge(commands)
     _add_status(commands)
     return parser
 
 
-def _configs_option(parser: argparse.ArgumentParser) -> None:
+def _configs_option(parser: argparse.ArgumentParser, tasks: bool = False) -> None:
     parser.add_argument(
         "--configs", type=Path, metavar="DIR",
         help="folder with machines.json and splitter.ini (default ./configs, else embedded)",
     )  # fmt: skip
+    if tasks:
+        parser.add_argument(
+            "--tasks", type=Path, metavar="FILE", required=True,
+            help="the jobs: one shell command per line (# comments and blank lines skipped)",
+        )  # fmt: skip
 
 
 def _rescue_options(parser: argparse.ArgumentParser) -> None:
@@ -153,9 +160,9 @@ def _rescue_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_run(commands: Any) -> None:
+def _add_run(commands: Any, tasks: bool) -> None:
     parser = commands.add_parser("run", help="run this host's share (the default command)")
-    _configs_option(parser)
+    _configs_option(parser, tasks)
     parser.add_argument("--machine", help="which machine this is (else $SPLITTER_MACHINE)")
     parser.add_argument("--all", action="store_true", help="run the whole pool here")
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
@@ -173,17 +180,17 @@ def _add_run(commands: Any) -> None:
     parser.set_defaults(handler=_cmd_run)
 
 
-def _add_plan(commands: Any) -> None:
+def _add_plan(commands: Any, tasks: bool) -> None:
     parser = commands.add_parser("plan", help="print the digest and every machine's share")
-    _configs_option(parser)
+    _configs_option(parser, tasks)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     _rescue_options(parser)
     parser.set_defaults(handler=_cmd_plan)
 
 
-def _add_digest(commands: Any) -> None:
+def _add_digest(commands: Any, tasks: bool) -> None:
     parser = commands.add_parser("digest", help="print only the plan digest")
-    _configs_option(parser)
+    _configs_option(parser, tasks)
     parser.add_argument("--full", action="store_true", help="all 64 hex digits, ungrouped")
     _rescue_options(parser)
     parser.set_defaults(handler=_cmd_digest)
@@ -230,15 +237,31 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _with_tasks(args: argparse.Namespace, program: Program) -> Program:
+    """The program itself, or for ``--tasks FILE`` the task file's (job, pool) pair."""
+    if getattr(args, "tasks", None) is None:
+        return program
+    from splitter.run.shelltask import load_tasks
+
+    job, pool = load_tasks(args.tasks)
+    return Program(job, pool)
+
+
 def _campaign(args: argparse.Namespace, program: Program) -> Campaign:
     campaign = load_campaign(locate_configs(args.configs), program.pool, program.key)
+    if getattr(args, "tasks", None) is not None:
+        from splitter.campaign.taskfile import task_settings
+        from splitter.run.shelltask import resolve_shell
+
+        # A bad [tasks] section or a missing shell stops here, before anything is written.
+        resolve_shell(task_settings(campaign.config, campaign.config_source))
     if args.command != "run" and args.rescue is not None:
         campaign = load_rescue(campaign, args.rescue, args.retry_failed).campaign
     return campaign
 
 
 def _cmd_plan(args: argparse.Namespace, program: Program) -> int:
-    campaign = _campaign(args, program)
+    campaign = _campaign(args, _with_tasks(args, program))
     if args.json:
         print(json.dumps(plan_json(campaign), indent=2))
     else:
@@ -247,7 +270,7 @@ def _cmd_plan(args: argparse.Namespace, program: Program) -> int:
 
 
 def _cmd_digest(args: argparse.Namespace, program: Program) -> int:
-    digest = _campaign(args, program).plan.digest
+    digest = _campaign(args, _with_tasks(args, program)).plan.digest
     print(full_hex(digest) if args.full else group_digest(digest))
     return 0
 
@@ -304,10 +327,12 @@ def _cmd_status(args: argparse.Namespace, program: Program) -> int:
 def _cmd_run(args: argparse.Namespace, program: Program) -> int:
     from splitter.run.command import RunRequest, run_command
 
+    program = _with_tasks(args, program)
     assert program.job is not None
     request = RunRequest(
         machine=args.machine, whole_pool=args.all, yes=args.yes,
         expect_digest=args.expect_digest, out=args.out, workers=args.workers,
         retry_failed=args.retry_failed, fresh=args.fresh, rescue=args.rescue,
+        stop_at_once=getattr(args, "tasks", None) is not None,
     )  # fmt: skip
     return run_command(_campaign(args, program), program.job, request)

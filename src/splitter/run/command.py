@@ -42,6 +42,8 @@ class RunRequest:
     retry_failed: bool
     fresh: bool
     rescue: Path | None
+    stop_at_once: bool = False
+    """Ctrl-C and SIGTERM stop the running jobs at once (shell tasks)."""
 
 
 def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest) -> int:
@@ -72,7 +74,7 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
         out=request.out, machine=name, folder=folder_name(name),
         workers=request.workers or cores, retry_failed=request.retry_failed,
         fresh=request.fresh, interactive=sys.stderr.isatty(), stream=sys.stderr,
-        manifest_extra=tuple(extra),
+        manifest_extra=tuple(extra), stop_at_once=request.stop_at_once,
     )  # fmt: skip
     return run_share(campaign, job, share, options, LocalPool(options.workers)).exit_code
 
