@@ -145,6 +145,9 @@ def _run(
     context.hold_process_group(pid)
     try:
         _collect(pid, {out_read: streams[0], err_read: streams[1]})
+        # The pipes may close before the task ends (coreutils close stdout at
+        # exit): wait for its end, leaving it unreaped so its group id stays ours.
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
     except BaseException:
         for stream in streams:
             stream.discard()
