@@ -13,7 +13,8 @@ help:
 	@echo "make lint   ruff check, ruff format --check, mypy"
 	@echo "make slurm-test  start a one-node Slurm here (root) and run the Slurm tests"
 	@echo "make bench  benchmarks (printed, not asserted)"
-	@echo "make exe ENTRY=example_main.py [NAME=...] [CONFIGS=configs]  one-file binary in dist/"
+	@echo "make exe    the generic binary dist/splitter (task files: splitter run --tasks FILE)"
+	@echo "make exe ENTRY=my_main.py [NAME=...] [CONFIGS=configs]  your entry script as dist/NAME"
 
 setup: $(STAMP)
 
@@ -65,16 +66,19 @@ bench: $(STAMP)
 # $(EXE_DIST)/NAME (packaging/build_exe.py; README.md, "Shipping the binary"). PyInstaller's
 # work files stay under $(EXE_WORK)/NAME. NAME comes from the command line or the
 # entry's file stem, never from the environment (WSL sets NAME to the host name).
-ENTRY ?= example_main.py
+# Without ENTRY: the generic binary $(EXE_DIST)/splitter, the console script frozen
+# (task files, plan, digest, status, merge, init).
+ENTRY ?=
+EXE_ENTRY := $(if $(ENTRY),$(ENTRY),packaging/splitter_cli.py)
 ifneq ($(origin NAME),command line)
-NAME := $(basename $(notdir $(ENTRY)))
+NAME := $(if $(ENTRY),$(basename $(notdir $(ENTRY))),splitter)
 endif
 CONFIGS ?=
 EXE_DIST ?= dist
 EXE_WORK ?= build/exe
 
 exe: $(STAMP)
-	$(BIN)/python packaging/build_exe.py $(ENTRY) --name $(NAME) \
+	$(BIN)/python packaging/build_exe.py $(EXE_ENTRY) --name $(NAME) \
 		--dist $(EXE_DIST) --work $(EXE_WORK) $(if $(CONFIGS),--configs $(CONFIGS))
 
 clean:

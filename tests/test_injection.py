@@ -6,7 +6,7 @@ import pickle
 import subprocess
 import sys
 
-from splitter.run.injection import JobRandom, Progress, injected_names
+from splitter.run.injection import JobContext, JobRandom, Progress, injected_names, job_seed64
 
 SEED = bytes(range(32))
 RAW_PINNED = [3431924975753190539, 7145502093465193138]
@@ -94,3 +94,29 @@ def test_job_random_survives_pickling_with_its_state() -> None:
     original.random()
     copy = pickle.loads(pickle.dumps(original))
     assert copy.random() == original.random()
+
+
+def test_job_context_is_injected_only_when_named() -> None:
+    def named(x, *, job_context):
+        return x
+
+    def anything(x, **kwargs):
+        return x
+
+    assert injected_names(named) == {"job_context"}
+    assert "job_context" not in injected_names(anything)
+
+
+def test_the_64_bit_seed_is_pinned_and_differs_per_job() -> None:
+    assert job_seed64(bytes(32), 0) == 9128385629980561652
+    assert job_seed64(SEED, 12345) == 12079228921884864759
+    assert len({job_seed64(SEED, job_id) for job_id in range(1000)}) == 1000
+
+
+def test_the_context_tells_the_parent_its_process_group_through_its_slot() -> None:
+    slots = [0.0] * 10
+    context = JobContext(4, "alpha", 1, None, SEED, slots, 9)
+    context.hold_process_group(4321)
+    assert (slots[9], context.seed) == (4321.0, job_seed64(SEED, 4))
+    context.hold_process_group(0)
+    assert slots == [0.0] * 10

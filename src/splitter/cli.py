@@ -2,7 +2,9 @@
 
 ``splitter.main(job, pool)`` serves the user's entry script (and so the frozen
 binary) with every command; the ``splitter`` console script serves those that
-need no job pool. Each command is a pair ``_add_<cmd>`` / ``_cmd_<cmd>``. A
+need no job pool, and the pool commands on a task file (``--tasks FILE``: each
+line a shell command, see ``splitter.run.shelltask``). Each command is a pair
+``_add_<cmd>`` / ``_cmd_<cmd>``. A
 ``SplitterError`` becomes one sentence on stderr and its exit code; anything
 else is our bug and keeps its traceback.
 """
@@ -136,10 +138,10 @@ def _parser(program: Program) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"splitter {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    if program.job is not None:
-        _add_run(commands)
-        _add_plan(commands)
-        _add_digest(commands)
+    tasks = program.job is None
+    _add_run(commands, tasks)
+    _add_plan(commands, tasks)
+    _add_digest(commands, tasks)
     _add_init(commands)
     _add_merge(commands)
     _add_status(commands)
@@ -148,11 +150,16 @@ def _parser(program: Program) -> argparse.ArgumentParser:
     return parser
 
 
-def _configs_option(parser: argparse.ArgumentParser) -> None:
+def _configs_option(parser: argparse.ArgumentParser, tasks: bool = False) -> None:
     parser.add_argument(
         "--configs", type=Path, metavar="DIR",
         help="folder with machines.json and splitter.ini (default ./configs, else embedded)",
     )  # fmt: skip
+    if tasks:
+        parser.add_argument(
+            "--tasks", type=Path, metavar="FILE", required=True,
+            help="the jobs: one shell command per line (# comments and blank lines skipped)",
+        )  # fmt: skip
 
 
 def _rescue_options(parser: argparse.ArgumentParser) -> None:
@@ -171,9 +178,9 @@ def _rescue_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_run(commands: Any) -> None:
+def _add_run(commands: Any, tasks: bool) -> None:
     parser = commands.add_parser("run", help="run this host's share (the default command)")
-    _configs_option(parser)
+    _configs_option(parser, tasks)
     parser.add_argument("--machine", help="which machine this is (else $SPLITTER_MACHINE)")
     parser.add_argument("--all", action="store_true", help="run the whole pool here")
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
@@ -196,18 +203,18 @@ def _add_run(commands: Any) -> None:
     parser.set_defaults(handler=_cmd_run)
 
 
-def _add_plan(commands: Any) -> None:
+def _add_plan(commands: Any, tasks: bool) -> None:
     parser = commands.add_parser("plan", help="print the digest and every machine's share")
-    _configs_option(parser)
+    _configs_option(parser, tasks)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     _array_option(parser)
     _rescue_options(parser)
     parser.set_defaults(handler=_cmd_plan)
 
 
-def _add_digest(commands: Any) -> None:
+def _add_digest(commands: Any, tasks: bool) -> None:
     parser = commands.add_parser("digest", help="print only the plan digest")
-    _configs_option(parser)
+    _configs_option(parser, tasks)
     parser.add_argument("--full", action="store_true", help="all 64 hex digits, ungrouped")
     _array_option(parser)
     _rescue_options(parser)
@@ -304,6 +311,16 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
+def _with_tasks(args: argparse.Namespace, program: Program) -> Program:
+    """The program itself, or for ``--tasks FILE`` the task file's (job, pool) pair."""
+    if getattr(args, "tasks", None) is None:
+        return program
+    from splitter.run.shelltask import load_tasks
+
+    job, pool = load_tasks(args.tasks)
+    return Program(job, pool)
+
+
 def _campaign(
     args: argparse.Namespace, program: Program, array_tasks: int | None = None
 ) -> tuple[Campaign, str | None]:
@@ -315,6 +332,12 @@ def _campaign(
     campaign = load_campaign(
         locate_configs(args.configs), program.pool, program.key, machines=machines
     )
+    if getattr(args, "tasks", None) is not None:
+        from splitter.campaign.taskfile import task_settings
+        from splitter.run.shelltask import resolve_shell
+
+        # A bad [tasks] section or a missing shell stops here, before anything is written.
+        resolve_shell(task_settings(campaign.config, campaign.config_source))
     if args.command != "run" and args.rescue is not None:
         rescue = load_rescue(campaign, args.rescue, args.retry_failed, args.machines)
         return rescue.campaign, rescue.chosen_by
@@ -322,7 +345,7 @@ def _campaign(
 
 
 def _cmd_plan(args: argparse.Namespace, program: Program) -> int:
-    campaign, rescue_over = _campaign(args, program)
+    campaign, rescue_over = _campaign(args, _with_tasks(args, program))
     if args.json:
         print(json.dumps(plan_json(campaign), indent=2))
     else:
@@ -331,7 +354,7 @@ def _cmd_plan(args: argparse.Namespace, program: Program) -> int:
 
 
 def _cmd_digest(args: argparse.Namespace, program: Program) -> int:
-    digest = _campaign(args, program)[0].plan.digest
+    digest = _campaign(args, _with_tasks(args, program))[0].plan.digest
     print(full_hex(digest) if args.full else group_digest(digest))
     return 0
 
@@ -405,6 +428,7 @@ def _cmd_run(args: argparse.Namespace, program: Program) -> int:
     from splitter.run.command import RunRequest, run_command
     from splitter.run.slurm import array_task_for_run
 
+    program = _with_tasks(args, program)
     assert program.job is not None
     named = bool(args.machine or os.environ.get("SPLITTER_MACHINE"))
     explicit, tasks = args.slurm_array is not None, args.slurm_array or None
@@ -414,6 +438,7 @@ def _cmd_run(args: argparse.Namespace, program: Program) -> int:
         expect_digest=args.expect_digest, out=args.out, workers=args.workers,
         retry_failed=args.retry_failed, fresh=args.fresh, rescue=args.rescue,
         rescue_machines=args.machines, array=array,
+        stop_at_once=getattr(args, "tasks", None) is not None,
     )  # fmt: skip
     campaign, _ = _campaign(args, program, None if array is None else array.count)
     return run_command(campaign, program.job, request)

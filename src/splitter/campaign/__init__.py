@@ -4,6 +4,7 @@ Takes the configs (machines.json, splitter.ini) and the job pool; hands on a
 `Campaign`: the parsed config and runner settings, the machines, the pool's
 canonical encoding and digest, the run seed and the plan (the job order and
 each machine's share, under one plan digest), plus the templates `init`
-writes and the plan as people read it. Pure and deterministic: nothing here
-touches an output folder, and nothing here imports the later stages.
+writes, the plan as people read it, and a task file's lines as a pool. Pure
+and deterministic: nothing here touches an output folder, and nothing here
+imports the later stages.
 """

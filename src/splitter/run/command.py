@@ -47,6 +47,8 @@ class RunRequest:
     rescue_machines: tuple[str, ...] | None = None
     array: ArrayTask | None = None
     """The Slurm array task this run is (its campaign planned over the array's tasks)."""
+    stop_at_once: bool = False
+    """Ctrl-C and SIGTERM stop the running jobs at once (shell tasks)."""
 
 
 def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest) -> int:
@@ -83,7 +85,7 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
         out=request.out, machine=name, folder=folder_name(name),
         workers=request.workers or cores, retry_failed=request.retry_failed,
         fresh=request.fresh, interactive=sys.stderr.isatty(), stream=sys.stderr,
-        manifest_extra=tuple(extra),
+        manifest_extra=tuple(extra), stop_at_once=request.stop_at_once,
     )  # fmt: skip
     return run_share(campaign, job, share, options, LocalPool(options.workers)).exit_code
 

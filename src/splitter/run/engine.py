@@ -63,6 +63,8 @@ class JobSetup:
     nice: int
     job_log_dir: Path | None
     compression_level: int
+    folder: Path | None = None
+    """The host folder the run writes (``OUT/<machine>/``): ``job_context.folder``."""
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,38 @@
-"""What a job receives besides its item: random_obj, config and progress.
+"""What a job receives besides its item: random_obj, config, progress and job_context.
 
 Each is injected as a keyword argument only when the job's signature takes it
 (or takes ``**kwargs``), so a plain ``def job(x)`` costs nothing extra.
+``job_context`` (where the job runs: its id, machine, worker, folder) is
+injected only when named explicitly, so ``**kwargs`` jobs see no new key.
+A job ends with a status other than ok or error by raising ``JobFailed``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import random
 from collections.abc import Callable, MutableSequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["INJECTABLE", "JobRandom", "Progress", "injected_names", "job_seed_sequence"]
+__all__ = [
+    "EXPLICIT_ONLY",
+    "INJECTABLE",
+    "JobContext",
+    "JobFailed",
+    "JobRandom",
+    "Progress",
+    "injected_names",
+    "job_seed64",
+    "job_seed_sequence",
+]
 
 INJECTABLE = ("random_obj", "config", "progress")
+EXPLICIT_ONLY = ("job_context",)
 
 
 def injected_names(job: Callable[..., Any]) -> frozenset[str]:
@@ -26,10 +42,23 @@ def injected_names(job: Callable[..., Any]) -> frozenset[str]:
     except (TypeError, ValueError):
         # Builtins without a signature take nothing we could inject safely.
         return frozenset()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return frozenset(INJECTABLE)
     keywordable = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return frozenset(p.name for p in parameters if p.name in INJECTABLE and p.kind in keywordable)
+    names = {p.name for p in parameters if p.kind in keywordable}
+    explicit = names.intersection(EXPLICIT_ONLY)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return frozenset(INJECTABLE) | explicit
+    return frozenset(names.intersection(INJECTABLE)) | explicit
+
+
+def job_seed64(run_seed: bytes, job_id: int) -> int:
+    """A 64-bit unsigned seed for one job, from the run seed and the job id alone.
+
+    BLAKE2b with its own personalisation, so it is the same on every host and
+    version, and unrelated to the streams of ``random_obj``.
+    """
+    material = run_seed + job_id.to_bytes(8, "little", signed=True)
+    digest = hashlib.blake2b(material, digest_size=8, person=b"splitter/seed64")
+    return int.from_bytes(digest.digest(), "little")
 
 
 def job_seed_sequence(run_seed: bytes, job_id: int) -> np.random.SeedSequence:
@@ -97,3 +126,58 @@ class Progress:
         """Say that the job has done ``value`` out of ``base``."""
         self._slots[self._offset] = float(value)
         self._slots[self._offset + 1] = float(base)
+
+
+class JobFailed(Exception):
+    """Raised by a job to record ``status`` (error, crashed, timeout) with ``error`` and columns.
+
+    Unlike any other exception, it carries the job's columns (``value``) into
+    the row, and no traceback goes to the log: the job has said what happened.
+    """
+
+    def __init__(self, status: str, error: str, value: Any = None) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+        self.value = value
+
+
+class JobContext:
+    """Where a job runs: ``job_context`` for a job that names it. Runs in a worker process.
+
+    ``folder`` is the host folder the run writes (``OUT/<machine>/``), ``worker``
+    the worker's index (0..workers-1), ``seed`` the job's 64-bit seed
+    (``job_seed64``). ``hold_process_group(pgid)`` tells the parent which
+    process group the job's own child processes are in, so a timeout, a lost
+    worker or a stop kills all of them; ``hold_process_group(0)`` when it is gone.
+    """
+
+    __slots__ = ("_offset", "_slots", "folder", "job_id", "machine", "run_seed", "worker")
+
+    def __init__(
+        self,
+        job_id: int,
+        machine: str,
+        worker: int,
+        folder: Path | None,
+        run_seed: bytes,
+        slots: MutableSequence[float] | None = None,
+        offset: int = 0,
+    ) -> None:
+        self.job_id = job_id
+        self.machine = machine
+        self.worker = worker
+        self.folder = folder
+        self.run_seed = run_seed
+        self._slots = slots
+        self._offset = offset
+
+    @property
+    def seed(self) -> int:
+        """The job's 64-bit seed, the same on every host."""
+        return job_seed64(self.run_seed, self.job_id)
+
+    def hold_process_group(self, pgid: int) -> None:
+        """Say that the job's children run in process group ``pgid`` (0: none any more)."""
+        if self._slots is not None:
+            self._slots[self._offset] = float(pgid)

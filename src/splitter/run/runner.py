@@ -64,6 +64,8 @@ class RunOptions:
     manifest_extra: tuple[tuple[str, object], ...] = ()
     folder: str | None = None
     """The folder's name under ``out`` when it is not the machine's (a rescue's)."""
+    stop_at_once: bool = False
+    """Ctrl-C and SIGTERM stop at once (shell tasks: the signal reaches them), not softly."""
 
 
 def run_share(
@@ -143,7 +145,9 @@ def _run(
             _job_setup(campaign, job, folder, options), campaign.items, todo,
             logs.handle_worker_record, settings.job_timeout,
         )  # fmt: skip
-        interrupted = _drive(jobs, writer, logs, display, tally, settings.flush_interval)
+        interrupted = _drive(
+            jobs, writer, logs, display, tally, settings.flush_interval, options.stop_at_once
+        )
         display.close()
         summary = tally.summary(options.machine, folder.path, interrupted, time.time() - started)
         log.info("%s", summary.line())
@@ -161,11 +165,12 @@ def _drive(
     display: ProgressDisplay,
     tally: Tally,
     flush_interval: float,
+    stop_at_once: bool = False,
 ) -> bool:
     """The parent's loop; True when it was interrupted."""
     next_flush = time.monotonic() + flush_interval
     stopped_hard = False
-    with _interrupts(engine):
+    with _interrupts(engine, stop_at_once):
         try:
             engine.start()
             while not engine.finished:
@@ -199,14 +204,18 @@ def _drive(
 
 
 @contextlib.contextmanager
-def _interrupts(engine: Engine) -> Iterator[None]:
-    """First Ctrl-C: finish running jobs, start no more. Second (or SIGTERM): stop now."""
+def _interrupts(engine: Engine, at_once: bool = False) -> Iterator[None]:
+    """First Ctrl-C: finish running jobs, start no more. Second (or SIGTERM): stop now.
+
+    ``at_once``: the first Ctrl-C stops now too (the engine's kill signals the
+    jobs' process groups; their unfinished jobs stay unrecorded and rerun).
+    """
     if threading.current_thread() is not threading.main_thread():
         yield  # Signals reach only the main thread; a library caller handles them.
         return
 
     def on_interrupt(signum: int, frame: object) -> None:
-        if engine.stopping or signum != signal.SIGINT:
+        if at_once or engine.stopping or signum != signal.SIGINT:
             # Not in the middle of a frame write: its rows would be written twice.
             raise_or_defer(KeyboardInterrupt())
             return
@@ -283,6 +292,7 @@ def _job_setup(
         nice=settings.nice,
         job_log_dir=job_log_dir,
         compression_level=settings.compression_level,
+        folder=folder.path.resolve(),
     )
 
 

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
 import signal
 import time
 from collections import deque
@@ -38,7 +39,7 @@ from typing import Any
 
 from splitter.errors import SplitterError
 from splitter.run.engine import JobSetup, LogSink, Received, Row, RunningJob
-from splitter.run.local.worker import IDLE, SLOT_WIDTH, worker_main
+from splitter.run.local.worker import GROUP, IDLE, SLOT_WIDTH, worker_main
 
 __all__ = ["LocalPool", "Supervisor", "WorkersFailedError"]
 
@@ -47,6 +48,9 @@ MAX_GROWTH = 16
 # Workers that die before running anything point at a broken entry script,
 # not at a job: give up instead of respawning forever.
 MAX_FAILED_STARTS = 3
+# How long the process groups of jobs' children (shell tasks) get to end after
+# SIGTERM, when the run is stopped at once, before SIGKILL.
+GROUP_GRACE_SECONDS = 2.0
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +167,7 @@ class Supervisor:
         found = []
         for handle in self._handles.values():
             base = handle.slot * SLOT_WIDTH
-            job_id, started, value, total = self._slots[base : base + SLOT_WIDTH]
+            job_id, started, value, total = self._slots[base : base + GROUP]
             if job_id != IDLE and handle.batch is not None:
                 found.append((handle, RunningJob(int(job_id), now - started, value, total)))
         return found
@@ -179,17 +183,34 @@ class Supervisor:
         self.kill()
 
     def kill(self) -> None:
-        """Stop every worker now; their unreported jobs stay unrecorded."""
+        """Stop every worker now; their unreported jobs stay unrecorded.
+
+        The process groups of jobs' children (shell tasks) get SIGTERM first,
+        and SIGKILL if they have not ended within ``GROUP_GRACE_SECONDS``.
+        """
+        groups = [g for g in map(self._group, self._handles.values()) if g]
+        for group in groups:
+            _signal_group(group, signal.SIGTERM)
         for handle in self._handles.values():
             if handle.process.is_alive():
                 handle.process.kill()
             handle.process.join()
             handle.conn.close()
         self._handles.clear()
+        deadline = time.monotonic() + GROUP_GRACE_SECONDS
+        while groups and time.monotonic() < deadline:
+            groups = [group for group in groups if _signal_group(group, 0)]
+            time.sleep(0.02)
+        for group in groups:
+            _signal_group(group, signal.SIGKILL)
+
+    def _group(self, handle: _Handle) -> int:
+        """The process group the worker's current job runs its children in (0: none)."""
+        return int(self._slots[handle.slot * SLOT_WIDTH + GROUP])
 
     def _spawn(self, slot: int) -> None:
         base = slot * SLOT_WIDTH
-        self._slots[base : base + SLOT_WIDTH] = [IDLE, 0.0, 0.0, 0.0]
+        self._slots[base : base + SLOT_WIDTH] = [IDLE, 0.0, 0.0, 0.0, 0.0]
         parent_end, child_end = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(
             target=worker_main,
@@ -260,7 +281,10 @@ class Supervisor:
             return
         for handle, job in self._running():
             if job.seconds > self._job_timeout:
+                # The worker first, so it cannot record its task's death as a crash.
+                group = self._group(handle)
                 handle.process.kill()
+                _signal_group(group, signal.SIGKILL)
                 self._bury(handle, rows, "timeout")
 
     def _bury(self, handle: _Handle, rows: Received, status: str) -> None:
@@ -272,6 +296,8 @@ class Supervisor:
             pass  # Everything it sent before dying has been read.
         handle.process.join(5)
         handle.conn.close()
+        # A lost worker's job may leave children behind: they go with it.
+        _signal_group(self._group(handle), signal.SIGKILL)
         del self._handles[handle.slot]
         base = handle.slot * SLOT_WIDTH
         job_id, started = self._slots[base], self._slots[base + 1]
@@ -315,6 +341,19 @@ class Supervisor:
             error = f"worker process died ({_describe_exit(exitcode)}) while running this job"
         log.warning("job %d %s: %s", job_id, status, error)
         return (job_id, status, time.time() - seconds, seconds, error, None)
+
+
+def _signal_group(group: int, signum: int) -> bool:
+    """Send ``signum`` to process group ``group`` (0: none); whether it still exists."""
+    if group <= 0:
+        return False
+    try:
+        os.killpg(group, signum)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False  # No longer ours: the group has ended and its id was reused.
+    return True
 
 
 def _describe_exit(exitcode: int | None) -> str:

@@ -16,8 +16,10 @@ A pipe per worker (not one shared queue) means a worker killed mid-write can
 only damage its own pipe, which the parent then discards with the worker.
 
 Shared memory holds one slot per worker: (job_id, started, progress value,
-progress base). The parent reads it to know which job a dead worker was
-running, to enforce timeouts and to draw progress, without any message.
+progress base, process group). The parent reads it to know which job a dead
+worker was running, to enforce timeouts and to draw progress, without any
+message; the process group (0: none) is the one a job's own children run in
+(shell tasks), which the parent kills with the job.
 """
 
 from __future__ import annotations
@@ -36,13 +38,15 @@ from typing import Any
 
 from splitter.campaign.config import parse_config
 from splitter.run.engine import FormattedRows, JobSetup, Row
-from splitter.run.injection import JobRandom, Progress, injected_names
+from splitter.run.injection import JobContext, JobFailed, JobRandom, Progress, injected_names
 from splitter.store.logfile import UtcFormatter
 from splitter.store.rowformat import RowFormat
 
-__all__ = ["IDLE", "SLOT_WIDTH", "one_line", "worker_main"]
+__all__ = ["GROUP", "IDLE", "SLOT_WIDTH", "one_line", "worker_main"]
 
-SLOT_WIDTH = 4
+SLOT_WIDTH = 5
+GROUP = 4
+"""Offset in a slot of the process group of the job's children (0: none)."""
 IDLE = -1.0
 # A worker sends the rows of a long batch at least this often, so results of
 # slow jobs reach the file (and survive a crash) without waiting for the batch.
@@ -100,6 +104,7 @@ class _Worker:
         self.pid = os.getpid()
         self.setup = setup
         self.slots = slots
+        self.slot = slot
         self.base = slot * SLOT_WIDTH
         self.send_lock = threading.Lock()
         self.config = parse_config(setup.config_text, setup.config_source)
@@ -125,6 +130,12 @@ class _Worker:
             kwargs["config"] = self.config
         if "progress" in wanted:
             kwargs["progress"] = self.progress
+        if "job_context" in wanted:
+            setup = self.setup
+            kwargs["job_context"] = JobContext(
+                job_id, setup.machine, self.slot, setup.folder, setup.run_seed,
+                self.slots, self.base + GROUP,
+            )  # fmt: skip
         return kwargs
 
     def run_one(self, job_id: int, item: Any) -> Row:
@@ -143,6 +154,10 @@ class _Worker:
                 value = self.setup.job(item, **kwargs)
             self.exit_if_forked()
             row: Row = (job_id, "ok", start, time.perf_counter() - began, "", value)
+        except JobFailed as failed:
+            self.exit_if_forked()
+            duration = time.perf_counter() - began
+            row = (job_id, failed.status, start, duration, failed.error, failed.value)
         except (Exception, SystemExit, KeyboardInterrupt) as exc:
             # SIGINT is ignored here, so a KeyboardInterrupt is the job's own raise.
             self.exit_if_forked()
