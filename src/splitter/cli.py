@@ -253,7 +253,9 @@ def _cmd_digest(args: argparse.Namespace, program: Program) -> int:
 
 
 def _cmd_init(args: argparse.Namespace, program: Program) -> int:
-    result = write_templates(args.configs, socket.gethostname(), os.cpu_count() or 1)
+    from splitter.run.cpus import usable_cpus
+
+    result = write_templates(args.configs, socket.gethostname(), usable_cpus())
     for path in result.written:
         print(f"wrote {path}")
     for path in result.existing:

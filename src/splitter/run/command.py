@@ -22,6 +22,7 @@ from splitter.campaign.machines import MACHINES_FILE, Machine, find_machine, mac
 from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.errors import EXIT_OK, UsageError, VerificationError
 from splitter.merge.rescue import describe, load_rescue
+from splitter.run.cpus import usable_cpus
 from splitter.run.local import LocalPool
 from splitter.run.prompt import ask, ask_machine, confirm, say
 from splitter.run.runner import RunOptions, run_share
@@ -67,7 +68,10 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
         machine = _chosen(campaign, request.machine, interactive)
         name, share = machine.name, share_jobs(plan, plan.share_for(machine.name))
     _verify(request, plan.digest, name, len(share), plan.size, interactive)
-    cores = machine.cores if machine else os.cpu_count() or 1
+    cores = machine.cores if machine else usable_cpus()
+    if machine is not None and not request.whole_pool:
+        # Declared capacity beside the observed one, for merge's report (absent for --all).
+        extra += [("perf", machine.perf), ("cores", machine.cores)]
     options = RunOptions(
         out=request.out, machine=name, folder=folder_name(name),
         workers=request.workers or cores, retry_failed=request.retry_failed,

@@ -44,6 +44,8 @@ from splitter.version import __version__
 __all__ = ["RunOptions", "RunSummary", "run_share"]
 
 STEP_SECONDS = 0.1
+CHECKPOINT_SECONDS = 5.0
+"""How often a running host rewrites its manifest's counts and rate, for `status`'s ETA."""
 
 log = logging.getLogger("splitter.run")
 
@@ -101,11 +103,17 @@ def run_share(
             _job_setup(campaign, job, folder, options), campaign.items, todo,
             logs.handle_worker_record, settings.job_timeout,
         )  # fmt: skip
-        interrupted = _drive(jobs, writer, logs, display, tally, settings.flush_interval)
+
+        def checkpoint() -> None:
+            manifest.write(tally, "running", display.rate())
+
+        interrupted = _drive(
+            jobs, writer, logs, display, tally, settings.flush_interval, checkpoint
+        )
         display.close()
         summary = tally.summary(options.machine, folder.path, interrupted, time.time() - started)
         log.info("%s", summary.line())
-    manifest.write(tally, "interrupted" if interrupted else "finished")
+    manifest.write(tally, "interrupted" if interrupted else "finished", display.rate())
     return summary
 
 
@@ -120,9 +128,11 @@ def _drive(
     display: ProgressDisplay,
     tally: Tally,
     flush_interval: float,
+    checkpoint: Callable[[], None],
 ) -> bool:
     """The parent's loop; True when it was interrupted."""
     next_flush = time.monotonic() + flush_interval
+    next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
     stopped_hard = False
     with _interrupts(engine):
         try:
@@ -133,12 +143,12 @@ def _drive(
                     if isinstance(rows, FormattedRows):
                         writer.add_text(rows.text, rows.count)
                         failures = [status for _, status in rows.failures]
-                        count = rows.count
+                        count, busy = rows.count, rows.busy
                     else:
                         writer.add(*rows)
                         failures = [] if rows[1] == "ok" else [rows[1]]
-                        count = 1
-                    tally.record(count, failures)
+                        count, busy = 1, rows[3]
+                    tally.record(count, failures, busy)
                     display.advance(count - len(failures), len(failures))
                 engine.columns = writer.columns
                 display.refresh(engine.running())
@@ -146,6 +156,9 @@ def _drive(
                     writer.flush()
                     logs.flush()
                     next_flush = time.monotonic() + flush_interval
+                    if next_flush >= next_checkpoint:
+                        checkpoint()
+                        next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
         except KeyboardInterrupt:
             stopped_hard = True
             engine.kill()
@@ -185,6 +198,8 @@ class _Manifest:
         self, campaign: Campaign, options: RunOptions, folder: OutputFolder, share: int, t0: float
     ) -> None:
         self.path = folder.path / MANIFEST_NAME
+        # The run's wall time counts from run_share's start, on a clock that never jumps.
+        self.began = time.monotonic() - (time.time() - t0)
         self.data: dict[str, object] = {
             "format": MANIFEST_FORMAT,
             "machine": options.machine,
@@ -207,8 +222,15 @@ class _Manifest:
             **dict(options.manifest_extra),
         }
 
-    def write(self, tally: Tally, state: str) -> None:
-        self.data.update(state=state, counts=tally.counts())
+    def write(self, tally: Tally, state: str, rate: float | None = None) -> None:
+        """Rewrite it; this run's busy seconds, jobs and wall time are the observed capacity."""
+        self.data.update(
+            state=state, counts=tally.counts(), busy_seconds=round(tally.busy, 6),
+            jobs_done=tally.ran, wall_seconds=round(time.monotonic() - self.began, 6),
+            updated=time.time(),
+        )  # fmt: skip
+        if rate is not None:
+            self.data["rate_jobs_per_s"] = round(rate, 6)
         self.data["ended"] = _iso(time.time()) if state != "running" else None
         write_manifest(self.path, self.data)
 

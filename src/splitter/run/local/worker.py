@@ -176,7 +176,8 @@ class _Worker:
             line = self.row_format.line
             text = "".join([line(*row) for row in rows])
             failures = tuple((row[0], row[1]) for row in rows if row[1] != "ok")
-            self.send(("text", FormattedRows(text, len(rows), failures), done, busy))
+            durations = sum(row[3] for row in rows)
+            self.send(("text", FormattedRows(text, len(rows), failures, durations), done, busy))
             return
         try:
             self.send(("rows", rows, done, busy))
