@@ -280,6 +280,8 @@ def _cmd_merge(args: argparse.Namespace, program: Program) -> int:
     for warning in result.warnings:
         say(f"warning: {warning}")
     print(result.summary)
+    for line in result.capacity:
+        print(line)
     if program.reduce is not None:
         print(repr(reduce_merged(result, program.reduce, program.initial)))
     code = result.exit_code(args.partial)

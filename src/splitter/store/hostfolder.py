@@ -15,9 +15,24 @@ from splitter.store.frames import CorruptFileError
 from splitter.store.manifest import MANIFEST_NAME, read_manifest
 from splitter.store.results import BASE_COLUMNS, RESULTS_NAME, ResultsReader
 
-__all__ = ["HostFolder", "job_columns", "read_host"]
+__all__ = ["HostFolder", "HostRun", "job_columns", "read_host"]
 
 _BASE = len(BASE_COLUMNS)
+
+
+@dataclass(frozen=True)
+class HostRun:
+    """What a run's manifest says of its capacity: declared perf x cores, and what it did."""
+
+    perf: float | None
+    cores: int | None
+    busy_seconds: float
+    jobs_done: int
+    wall_seconds: float
+    rate: float | None
+    """Jobs per second after the first seconds, as the runner last measured it."""
+    updated: float | None
+    """Unix time of the manifest's last rewrite."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +49,8 @@ class HostFolder:
     state: str
     started: object
     ended: object
+    observed: HostRun | None = None
+    """The declared and observed capacity of its last run; None in an older manifest."""
 
     @property
     def results(self) -> Path:
@@ -50,7 +67,7 @@ def read_host(folder: Path) -> HostFolder:
             plan_digest=_hex(data, "plan_digest"), run_seed=_hex(data, "run_seed"),
             total=_count(data, "total"),
             share=_count(data, "share"), state=_text(data, "state"),
-            started=data.get("started"), ended=data.get("ended"),
+            started=data.get("started"), ended=data.get("ended"), observed=_observed(data),
         )  # fmt: skip
     except KeyError as exc:
         raise CorruptFileError(
@@ -78,6 +95,30 @@ def _count(data: dict[str, object], key: str) -> int:
     if type(value) is not int or value < 0:
         raise KeyError(key)
     return value
+
+
+def _observed(data: dict[str, object]) -> HostRun | None:
+    """The capacity fields, read leniently: a manifest without them is an older run's."""
+    busy, wall, jobs = (
+        _number(data, "busy_seconds"),
+        _number(data, "wall_seconds"),
+        data.get("jobs_done"),
+    )
+    if busy is None or wall is None or type(jobs) is not int:
+        return None
+    cores = data.get("cores")
+    return HostRun(
+        perf=_number(data, "perf"), cores=cores if type(cores) is int else None,
+        busy_seconds=busy, wall_seconds=wall, jobs_done=jobs,
+        rate=_number(data, "rate_jobs_per_s"), updated=_number(data, "updated"),
+    )  # fmt: skip
+
+
+def _number(data: dict[str, object], key: str) -> float | None:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
 
 
 def job_columns(host: HostFolder) -> tuple[str, ...]:
