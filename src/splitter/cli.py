@@ -22,7 +22,8 @@ from typing import Any, NoReturn
 
 from splitter.campaign.digest import full_hex, group_digest
 from splitter.campaign.load import Campaign, load_campaign, locate_configs
-from splitter.campaign.templates import write_templates
+from splitter.campaign.machines import MACHINES_FILE, machine_for_hostname
+from splitter.campaign.templates import default_machine_name, write_templates
 from splitter.campaign.view import plan_json, plan_table
 from splitter.errors import EXIT_INTERRUPTED, SplitterError
 from splitter.frozen import frozen_start
@@ -32,7 +33,7 @@ from splitter.version import __version__
 
 __all__ = ["console_main", "main"]
 
-POOL_COMMANDS = ("run", "plan", "digest")
+POOL_COMMANDS = ("run", "plan", "digest", "calibrate")
 TOOL_COMMANDS = ("init", "merge", "status")
 
 
@@ -128,6 +129,7 @@ def _parser(program: Program) -> argparse.ArgumentParser:
         _add_run(commands)
         _add_plan(commands)
         _add_digest(commands)
+        _add_calibrate(commands)
     _add_init(commands)
     _add_merge(commands)
     _add_status(commands)
@@ -189,6 +191,26 @@ def _add_digest(commands: Any) -> None:
     parser.set_defaults(handler=_cmd_digest)
 
 
+def _add_calibrate(commands: Any) -> None:
+    parser = commands.add_parser(
+        "calibrate", help="measure this host's per-thread rate on a fixed sample of the jobs"
+    )
+    _configs_option(parser)
+    parser.add_argument(
+        "--machine", help="which machine this is (else $SPLITTER_MACHINE, else the hostname)"
+    )
+    parser.add_argument(
+        "--seconds", type=_positive_float, default=20.0, metavar="S",
+        help="about how long to measure, one worker then all (default 20)",
+    )  # fmt: skip
+    parser.add_argument("--workers", type=_positive_int, metavar="N", help="default: its CPUs")
+    parser.add_argument("--out", type=Path, default=Path("results"), metavar="DIR")
+    parser.add_argument(
+        "--update", action="store_true", help="write this machine's entry into machines.json"
+    )
+    parser.set_defaults(handler=_cmd_calibrate, rescue=None)
+
+
 def _add_init(commands: Any) -> None:
     parser = commands.add_parser("init", help="write config templates (never overwrites)")
     parser.add_argument("--configs", type=Path, default=Path("configs"), metavar="DIR")
@@ -227,6 +249,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be above 0")
     return value
 
 
@@ -315,3 +347,45 @@ def _cmd_run(args: argparse.Namespace, program: Program) -> int:
         retry_failed=args.retry_failed, fresh=args.fresh, rescue=args.rescue,
     )  # fmt: skip
     return run_command(_campaign(args, program), program.job, request)
+
+
+def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
+    from splitter.campaign.machinesfile import update_machine_entry
+    from splitter.run.calibrate import calibrate, save_calibration
+    from splitter.run.cpus import usable_cpus
+    from splitter.run.local import LocalPool
+
+    assert program.job is not None
+    campaign = _campaign(args, program)
+    machine = _calibrated_machine(campaign, args.machine)
+    cores = usable_cpus()
+    workers = args.workers or cores
+    say(
+        f"calibrating {machine}: a fixed sample of the campaign's jobs for about "
+        f"{args.seconds:g}s, one worker then {workers}; nothing enters the results"
+    )
+    result = calibrate(
+        campaign, program.job, machine, seconds=args.seconds, workers=workers, cores=cores,
+        pool=LocalPool,
+    )  # fmt: skip
+    for line in result.lines():
+        print(line)
+    print(f"saved {save_calibration(args.out, result)}")
+    if args.update:
+        path = campaign.configs.path / MACHINES_FILE
+        update_machine_entry(path, machine, result.perf, result.cores)
+        print(
+            f"updated {path}: the plan and its digest change, so copy this file to every "
+            "host (and calibrate each of them, so all perfs are jobs/s of the same sample)"
+        )
+    return 0
+
+
+def _calibrated_machine(campaign: Campaign, name: str | None) -> str:
+    """--machine, else $SPLITTER_MACHINE, else the entry matching the hostname, else it."""
+    name = name or os.environ.get("SPLITTER_MACHINE")
+    if name:
+        return name
+    hostname = socket.gethostname()
+    entry = machine_for_hostname(campaign.machines, hostname)
+    return entry.name if entry is not None else default_machine_name(hostname)

@@ -21,7 +21,9 @@ from splitter.store.manifest import MANIFEST_NAME as MANIFEST
 from splitter.store.manifest import read_manifest
 from splitter.store.results import RESULTS_NAME
 
-__all__ = ["OutputFolder", "prepare_output"]
+__all__ = ["CALIBRATION_NAME", "OutputFolder", "prepare_output"]
+
+CALIBRATION_NAME = "calibration.json"
 
 
 log = logging.getLogger(__name__)
@@ -86,7 +88,8 @@ def _recorded_digest(path: Path) -> str | None:
 
 
 def _holds_files(path: Path) -> bool:
-    return path.is_dir() and any(path.iterdir())
+    # `calibrate` may have left its calibration.json before the first run.
+    return path.is_dir() and any(p.name != CALIBRATION_NAME for p in path.iterdir())
 
 
 def _move_aside(path: Path) -> Path:
