@@ -3,13 +3,16 @@
     plan order (the same on every host) --first SAMPLE_LIMIT--> sample
     sample --1 worker, S/2 seconds--> per-thread rate = jobs / summed durations
     sample --W workers, S/2 seconds--> rate under load x W --/ per-thread rate--> speed-up
+    both phases' jobs / both phases' durations --> perf (4 significant digits)
 
 Every host runs the same jobs in the same order (the plan order is a
 seeded shuffle, so its start is a fair sample of the pool), a slower host
 fewer of them; so the per-thread rates compare directly and become the
 perf of machines.json. Rates use the jobs' own durations: worker start-up
-is not speed. Nothing enters the campaign's results: rows are counted and
-dropped, and the outcome goes to OUT/<machine>/calibration.json.
+is not speed. The perf pools both phases: W + 1 times the jobs of the first
+alone (a heavy-tailed sample needs them), and the rate under load counts.
+Nothing enters the campaign's results: rows are counted and dropped, and
+the outcome goes to OUT/<machine>/calibration.json.
 """
 
 from __future__ import annotations
@@ -65,8 +68,10 @@ class Calibration:
 
     @property
     def perf(self) -> float:
-        """The per-thread rate on one worker, to 4 significant digits: machines.json's perf."""
-        return float(f"{self.one.per_thread_rate:.{_DIGITS}g}")
+        """machines.json's perf: both phases' jobs over their durations, 4 significant digits."""
+        busy = self.one.busy_seconds + self.all.busy_seconds
+        rate = (self.one.jobs + self.all.jobs) / busy if busy > 0 else 0.0
+        return float(f"{rate:.{_DIGITS}g}")
 
     @property
     def speedup(self) -> float:
