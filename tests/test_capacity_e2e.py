@@ -16,7 +16,8 @@ def campaign(tmp_path: Path, machines: dict[str, list[float]], sleep: float = 0.
     configs = tmp_path / "configs"
     configs.mkdir()
     (configs / "machines.json").write_text(json.dumps(machines))
-    (configs / "splitter.ini").write_text(f"[job]\nsleep = {sleep}\n")
+    # nice 0: on a busy test machine niced workers would wait more than they sleep.
+    (configs / "splitter.ini").write_text(f"[job]\nsleep = {sleep}\n[run]\nnice = 0\n")
     return configs
 
 
@@ -33,9 +34,10 @@ def entry(tmp_path: Path, *args: str, slow: str = "1", size: int = 40, configs: 
 def test_calibrate_measures_the_slowed_host_slower_and_updates_only_its_entry(
     tmp_path: Path,
 ) -> None:
-    configs = campaign(tmp_path, {"alpha": [1.0, 1], "beta": [1.0, 1], "gamma": [2.0, 1]})
+    machines = {"alpha": [1.0, 1], "beta": [1.0, 1], "gamma": [2.0, 1]}
+    configs = campaign(tmp_path, machines, sleep=0.2)
     for machine, slow in (("alpha", "1"), ("beta", SLOW)):
-        done = entry(tmp_path, "calibrate", "--machine", machine, "--seconds", "1", "--workers",
+        done = entry(tmp_path, "calibrate", "--machine", machine, "--seconds", "2", "--workers",
                      "1", "--update", slow=slow)  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert "copy this file to every host" in done.stdout
@@ -43,7 +45,7 @@ def test_calibrate_measures_the_slowed_host_slower_and_updates_only_its_entry(
     assert list(machines) == ["alpha", "beta", "gamma"]
     assert machines["gamma"] == [2.0, 1]
     alpha, beta = machines["alpha"][0], machines["beta"][0]
-    assert beta < alpha / 2, (alpha, beta)
+    assert beta < alpha / 1.5, (alpha, beta)
     saved = json.loads((tmp_path / "results" / "beta" / "calibration.json").read_text())
     assert saved["entry"] == machines["beta"]
     assert sorted(p.name for p in (tmp_path / "results" / "beta").iterdir()) == [
@@ -65,12 +67,12 @@ def test_merge_reports_the_slowed_host_late_and_the_suggestion_corrects_its_weig
 ) -> None:
     # Jobs long enough that the start-up of a run (a second or so) is not most of it.
     campaign(tmp_path, {"alpha": [1.0, 1], "beta": [1.0, 1]}, sleep=0.1)
-    for machine, slow in (("alpha", "1"), ("beta", SLOW)):
+    for machine, slow in (("alpha", "1"), ("beta", "4")):
         done = entry(tmp_path, "run", "--machine", machine, "--yes", "--out", "out", slow=slow)
         assert done.returncode == 0, done.stderr
     beta = json.loads((tmp_path / "out" / "beta" / "manifest.json").read_text())
     assert (beta["perf"], beta["cores"], beta["jobs_done"]) == (1.0, 1, 20)
-    assert beta["busy_seconds"] > 20 * 0.1 * 3
+    assert beta["busy_seconds"] > 20 * 0.1 * 4
     merged = entry(tmp_path, "merge", "out/alpha", "out/beta", "--out", "M", configs=False)
     assert merged.returncode == 0, merged.stderr
     report = json.loads((tmp_path / "M" / "report.json").read_text())
