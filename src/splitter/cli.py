@@ -373,7 +373,7 @@ def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
     print(f"saved {save_calibration(args.out, result)}")
     if args.update:
         path = campaign.configs.path / MACHINES_FILE
-        update_machine_entry(path, machine, result.perf, result.cores)
+        update_machine_entry(path, machine, *result.entry)
         print(
             f"updated {path}: the plan and its digest change, so copy this file to every "
             "host (and calibrate each of them, so all perfs are jobs/s of the same sample)"

@@ -74,6 +74,11 @@ class Calibration:
         return float(f"{rate:.{_DIGITS}g}")
 
     @property
+    def entry(self) -> tuple[float, int]:
+        """machines.json's [perf, cores]: cores as calibrated (--workers, else the CPUs here)."""
+        return self.perf, self.all.workers
+
+    @property
     def speedup(self) -> float:
         """How many times one worker's rate all workers reached together."""
         single = self.one.per_thread_rate
@@ -84,7 +89,7 @@ class Calibration:
         return {
             "machine": self.machine, "cores": self.cores, "perf": self.perf,
             "per_thread_rate": self.one.per_thread_rate, "speedup": round(self.speedup, 4),
-            "entry": [self.perf, self.cores],
+            "entry": list(self.entry),
             "phases": [phase.__dict__ for phase in (self.one, self.all)],
         }  # fmt: skip
 
@@ -97,7 +102,7 @@ class Calibration:
             f"{every.workers} workers: {every.jobs} sample jobs, speed-up {self.speedup:.2f}x"
             f" over one worker",
             f"cores this process may use: {self.cores}",
-            f'machines.json entry: "{self.machine}": [{self.perf!r}, {self.cores}]',
+            f'machines.json entry: "{self.machine}": [{self.perf!r}, {self.all.workers}]',
         ]
 
 
