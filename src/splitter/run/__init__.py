@@ -6,7 +6,8 @@ host folder (results, log, manifest) and a `RunSummary`. `command` is the
 loop that resumes, dispatches to an engine, records and reports, `engine`
 the interface it drives; `local` is the engine of this machine's process
 pool. `injection` builds what jobs receive, `display` and `logs` the console
-and log.zst, `tally` the counts and the exit code. Uses `campaign` and
+and log.zst, `tally` the counts and the exit code; `calibrate` measures this host's
+perf on a fixed sample of the jobs, `cpus` the CPUs it may use. Uses `campaign` and
 `store`; it imports `merge` only in `command`, to plan a rescue from a
 merged report.
 """
