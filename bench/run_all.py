@@ -13,6 +13,7 @@ BENCHES = (
     "bench_report",
     "bench_exe",
     "bench_tasks",
+    "bench_makespan",
 )
 
 if __name__ == "__main__":

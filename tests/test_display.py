@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from splitter.run.display import ProgressDisplay, format_seconds
+from splitter.run.display import ProgressDisplay, RateMeter, format_seconds
 
 
 def test_seconds_read_as_hours_minutes_and_seconds() -> None:
@@ -18,3 +18,25 @@ def test_the_plain_line_counts_the_share_and_estimates_the_rest() -> None:
     display.advance(ok=35, failed=5)
     line = display.summary_line(display._started + 4.0)
     assert line == "50/100 jobs (35 ok, 5 failed), 10.0 jobs/s, about 5s left"
+
+
+def test_the_rate_ignores_the_first_seconds_once_they_are_over() -> None:
+    meter = RateMeter(started=100.0, done=0, warmup=5.0)
+    meter.update(102.0, 2)
+    meter.update(105.0, 10)  # warm-up over: counted from here
+    assert meter.rate(110.0, 60) == 10.0
+
+
+def test_before_the_warm_up_ends_the_rate_counts_from_the_start() -> None:
+    meter = RateMeter(started=100.0, done=4, warmup=5.0)
+    assert meter.rate(102.0, 10) == 3.0
+
+
+def test_with_no_job_finished_since_the_warm_up_the_rate_counts_from_the_start() -> None:
+    meter = RateMeter(started=100.0, done=0, warmup=5.0)
+    meter.update(105.0, 20)
+    assert meter.rate(108.0, 20) == 2.5
+
+
+def test_the_rate_is_zero_until_a_job_finishes() -> None:
+    assert RateMeter(started=100.0, done=0).rate(101.0, 0) == 0.0

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import run_module
 from splitter.cli import Program, run_cli
-from splitter.merge.status import folder_status
+from splitter.merge.status import folder_status, status_table
 from splitter.store.frames import CorruptFileError, FrameWriter
 from splitter.store.hostfolder import read_host
 from splitter.store.manifest import read_manifest, write_manifest
@@ -37,6 +37,7 @@ def test_status_counts_distinct_jobs_by_their_best_attempt(tmp_path: Path) -> No
         "folder": str(host), "machine": "alpha", "state": "finished", "share": 5, "done": 3,
         "ok": 1, "failed": {"error": 1, "crashed": 1, "timeout": 0}, "remaining": 2,
         "digest": "0001 0203 0405 0607", "live": None, "damage": None,
+        "rate": None, "eta_seconds": None, "finish": None,
     }  # fmt: skip
     assert status.line() == (
         f"alpha ({host}): finished, 3/5 done, 1 ok, 2 failed (1 error, 1 crashed),"
@@ -142,3 +143,38 @@ def test_a_repeated_job_whose_start_time_is_not_a_number_is_named(tmp_path: Path
         f"{results} has a row of job {last[0]} whose start_time 'abc' is not a number; the file"
         " was edited or damaged, so restore the one splitter wrote or move it aside"
     )
+
+
+CAPACITY = {"busy_seconds": 8.0, "jobs_done": 4, "wall_seconds": 4.0}
+
+
+def test_a_running_host_shows_its_eta_from_the_rate_in_its_manifest(tmp_path: Path) -> None:
+    host = make_host(tmp_path / "a", "alpha", ok_rows([0, 1]), state="running", ended=None)
+    manifest = {**read_manifest(host), **CAPACITY, "share": 6, "rate_jobs_per_s": 0.5}
+    write_manifest(host / "manifest.json", manifest)
+    before = time.time()
+    status = folder_status(host)
+    assert (status.rate, status.eta_seconds) == (0.5, 8.0)
+    assert status.finish is not None and before + 8.0 <= status.finish <= time.time() + 8.0
+    assert status.line().endswith("; about 8s left at 0.5 jobs/s")
+
+
+def test_status_on_several_hosts_says_which_finishes_last_and_by_how_much(
+    tmp_path: Path,
+) -> None:
+    done = make_host(tmp_path / "a", "alpha", ok_rows([0, 1, 2]))
+    write_manifest(
+        done / "manifest.json",
+        {**read_manifest(done), **CAPACITY, "share": 3, "updated": time.time() - 60},
+    )
+    slow = make_host(tmp_path / "b", "beta", ok_rows([3]), state="running", ended=None)
+    manifest = {**read_manifest(slow), **CAPACITY, "share": 3, "rate_jobs_per_s": 0.02}
+    write_manifest(slow / "manifest.json", manifest)
+    table = status_table([folder_status(done), folder_status(slow)])
+    assert table.splitlines()[-1] == "last to finish: beta finishes about 2m40s after alpha"
+
+
+def test_status_names_no_last_host_when_none_is_running(tmp_path: Path) -> None:
+    a = make_host(tmp_path / "a", "alpha", ok_rows([0, 1, 2]))
+    b = make_host(tmp_path / "b", "beta", ok_rows([3, 4, 5]))
+    assert len(status_table([folder_status(a), folder_status(b)]).splitlines()) == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 from splitter.campaign.load import load_campaign, locate_configs
 from splitter.campaign.machines import find_machine
 from splitter.campaign.plan import all_jobs, share_jobs
+from splitter.run.cpus import usable_cpus
 from splitter.run.local import LocalPool
 from splitter.run.runner import RunOptions, run_share
 from splitter.run.tally import RunSummary
@@ -40,8 +40,9 @@ def run_jobs(
     """
     campaign = load_campaign(locate_configs(Path(configs) if configs else None), pool, key)
     plan = campaign.plan
+    extra: tuple[tuple[str, object], ...] = (("all", machine is None),)
     if machine is None:
-        name, share, cores = "all", all_jobs(plan), os.cpu_count() or 1
+        name, share, cores = "all", all_jobs(plan), usable_cpus()
     else:
         chosen = find_machine(campaign.machines, machine, str(campaign.configs.path))
         name, share, cores = (
@@ -49,9 +50,10 @@ def run_jobs(
             share_jobs(plan, plan.share_for(chosen.name)),
             chosen.cores,
         )
+        extra += (("perf", chosen.perf), ("cores", chosen.cores))
     options = RunOptions(
         out=Path(out), machine=name, workers=workers or cores,
         retry_failed=retry_failed, fresh=fresh, interactive=progress and sys.stderr.isatty(),
-        manifest_extra=(("all", machine is None),),
+        manifest_extra=extra,
     )  # fmt: skip
     return run_share(campaign, job, share, options, LocalPool(options.workers))

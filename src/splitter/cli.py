@@ -25,7 +25,8 @@ from typing import Any, NoReturn
 from splitter.campaign.array import array_machines
 from splitter.campaign.digest import full_hex, group_digest
 from splitter.campaign.load import Campaign, load_campaign, locate_configs
-from splitter.campaign.templates import write_templates
+from splitter.campaign.machines import MACHINES_FILE, machine_for_hostname
+from splitter.campaign.templates import default_machine_name, write_templates
 from splitter.campaign.view import plan_json, plan_table
 from splitter.errors import (
     EXIT_INTERRUPTED,
@@ -41,7 +42,7 @@ from splitter.version import __version__
 
 __all__ = ["console_main", "main"]
 
-POOL_COMMANDS = ("run", "plan", "digest")
+POOL_COMMANDS = ("run", "plan", "digest", "calibrate")
 TOOL_COMMANDS = ("init", "merge", "status", "report", "slurm-script")
 
 
@@ -142,6 +143,7 @@ def _parser(program: Program) -> argparse.ArgumentParser:
     _add_run(commands, tasks)
     _add_plan(commands, tasks)
     _add_digest(commands, tasks)
+    _add_calibrate(commands, tasks)
     _add_init(commands)
     _add_merge(commands)
     _add_status(commands)
@@ -252,6 +254,26 @@ def _add_slurm_script(commands: Any, program: Program) -> None:
     parser.set_defaults(handler=_cmd_slurm_script)
 
 
+def _add_calibrate(commands: Any, tasks: bool) -> None:
+    parser = commands.add_parser(
+        "calibrate", help="measure this host's per-thread rate on a fixed sample of the jobs"
+    )
+    _configs_option(parser, tasks)
+    parser.add_argument(
+        "--machine", help="which machine this is (else $SPLITTER_MACHINE, else the hostname)"
+    )
+    parser.add_argument(
+        "--seconds", type=_positive_float, default=20.0, metavar="S",
+        help="about how long to measure, one worker then all (default 20)",
+    )  # fmt: skip
+    parser.add_argument("--workers", type=_positive_int, metavar="N", help="default: its CPUs")
+    parser.add_argument("--out", type=Path, default=Path("results"), metavar="DIR")
+    parser.add_argument(
+        "--update", action="store_true", help="write this machine's entry into machines.json"
+    )
+    parser.set_defaults(handler=_cmd_calibrate, rescue=None, machines=None, slurm_array=None)
+
+
 def _add_init(commands: Any) -> None:
     parser = commands.add_parser("init", help="write config templates (never overwrites)")
     parser.add_argument("--configs", type=Path, default=Path("configs"), metavar="DIR")
@@ -304,6 +326,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be above 0")
     return value
 
 
@@ -360,7 +392,9 @@ def _cmd_digest(args: argparse.Namespace, program: Program) -> int:
 
 
 def _cmd_init(args: argparse.Namespace, program: Program) -> int:
-    result = write_templates(args.configs, socket.gethostname(), os.cpu_count() or 1)
+    from splitter.run.cpus import usable_cpus
+
+    result = write_templates(args.configs, socket.gethostname(), usable_cpus())
     for path in result.written:
         print(f"wrote {path}")
     for path in result.existing:
@@ -385,6 +419,8 @@ def _cmd_merge(args: argparse.Namespace, program: Program) -> int:
     for warning in result.warnings:
         say(f"warning: {warning}")
     print(result.summary)
+    for line in result.capacity:
+        print(line)
     if program.reduce is not None:
         print(repr(reduce_merged(result, program.reduce, program.initial)))
     if args.report:
@@ -453,3 +489,46 @@ def _cmd_slurm_script(args: argparse.Namespace, program: Program) -> int:
     )  # fmt: skip
     print(render_script(script), end="")
     return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
+    from splitter.campaign.machinesfile import update_machine_entry
+    from splitter.run.calibrate import calibrate, save_calibration
+    from splitter.run.cpus import usable_cpus
+    from splitter.run.local import LocalPool
+
+    program = _with_tasks(args, program)
+    assert program.job is not None
+    campaign, _ = _campaign(args, program)
+    machine = _calibrated_machine(campaign, args.machine)
+    cores = usable_cpus()
+    workers = args.workers or cores
+    say(
+        f"calibrating {machine}: a fixed sample of the campaign's jobs for about "
+        f"{args.seconds:g}s, one worker then {workers}; nothing enters the results"
+    )
+    result = calibrate(
+        campaign, program.job, machine, seconds=args.seconds, workers=workers, cores=cores,
+        pool=LocalPool,
+    )  # fmt: skip
+    for line in result.lines():
+        print(line)
+    print(f"saved {save_calibration(args.out, result)}")
+    if args.update:
+        path = campaign.configs.path / MACHINES_FILE
+        update_machine_entry(path, machine, *result.entry)
+        print(
+            f"updated {path}: the plan and its digest change, so copy this file to every "
+            "host (and calibrate each of them, so all perfs are jobs/s of the same sample)"
+        )
+    return 0
+
+
+def _calibrated_machine(campaign: Campaign, name: str | None) -> str:
+    """--machine, else $SPLITTER_MACHINE, else the entry matching the hostname, else it."""
+    name = name or os.environ.get("SPLITTER_MACHINE")
+    if name:
+        return name
+    hostname = socket.gethostname()
+    entry = machine_for_hostname(campaign.machines, hostname)
+    return entry.name if entry is not None else default_machine_name(hostname)

@@ -5,8 +5,9 @@ worker is killed by SIGKILL (as the OOM killer does); hang = ids that sleep
 for an hour; sleep = seconds every job sleeps; chdir = a folder every job
 changes the worker's working directory to; marker_dir = a folder where each
 job leaves a file per execution (to prove a job ran, or did not run, again).
-The environment (not part of the digest) sets the pool size (CAMPAIGN_SIZE)
-and jobs that fail only while CAMPAIGN_FLAKY lists them.
+The environment (not part of the digest) sets the pool size (CAMPAIGN_SIZE),
+jobs that fail only while CAMPAIGN_FLAKY lists them, and a slowdown factor of
+this host's jobs (CAMPAIGN_SLOW, multiplying the sleep): a slower machine.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def job(index, *, random_obj, config, progress):
         raise ValueError(f"job {index} refuses\nsecond line")
     if index in _ids(config, "hang"):
         time.sleep(3600)
-    time.sleep(config.getfloat("job", "sleep", fallback=0.0))
+    slow = float(os.environ.get("CAMPAIGN_SLOW", "1"))
+    time.sleep(config.getfloat("job", "sleep", fallback=0.0) * slow)
     progress.report(1, base=1)
     return {"index": index, "draw": random_obj.random(), "square": index * index}
 

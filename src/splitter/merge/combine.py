@@ -36,6 +36,13 @@ from splitter.errors import (
     UsageError,
     VerificationError,
 )
+from splitter.merge.capacity import (
+    SUGGESTED_NAME,
+    capacity_lines,
+    capacity_report,
+    machines_text,
+    suggested_machines,
+)
 from splitter.merge.rules import (
     REPORT_NAME,
     BestRows,
@@ -77,6 +84,8 @@ class MergeResult:
     report: dict[str, Any]
     summary: str
     warnings: tuple[str, ...]
+    capacity: tuple[str, ...] = ()
+    """The console's lines on each host's declared and observed capacity (may be none)."""
 
     def exit_code(self, partial: bool) -> int:
         """4 when jobs are missing, unless `partial`; else 0, even when some jobs failed."""
@@ -104,7 +113,7 @@ def merge_folders(
     if any(out.resolve() == host.path.resolve() for host in hosts):
         raise UsageError(f"--out {out} is one of the host folders; choose another folder")
     names = ("results.csv", "log.txt") if plain else (RESULTS_NAME, LOG_NAME)
-    names = (*names, REPORT_NAME, *((REDUCE_NAME,) if with_reduce else ()))
+    names = (*names, REPORT_NAME, SUGGESTED_NAME, *((REDUCE_NAME,) if with_reduce else ()))
     _refuse_existing(out, names, force)
     columns = [job_columns(host) for host in hosts]
     union = merged_columns(columns, ())[len(BASE_COLUMNS) :]
@@ -120,11 +129,17 @@ def merge_folders(
         damaged += _write_log(staging.new(names[1]), plain, hosts)
         counts = [_folder_counts(host, scan) for host, scan in zip(hosts, scans, strict=True)]
         report = merge_report(hosts[0].plan_digest, hosts[0].run_seed, best, counts, damaged)
+        runs = [(host.machine, host.observed) for host in hosts if host.observed is not None]
+        report.update(capacity_report(runs))
         staging.new(REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+        suggested = suggested_machines(runs)
+        if suggested:
+            staging.new(SUGGESTED_NAME).write_text(machines_text(suggested), "utf-8")
     absent = [str(scan.path.parent) for scan in scans if not scan.found]
+    suggested_path = str(out / SUGGESTED_NAME) if suggested else None
     return MergeResult(
         out, out / names[0], header, report, merge_summary(report, str(out), absent),
-        tuple(_warnings(hosts, damaged)),
+        tuple(_warnings(hosts, damaged)), tuple(capacity_lines(report, suggested_path)),
     )  # fmt: skip
 
 

@@ -1,12 +1,16 @@
 """Where each host folder stands: done, ok, failed and remaining, also during a run.
 
 A live run's open last frame is reported as `live`, not as damage, while the
-manifest says the run is still going.
+manifest says the run is still going. A running host's ETA is its remaining
+jobs over the rate its runner last wrote to the manifest (measured after the
+first seconds of the run); over several folders, `status_table` says which
+host will finish last and how long after the first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +21,7 @@ from splitter.merge.scan import Promoted, scan_results, start_of
 from splitter.store.hostfolder import job_columns, read_host
 from splitter.store.rowformat import FAILED_STATUSES
 
-__all__ = ["FolderStatus", "folder_status", "status_table"]
+__all__ = ["FolderStatus", "folder_status", "last_to_finish", "status_table"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,12 @@ class FolderStatus:
     digest: str
     live: str | None
     damage: str | None
+    rate: float | None = None
+    """Jobs per second of its run, after the first seconds (from the manifest)."""
+    eta_seconds: float | None = None
+    """While running: seconds until its remaining jobs are done at that rate."""
+    finish: float | None = None
+    """Unix time it finished (from the manifest), or will finish at that rate."""
 
     def as_json(self) -> dict[str, Any]:
         """The folder's entry in `status --json`."""
@@ -48,6 +58,8 @@ class FolderStatus:
             f"{self.ok} ok, {sum(self.failed.values())} failed{f' ({failed})' if failed else ''},"
             f" {self.remaining} remaining, digest {self.digest}"
         )
+        if self.eta_seconds is not None and self.rate is not None:
+            text += f"; about {duration(self.eta_seconds)} left at {self.rate:.3g} jobs/s"
         if self.live:
             text += f"; live: {self.live}"
         if self.damage:
@@ -61,15 +73,49 @@ def folder_status(folder: Path) -> FolderStatus:
     best: BestRows[str | Promoted] = BestRows(host.total, start_of)
     scan = scan_results(host, job_columns(host), best, {})
     live = host.state == "running"
+    remaining = max(0, host.share - best.present)
+    rate = host.observed.rate if host.observed is not None else None
+    eta = remaining / rate if live and rate else None
+    finish = time.time() + eta if eta is not None else None
+    if host.state == "finished" and host.observed is not None:
+        finish = host.observed.updated
     return FolderStatus(
         folder=str(folder), machine=host.machine, state=host.state, share=host.share,
         done=best.present, ok=best.count("ok"),
         failed={status: best.count(status) for status in FAILED_STATUSES},
-        remaining=max(0, host.share - best.present), digest=group_digest(host.digest),
+        remaining=remaining, digest=group_digest(host.digest),
         live=scan.damage if live else None, damage=None if live else scan.damage,
+        rate=rate, eta_seconds=None if eta is None else round(eta, 3),
+        finish=None if finish is None else round(finish, 3),
     )  # fmt: skip
 
 
-def status_table(statuses: Iterable[FolderStatus]) -> str:
-    """The console text of `status`: one line per folder."""
-    return "\n".join(status.line() for status in statuses)
+def status_table(statuses: Sequence[FolderStatus]) -> str:
+    """The console text of `status`: one line per folder, then who finishes last."""
+    lines = [status.line() for status in statuses]
+    last = last_to_finish(statuses)
+    if last is not None:
+        lines.append(last)
+    return "\n".join(lines)
+
+
+def last_to_finish(statuses: Iterable[FolderStatus]) -> str | None:
+    """Which host finishes last and how long after the first; None unless one still runs."""
+    timed = [status for status in statuses if status.finish is not None]
+    if len(timed) < 2 or all(status.eta_seconds is None for status in timed):
+        return None
+    first = min(timed, key=lambda status: status.finish or 0.0)
+    last = max(timed, key=lambda status: status.finish or 0.0)
+    gap = (last.finish or 0.0) - (first.finish or 0.0)
+    verb = "finishes" if last.eta_seconds is not None else "finished"
+    return f"last to finish: {last.machine} {verb} about {duration(gap)} after {first.machine}"
+
+
+def duration(seconds: float) -> str:
+    """``1h02m05s``, ``3m07s`` or ``12s``, as the run's progress line writes them."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

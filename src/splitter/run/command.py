@@ -23,10 +23,11 @@ from splitter.campaign.machines import MACHINES_FILE, Machine, find_machine, mac
 from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.errors import EXIT_OK, UsageError, VerificationError
 from splitter.merge.rescue import Rescue, describe, load_rescue
+from splitter.run.cpus import usable_cpus
 from splitter.run.local import LocalPool
 from splitter.run.prompt import ask, ask_machine, confirm, say
 from splitter.run.runner import RunOptions, run_share
-from splitter.run.slurm import ArrayTask, process_cpus
+from splitter.run.slurm import ArrayTask
 
 __all__ = ["RunRequest", "run_command"]
 
@@ -80,7 +81,10 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
         machine = _chosen(campaign, request.machine, interactive)
         name, share = machine.name, share_jobs(plan, plan.share_for(machine.name))
     _verify(request, plan.digest, name, len(share), plan.size, interactive)
-    cores = machine.cores if machine else os.cpu_count() or 1
+    cores = machine.cores if machine else usable_cpus()
+    if machine is not None and not request.whole_pool:
+        # Declared capacity beside the observed one, for merge's report (absent for --all).
+        extra += [("perf", machine.perf), ("cores", machine.cores)]
     options = RunOptions(
         out=request.out, machine=name, folder=folder_name(name),
         workers=request.workers or cores, retry_failed=request.retry_failed,
@@ -107,7 +111,7 @@ def _as_array_task(request: RunRequest, task: ArrayTask) -> RunRequest:
             f"Slurm requeued this task (restart {task.restart_count}): {task.name} resumes "
             "its folder"
         )
-    workers = request.workers or task.cpus or process_cpus()
+    workers = request.workers or task.cpus or usable_cpus()
     return dataclasses.replace(request, machine=task.name, workers=workers)
 
 

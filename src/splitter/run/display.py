@@ -14,10 +14,12 @@ from typing import IO, Any
 
 from splitter.run.engine import RunningJob
 
-__all__ = ["ProgressDisplay", "format_seconds"]
+__all__ = ["WARMUP_SECONDS", "ProgressDisplay", "RateMeter", "format_seconds"]
 
 RUNNING_LINES = 3
 REFRESH_SECONDS = 0.2
+WARMUP_SECONDS = 5.0
+"""The first seconds of a run (workers starting, imports) that the rate ignores."""
 
 log = logging.getLogger("splitter.progress")
 
@@ -32,6 +34,32 @@ def format_seconds(seconds: float) -> str:
     if minutes:
         return f"{minutes}m{secs:02d}s"
     return f"{secs}s"
+
+
+class RateMeter:
+    """Jobs per second of this run, counted from ``warmup`` seconds in: start-up is not speed.
+
+    Before the warm-up ends (or before a job finishes after it) the rate is
+    the one since the start, the best there is then.
+    """
+
+    def __init__(self, started: float, done: int, warmup: float = WARMUP_SECONDS) -> None:
+        self._start = (started, done)
+        self._warmup = warmup
+        self._mark: tuple[float, int] | None = None
+
+    def update(self, now: float, done: int) -> None:
+        """Note the count once the warm-up is over."""
+        if self._mark is None and now - self._start[0] >= self._warmup:
+            self._mark = (now, done)
+
+    def rate(self, now: float, done: int) -> float:
+        """Jobs per second; 0.0 while no job has finished."""
+        self.update(now, done)
+        for since, base in (self._mark or self._start, self._start):
+            if now > since and done > base:
+                return (done - base) / (now - since)
+        return 0.0
 
 
 class ProgressDisplay:
@@ -52,8 +80,8 @@ class ProgressDisplay:
         self.done = already_done
         self.ok = 0
         self.failed = 0
-        self._started_done = already_done
         self._started = time.monotonic()
+        self.meter = RateMeter(self._started, already_done)
         self._interval = interval
         self._next_line = self._started + interval
         self._next_refresh = 0.0
@@ -83,6 +111,7 @@ class ProgressDisplay:
     def refresh(self, running: Sequence[RunningJob]) -> None:
         """Redraw (a terminal) or print a line every interval (no terminal)."""
         now = time.monotonic()
+        self.meter.update(now, self.done)
         if self._bar is None:
             if now >= self._next_line:
                 self._next_line = now + self._interval
@@ -91,7 +120,9 @@ class ProgressDisplay:
         if now < self._next_refresh:
             return
         self._next_refresh = now + REFRESH_SECONDS
-        self._bar.set_postfix_str(f"ok={self.ok} failed={self.failed}", refresh=False)
+        rate = self.meter.rate(now, self.done)
+        eta = f" eta {format_seconds((self.total - self.done) / rate)}" if rate > 0 else ""
+        self._bar.set_postfix_str(f"ok={self.ok} failed={self.failed}{eta}", refresh=False)
         self._bar.refresh()
         reporting = [job for job in running if job.base > 0]
         for bar, job in zip(self._job_bars, [*reporting, *[None] * RUNNING_LINES], strict=False):
@@ -99,13 +130,16 @@ class ProgressDisplay:
 
     def summary_line(self, now: float | None = None) -> str:
         """``412/1000 jobs (400 ok, 12 failed), 35.2 jobs/s, about 16s left``."""
-        elapsed = (now or time.monotonic()) - self._started
-        rate = (self.done - self._started_done) / elapsed if elapsed > 0 else 0.0
+        rate = self.rate(now)
         line = f"{self.done}/{self.total} jobs ({self.ok} ok, {self.failed} failed)"
         if rate > 0:
             left = format_seconds((self.total - self.done) / rate)
             line += f", {rate:.1f} jobs/s, about {left} left"
         return line
+
+    def rate(self, now: float | None = None) -> float:
+        """This run's jobs per second, the first seconds ignored (see `RateMeter`)."""
+        return self.meter.rate(now or time.monotonic(), self.done)
 
     def close(self) -> None:
         """Remove the job lines and leave the main bar in place."""

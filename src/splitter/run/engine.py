@@ -34,11 +34,12 @@ Row = tuple[int, str, float, float, str, Any]
 
 @dataclass(frozen=True)
 class FormattedRows:
-    """Rows formatted where they ran: CSV text, how many, and which failed."""
+    """Rows formatted where they ran: CSV text, how many, which failed, their summed durations."""
 
     text: str
     count: int
     failures: tuple[tuple[int, str], ...]
+    busy: float = 0.0
 
 
 Received = list[Row | FormattedRows]

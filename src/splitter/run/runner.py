@@ -46,6 +46,8 @@ from splitter.version import __version__
 __all__ = ["RunOptions", "RunSummary", "run_share"]
 
 STEP_SECONDS = 0.1
+CHECKPOINT_SECONDS = 5.0
+"""How often a running host rewrites its manifest's counts and rate, for `status`'s ETA."""
 
 log = logging.getLogger("splitter.run")
 
@@ -106,14 +108,12 @@ def _run_in(
     manifest = _Manifest(campaign, options, folder, len(share), started)
     manifest.write(tally, "running")
     try:
-        summary = _run(campaign, job, todo, options, engine, folder, tally, started)
+        return _run(campaign, job, todo, options, engine, folder, tally, manifest, started)
     except BaseException:
         # A full disk, a broken pool, a bug: the manifest must not say `running`.
         with contextlib.suppress(OSError):
             manifest.write(tally, "interrupted")
         raise
-    manifest.write(tally, "interrupted" if summary.interrupted else "finished")
-    return summary
 
 
 def _run(
@@ -124,9 +124,10 @@ def _run(
     engine: EngineFactory,
     folder: OutputFolder,
     tally: Tally,
+    manifest: _Manifest,
     started: float,
 ) -> RunSummary:
-    """Log, record and display the run of ``todo`` on ``engine``."""
+    """Log, record and display the run of ``todo`` on ``engine``; the manifest says how it went."""
     settings, share = campaign.settings, tally.share
     with (
         RunLogging(
@@ -145,12 +146,24 @@ def _run(
             _job_setup(campaign, job, folder, options), campaign.items, todo,
             logs.handle_worker_record, settings.job_timeout,
         )  # fmt: skip
+
+        def checkpoint() -> None:
+            manifest.write(tally, "running", display.rate())
+
         interrupted = _drive(
-            jobs, writer, logs, display, tally, settings.flush_interval, options.stop_at_once
+            jobs,
+            writer,
+            logs,
+            display,
+            tally,
+            settings.flush_interval,
+            checkpoint,
+            options.stop_at_once,
         )
         display.close()
         summary = tally.summary(options.machine, folder.path, interrupted, time.time() - started)
         log.info("%s", summary.line())
+    manifest.write(tally, "interrupted" if interrupted else "finished", display.rate())
     return summary
 
 
@@ -165,10 +178,12 @@ def _drive(
     display: ProgressDisplay,
     tally: Tally,
     flush_interval: float,
+    checkpoint: Callable[[], None],
     stop_at_once: bool = False,
 ) -> bool:
     """The parent's loop; True when it was interrupted."""
     next_flush = time.monotonic() + flush_interval
+    next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
     stopped_hard = False
     with _interrupts(engine, stop_at_once):
         try:
@@ -179,12 +194,12 @@ def _drive(
                     if isinstance(rows, FormattedRows):
                         writer.add_text(rows.text, rows.count)
                         failures = [status for _, status in rows.failures]
-                        count = rows.count
+                        count, busy = rows.count, rows.busy
                     else:
                         status = writer.add(*rows)
                         failures = [] if status == "ok" else [status]
-                        count = 1
-                    tally.record(count, failures)
+                        count, busy = 1, rows[3]
+                    tally.record(count, failures, busy)
                     display.advance(count - len(failures), len(failures))
                 engine.columns = writer.columns
                 display.refresh(engine.running())
@@ -192,6 +207,9 @@ def _drive(
                     writer.flush()
                     logs.flush()
                     next_flush = time.monotonic() + flush_interval
+                    if next_flush >= next_checkpoint:
+                        checkpoint()
+                        next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
         except KeyboardInterrupt:
             stopped_hard = True
             engine.kill()
@@ -240,6 +258,8 @@ class _Manifest:
         self, campaign: Campaign, options: RunOptions, folder: OutputFolder, share: int, t0: float
     ) -> None:
         self.path = folder.path / MANIFEST_NAME
+        # The run's wall time counts from run_share's start, on a clock that never jumps.
+        self.began = time.monotonic() - (time.time() - t0)
         self.data: dict[str, object] = {
             "format": MANIFEST_FORMAT,
             "machine": options.machine,
@@ -262,8 +282,15 @@ class _Manifest:
             **dict(options.manifest_extra),
         }
 
-    def write(self, tally: Tally, state: str) -> None:
-        self.data.update(state=state, counts=tally.counts())
+    def write(self, tally: Tally, state: str, rate: float | None = None) -> None:
+        """Rewrite it; this run's busy seconds, jobs and wall time are the observed capacity."""
+        self.data.update(
+            state=state, counts=tally.counts(), busy_seconds=round(tally.busy, 6),
+            jobs_done=tally.ran, wall_seconds=round(time.monotonic() - self.began, 6),
+            updated=time.time(),
+        )  # fmt: skip
+        if rate is not None:
+            self.data["rate_jobs_per_s"] = round(rate, 6)
         self.data["ended"] = _iso(time.time()) if state != "running" else None
         write_manifest(self.path, self.data)
 

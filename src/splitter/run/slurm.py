@@ -16,14 +16,13 @@ environment comes in as a mapping.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from splitter.campaign.array import task_name
 from splitter.errors import UsageError
 
-__all__ = ["ArrayTask", "array_task", "array_task_for_run", "in_array", "process_cpus"]
+__all__ = ["ArrayTask", "array_task", "array_task_for_run", "in_array"]
 
 TASK_ID = "SLURM_ARRAY_TASK_ID"
 _FIX = "submit the array as --array=0-(N-1), as `slurm-script` writes it"
@@ -125,14 +124,6 @@ def array_task_for_run(
     if explicit or (in_array(env) and not machine_named and not whole_pool):
         return array_task(env, tasks)
     return None
-
-
-def process_cpus() -> int:
-    """The CPUs this process may run on (its affinity), where Slurm said nothing."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS and Windows have no affinity call
-        return os.cpu_count() or 1
 
 
 def _number(env: Mapping[str, str], name: str, default: int | None = None) -> int:

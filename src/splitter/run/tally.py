@@ -58,6 +58,7 @@ class Tally:
         self.ok = ok
         self.failed = failed
         self.ran = 0
+        self.busy = 0.0
 
     @classmethod
     def from_outcomes(cls, outcomes: dict[int, str], share: list[int], todo: list[int]) -> Tally:
@@ -75,9 +76,13 @@ class Tally:
                 failed[status] = failed.get(status, 0) + 1
         return cls(len(share), ok + sum(failed.values()), ok, failed)
 
-    def record(self, count: int, failures: list[str]) -> None:
-        """Count ``count`` finished jobs, of which ``failures`` (their statuses) failed."""
+    def record(self, count: int, failures: list[str], busy: float = 0.0) -> None:
+        """Count ``count`` finished jobs, of which ``failures`` (their statuses) failed.
+
+        ``busy`` is their summed durations: the manifest's ``busy_seconds``.
+        """
         self.ran += count
+        self.busy += busy
         self.ok += count - len(failures)
         for status in failures:
             self.failed[status] = self.failed.get(status, 0) + 1

@@ -15,13 +15,28 @@ from splitter.store.frames import CorruptFileError
 from splitter.store.manifest import MANIFEST_NAME, read_manifest
 from splitter.store.results import BASE_COLUMNS, RESULTS_NAME, ResultsReader
 
-__all__ = ["MAX_JOBS", "HostFolder", "job_columns", "read_host"]
+__all__ = ["MAX_JOBS", "HostFolder", "HostRun", "job_columns", "read_host"]
 
 _BASE = len(BASE_COLUMNS)
 # Merge and status keep 9 bytes per job of the plan: a larger total is a
 # manifest edited by hand, not a campaign, and would only fail to allocate.
 MAX_JOBS = 1 << 40
 DIGEST_BYTES = 32  # every digest and the run seed: BLAKE2b-256
+
+
+@dataclass(frozen=True)
+class HostRun:
+    """What a run's manifest says of its capacity: declared perf x cores, and what it did."""
+
+    perf: float | None
+    cores: int | None
+    busy_seconds: float
+    jobs_done: int
+    wall_seconds: float
+    rate: float | None
+    """Jobs per second after the first seconds, as the runner last measured it."""
+    updated: float | None
+    """Unix time of the manifest's last rewrite."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,8 @@ class HostFolder:
     state: str
     started: object
     ended: object
+    observed: HostRun | None = None
+    """The declared and observed capacity of its last run; None in an older manifest."""
 
     @property
     def results(self) -> Path:
@@ -54,7 +71,7 @@ def read_host(folder: Path) -> HostFolder:
             plan_digest=_digest(data, "plan_digest"), run_seed=_digest(data, "run_seed"),
             total=_count(data, "total"),
             share=_count(data, "share"), state=_text(data, "state"),
-            started=data.get("started"), ended=data.get("ended"),
+            started=data.get("started"), ended=data.get("ended"), observed=_observed(data),
         )  # fmt: skip
     except KeyError as exc:
         raise CorruptFileError(
@@ -82,6 +99,30 @@ def _count(data: dict[str, object], key: str) -> int:
     if type(value) is not int or not 0 <= value <= MAX_JOBS:
         raise KeyError(key)
     return value
+
+
+def _observed(data: dict[str, object]) -> HostRun | None:
+    """The capacity fields, read leniently: a manifest without them is an older run's."""
+    busy, wall, jobs = (
+        _number(data, "busy_seconds"),
+        _number(data, "wall_seconds"),
+        data.get("jobs_done"),
+    )
+    if busy is None or wall is None or type(jobs) is not int:
+        return None
+    cores = data.get("cores")
+    return HostRun(
+        perf=_number(data, "perf"), cores=cores if type(cores) is int else None,
+        busy_seconds=busy, wall_seconds=wall, jobs_done=jobs,
+        rate=_number(data, "rate_jobs_per_s"), updated=_number(data, "updated"),
+    )  # fmt: skip
+
+
+def _number(data: dict[str, object], key: str) -> float | None:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
 
 
 def job_columns(host: HostFolder) -> tuple[str, ...]:

@@ -22,7 +22,9 @@ from splitter.store.manifest import MANIFEST_NAME as MANIFEST
 from splitter.store.manifest import read_manifest
 from splitter.store.results import RESULTS_NAME
 
-__all__ = ["OutputFolder", "prepare_output"]
+__all__ = ["CALIBRATION_NAME", "OutputFolder", "prepare_output"]
+
+CALIBRATION_NAME = "calibration.json"
 
 
 log = logging.getLogger(__name__)
@@ -87,8 +89,11 @@ def _recorded_digest(path: Path) -> str | None:
 
 
 def _holds_files(path: Path) -> bool:
-    # The run's own lock file (taken before this check) is not a user's file.
-    return path.is_dir() and any(p.name != LOCK_NAME for p in path.iterdir())
+    # The run's own lock file (taken before this check) is not a user's file, and
+    # `calibrate` may have left its calibration.json before the first run.
+    return path.is_dir() and any(
+        p.name not in (LOCK_NAME, CALIBRATION_NAME) for p in path.iterdir()
+    )
 
 
 def _move_aside(path: Path) -> Path:

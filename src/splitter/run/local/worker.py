@@ -206,7 +206,8 @@ class _Worker:
             if self.row_format.refused:  # ok rows whose values could not be stored
                 failures += tuple((job_id, "error") for job_id in self.row_format.refused)
                 self.row_format.refused.clear()
-            self.send(("text", FormattedRows(text, len(rows), failures), done, busy))
+            durations = sum(row[3] for row in rows)
+            self.send(("text", FormattedRows(text, len(rows), failures, durations), done, busy))
             return
         try:
             self.send(("rows", rows, done, busy))
