@@ -169,6 +169,14 @@ def _add_run(commands: Any) -> None:
         help="rerun error/crashed/timeout (with --rescue: rescue failed jobs too)",
     )  # fmt: skip
     parser.add_argument("--fresh", action="store_true", help="move an earlier run aside first")
+    parser.add_argument(
+        "--dask", metavar="ADDRESS",
+        help="run on a Dask cluster (tcp://host:8786, or local[:N]; else $SPLITTER_DASK)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dask-attempts", type=_positive_int, default=3, metavar="N",
+        help="with --dask: a job whose worker dies N times is recorded crashed (default 3)",
+    )  # fmt: skip
     _rescue_options(parser)
     parser.set_defaults(handler=_cmd_run)
 
@@ -309,5 +317,6 @@ def _cmd_run(args: argparse.Namespace, program: Program) -> int:
         machine=args.machine, whole_pool=args.all, yes=args.yes,
         expect_digest=args.expect_digest, out=args.out, workers=args.workers,
         retry_failed=args.retry_failed, fresh=args.fresh, rescue=args.rescue,
+        dask=args.dask, dask_attempts=args.dask_attempts,
     )  # fmt: skip
     return run_command(_campaign(args, program), program.job, request)

@@ -22,6 +22,7 @@ from splitter.campaign.machines import MACHINES_FILE, Machine, find_machine, mac
 from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.errors import EXIT_OK, UsageError, VerificationError
 from splitter.merge.rescue import describe, load_rescue
+from splitter.run.dask import dask_engine
 from splitter.run.local import LocalPool
 from splitter.run.prompt import ask, ask_machine, confirm, say
 from splitter.run.runner import RunOptions, run_share
@@ -42,6 +43,9 @@ class RunRequest:
     retry_failed: bool
     fresh: bool
     rescue: Path | None
+    dask: str | None = None
+    """A Dask scheduler's address or ``local[:N]`` (else $SPLITTER_DASK; else the local pool)."""
+    dask_attempts: int = 3
 
 
 def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest) -> int:
@@ -57,6 +61,7 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
             return EXIT_OK
         folder_name = rescue.folder_name
         extra += [("plan_digest", rescue.plan_digest), ("rescue", str(rescue.report))]
+    engine = dask_engine(request.dask, request.dask_attempts)
     plan = campaign.plan
     interactive = sys.stdin.isatty()
     if request.whole_pool:
@@ -74,7 +79,8 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
         fresh=request.fresh, interactive=sys.stderr.isatty(), stream=sys.stderr,
         manifest_extra=tuple(extra),
     )  # fmt: skip
-    return run_share(campaign, job, share, options, LocalPool(options.workers)).exit_code
+    factory = engine or LocalPool(options.workers)
+    return run_share(campaign, job, share, options, factory).exit_code
 
 
 def _chosen(campaign: Campaign, name: str | None, interactive: bool) -> Machine:
