@@ -6,7 +6,7 @@ import importlib
 import sys
 from pathlib import Path
 
-BENCHES = ("bench_plan", "bench_run", "bench_merge", "bench_exe")
+BENCHES = ("bench_plan", "bench_run", "bench_merge", "bench_exe", "bench_dask")
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).parent))

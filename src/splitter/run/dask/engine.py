@@ -29,7 +29,7 @@ from splitter.run.engine import JobSetup, LogSink, Received, Row, RunningJob
 
 __all__ = ["TARGET_BATCH_SECONDS", "DaskEngine", "batch_size"]
 
-TARGET_BATCH_SECONDS = 0.2
+TARGET_BATCH_SECONDS = 0.5
 MAX_GROWTH = 16
 
 log = logging.getLogger("splitter.dask")
