@@ -11,6 +11,8 @@ import importlib
 import logging
 import os
 import re
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,10 +128,7 @@ class Connection:
         self._local: Any = None
         try:
             if local_workers is not None:
-                self._local = distributed.LocalCluster(
-                    n_workers=local_workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.WARNING,
-                )  # fmt: skip
+                self._local = _local_cluster(distributed, local_workers)
                 remote = self._local.scheduler_address
             self.client: Any = distributed.Client(
                 remote, timeout=CONNECT_TIMEOUT, set_as_default=False
@@ -197,6 +196,25 @@ class Connection:
             with contextlib.suppress(Exception):
                 self._local.close(timeout=10)
             self._local = None
+
+
+def _local_cluster(distributed: Any, workers: int) -> Any:
+    """A LocalCluster whose processes ignore Ctrl-C: this host decides what it stops."""
+    if threading.current_thread() is not threading.main_thread():
+        return distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True,
+            dashboard_address=None, silence_logs=logging.WARNING,
+        )  # fmt: skip
+    # Children inherit an ignored SIGINT, so the terminal's Ctrl-C reaches only
+    # this process, which lets running jobs finish (as with the local pool).
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True,
+            dashboard_address=None, silence_logs=logging.WARNING,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _on_cluster_event(message: Any, put: Put) -> None:
