@@ -23,7 +23,8 @@ from collections import Counter, deque
 from collections.abc import Sequence
 from typing import Any
 
-from splitter.run.dask.cluster import Connection, DaskCluster, DaskLostError
+from splitter.errors import SplitterError
+from splitter.run.dask.cluster import Connection, DaskCluster
 from splitter.run.dask.task import run_batch, unpack
 from splitter.run.engine import JobSetup, LogSink, Received, Row, RunningJob
 
@@ -115,8 +116,8 @@ class DaskEngine:
             except queue.Empty:
                 pass
             return rows
-        except DaskLostError:
-            self.kill()
+        except SplitterError:
+            self.kill()  # The runner stops on it: leave no batch running for nothing.
             raise
 
     def running(self) -> list[RunningJob]:
