@@ -14,6 +14,7 @@ BENCHES = (
     "bench_exe",
     "bench_tasks",
     "bench_makespan",
+    "bench_dask",
 )
 
 if __name__ == "__main__":

@@ -81,7 +81,9 @@ def test_the_runner_imports_no_concrete_engine() -> None:
             imported.add(node.module)
         elif isinstance(node, ast.Import):
             imported.update(alias.name for alias in node.names)
-    engines = {name for name in imported if name.startswith("splitter.run.local")}
+    engines = {
+        name for name in imported if name.startswith(("splitter.run.local", "splitter.run.dask"))
+    }
     assert engines == set()
     assert not {name for name in imported if name.split(".")[0] in ("distributed", "dask")}
 

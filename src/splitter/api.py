@@ -11,6 +11,7 @@ from splitter.campaign.load import load_campaign, locate_configs
 from splitter.campaign.machines import find_machine
 from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.run.cpus import usable_cpus
+from splitter.run.dask import dask_engine
 from splitter.run.local import LocalPool
 from splitter.run.runner import RunOptions, run_share
 from splitter.run.tally import RunSummary
@@ -30,14 +31,19 @@ def run_jobs(
     fresh: bool = False,
     key: Callable[[Any], Any] | None = None,
     progress: bool = False,
+    dask: str | None = None,
+    dask_attempts: int = 3,
 ) -> RunSummary:
     """Run ``machine``'s share of ``pool`` (the whole pool when ``machine`` is None).
 
     The same engine, files and resume rules as the ``run`` command, without
     prompts: results go to ``out/<machine>/`` (``out/all/`` for the whole
     pool). Raises ``SplitterError`` subclasses for problems a user can fix;
-    ``summary.exit_code`` is what the command would exit with.
+    ``summary.exit_code`` is what the command would exit with. ``dask`` (a
+    scheduler address or ``local[:N]``; else $SPLITTER_DASK) runs the jobs on a
+    Dask cluster, as ``run --dask`` does.
     """
+    engine = dask_engine(dask, dask_attempts)
     campaign = load_campaign(locate_configs(Path(configs) if configs else None), pool, key)
     plan = campaign.plan
     extra: tuple[tuple[str, object], ...] = (("all", machine is None),)
@@ -56,4 +62,4 @@ def run_jobs(
         retry_failed=retry_failed, fresh=fresh, interactive=progress and sys.stderr.isatty(),
         manifest_extra=extra,
     )  # fmt: skip
-    return run_share(campaign, job, share, options, LocalPool(options.workers))
+    return run_share(campaign, job, share, options, engine or LocalPool(options.workers))

@@ -201,6 +201,14 @@ def _add_run(commands: Any, tasks: bool) -> None:
         help="be this Slurm array task's machine, of N tasks (else Slurm's count); "
         "implied in an array task with no machine named",
     )  # fmt: skip
+    parser.add_argument(
+        "--dask", metavar="ADDRESS",
+        help="run on a Dask cluster (tcp://host:8786, or local[:N]; else $SPLITTER_DASK)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dask-attempts", type=_positive_int, default=3, metavar="N",
+        help="with --dask: a job whose worker dies N times is recorded crashed (default 3)",
+    )  # fmt: skip
     _rescue_options(parser)
     parser.set_defaults(handler=_cmd_run)
 
@@ -475,6 +483,7 @@ def _cmd_run(args: argparse.Namespace, program: Program) -> int:
         retry_failed=args.retry_failed, fresh=args.fresh, rescue=args.rescue,
         rescue_machines=args.machines, array=array,
         stop_at_once=getattr(args, "tasks", None) is not None,
+        dask=args.dask, dask_attempts=args.dask_attempts,
     )  # fmt: skip
     campaign, _ = _campaign(args, program, None if array is None else array.count)
     return run_command(campaign, program.job, request)

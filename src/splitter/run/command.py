@@ -24,6 +24,7 @@ from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.errors import EXIT_OK, UsageError, VerificationError
 from splitter.merge.rescue import Rescue, describe, load_rescue
 from splitter.run.cpus import usable_cpus
+from splitter.run.dask import dask_engine
 from splitter.run.local import LocalPool
 from splitter.run.prompt import ask, ask_machine, confirm, say
 from splitter.run.runner import RunOptions, run_share
@@ -50,6 +51,9 @@ class RunRequest:
     """The Slurm array task this run is (its campaign planned over the array's tasks)."""
     stop_at_once: bool = False
     """Ctrl-C and SIGTERM stop the running jobs at once (shell tasks)."""
+    dask: str | None = None
+    """A Dask scheduler's address or ``local[:N]`` (else $SPLITTER_DASK; else the local pool)."""
+    dask_attempts: int = 3
 
 
 def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest) -> int:
@@ -71,6 +75,7 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
     if request.array is not None:
         extra.append(("slurm", request.array.as_json()))
         request = _as_array_task(request, request.array)
+    engine = dask_engine(request.dask, request.dask_attempts)
     plan = campaign.plan
     interactive = sys.stdin.isatty()
     if request.whole_pool:
@@ -91,7 +96,8 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
         fresh=request.fresh, interactive=sys.stderr.isatty(), stream=sys.stderr,
         manifest_extra=tuple(extra), stop_at_once=request.stop_at_once,
     )  # fmt: skip
-    return run_share(campaign, job, share, options, LocalPool(options.workers)).exit_code
+    factory = engine or LocalPool(options.workers)
+    return run_share(campaign, job, share, options, factory).exit_code
 
 
 def _check_rescuer(campaign: Campaign, name: str | None, rescue: Rescue) -> None:

@@ -31,18 +31,17 @@ import pickle
 import signal
 import threading
 import time
-import traceback
 from collections.abc import Callable, MutableSequence, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
 from splitter.campaign.config import parse_config
 from splitter.run.engine import FormattedRows, JobSetup, Row
-from splitter.run.injection import JobContext, JobFailed, JobRandom, Progress, injected_names
-from splitter.store.logfile import UtcFormatter
+from splitter.run.injection import Progress
+from splitter.run.jobcall import JobCall, JobLogCollector, picklable, record_dict, write_job_log
 from splitter.store.rowformat import RowFormat
 
-__all__ = ["GROUP", "IDLE", "SLOT_WIDTH", "one_line", "worker_main"]
+__all__ = ["GROUP", "IDLE", "SLOT_WIDTH", "worker_main"]
 
 SLOT_WIDTH = 5
 GROUP = 4
@@ -51,12 +50,6 @@ IDLE = -1.0
 # A worker sends the rows of a long batch at least this often, so results of
 # slow jobs reach the file (and survive a crash) without waiting for the batch.
 SEND_INTERVAL = 0.25
-
-
-def one_line(exc: BaseException) -> str:
-    """``ValueError: bad alpha`` on one line, for the results' error column."""
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return " ".join(text.split())
 
 
 class _PipeLogHandler(logging.Handler):
@@ -71,27 +64,9 @@ class _PipeLogHandler(logging.Handler):
         if os.getpid() != self._pid:
             return  # A process the job forked must never speak on the worker's pipe.
         try:
-            message = record.getMessage()
-            if record.exc_info and not record.exc_text:
-                record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip()
-            data = dict(record.__dict__, msg=message, args=None, exc_info=None)
-            self._send(("log", data))
+            self._send(("log", record_dict(record)))
         except Exception:
             self.handleError(record)
-
-
-class _JobLogCollector(logging.Handler):
-    """Collects what the current job logs, for its own file under jobs/."""
-
-    def __init__(self, machine: str, log_format: str) -> None:
-        super().__init__()
-        self.machine = machine
-        self.lines: list[str] = []
-        self.setFormatter(UtcFormatter(log_format))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        record.machine = self.machine
-        self.lines.append(self.format(record))
 
 
 class _Worker:
@@ -101,19 +76,16 @@ class _Worker:
         self, conn: Connection, setup: JobSetup, slots: MutableSequence[float], slot: int
     ) -> None:
         self.conn = conn
-        self.pid = os.getpid()
         self.setup = setup
         self.slots = slots
-        self.slot = slot
         self.base = slot * SLOT_WIDTH
         self.send_lock = threading.Lock()
-        self.config = parse_config(setup.config_text, setup.config_source)
-        self.wanted = injected_names(setup.job)
-        self.progress = Progress(slots, self.base + 2)
+        config = parse_config(setup.config_text, setup.config_source)
+        progress = Progress(slots, self.base + 2)
+        self.call = JobCall(setup, config, progress, slot, slots, self.base + GROUP)
         self.job_logs = (
-            _JobLogCollector(setup.machine, setup.log_format) if setup.job_log_dir else None
+            JobLogCollector(setup.machine, setup.log_format) if setup.job_log_dir else None
         )
-        self.log = logging.getLogger("splitter.worker")
         self.row_format: RowFormat | None = None
 
     def send(self, message: object) -> None:
@@ -121,56 +93,15 @@ class _Worker:
         with self.send_lock:
             self.conn.send(message)
 
-    def keywords(self, job_id: int) -> dict[str, Any]:
-        wanted = self.wanted
-        kwargs: dict[str, Any] = {}
-        if "random_obj" in wanted:
-            kwargs["random_obj"] = JobRandom(self.setup.run_seed, job_id)
-        if "config" in wanted:
-            kwargs["config"] = self.config
-        if "progress" in wanted:
-            kwargs["progress"] = self.progress
-        if "job_context" in wanted:
-            setup = self.setup
-            kwargs["job_context"] = JobContext(
-                job_id, setup.machine, self.slot, setup.folder, setup.run_seed,
-                self.slots, self.base + GROUP,
-            )  # fmt: skip
-        return kwargs
-
     def run_one(self, job_id: int, item: Any) -> Row:
         slots, base = self.slots, self.base
         slots[base + 2] = 0.0
         slots[base + 3] = 0.0
         slots[base + 1] = time.monotonic()
         slots[base] = job_id
-        start = time.time()
-        began = time.perf_counter()
-        try:
-            kwargs = self.keywords(job_id) if self.wanted else {}
-            if type(item) is tuple:
-                value = self.setup.job(*item, **kwargs)
-            else:
-                value = self.setup.job(item, **kwargs)
-            self.exit_if_forked()
-            row: Row = (job_id, "ok", start, time.perf_counter() - began, "", value)
-        except JobFailed as failed:
-            self.exit_if_forked()
-            duration = time.perf_counter() - began
-            row = (job_id, failed.status, start, duration, failed.error, failed.value)
-        except (Exception, SystemExit, KeyboardInterrupt) as exc:
-            # SIGINT is ignored here, so a KeyboardInterrupt is the job's own raise.
-            self.exit_if_forked()
-            duration = time.perf_counter() - began
-            self.log.error("job %d failed: %s", job_id, one_line(exc), exc_info=True)
-            row = (job_id, "error", start, duration, one_line(exc), None)
+        row = self.call(job_id, item)
         slots[base] = IDLE
         return row
-
-    def exit_if_forked(self) -> None:
-        """End a child the job forked that returned into our code: only the worker reports."""
-        if os.getpid() != self.pid:
-            os._exit(0)
 
     def run_batch(
         self, columns: tuple[str, ...] | None, batch: Sequence[tuple[int, Any]], stop: Any
@@ -195,7 +126,7 @@ class _Worker:
         self.job_logs.lines.clear()
         row = self.run_one(job_id, item)
         if self.job_logs.lines:
-            _write_job_log(self.setup, job_id, self.job_logs.lines)
+            write_job_log(self.setup, job_id, self.job_logs.lines)
         return row
 
     def send_rows(self, rows: list[Row], done: bool, busy: float) -> None:
@@ -212,29 +143,7 @@ class _Worker:
         try:
             self.send(("rows", rows, done, busy))
         except (pickle.PicklingError, TypeError, AttributeError):
-            self.send(("rows", [_picklable(row) for row in rows], done, busy))
-
-
-def _picklable(row: Row) -> Row:
-    """The row itself, or an error row when its value cannot travel to the parent."""
-    try:
-        pickle.dumps(row[5])
-    except Exception as exc:
-        reason = f"the job's result cannot be sent from its worker: {one_line(exc)}"
-        return (row[0], "error", row[2], row[3], reason, None)
-    return row
-
-
-def _write_job_log(setup: JobSetup, job_id: int, lines: list[str]) -> None:
-    import zstandard
-
-    assert setup.job_log_dir is not None
-    target = setup.job_log_dir / f"{job_id}.log.zst"
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    data = ("\n".join(lines) + "\n").encode("utf-8", "backslashreplace")
-    compressor = zstandard.ZstdCompressor(level=setup.compression_level, write_checksum=True)
-    temporary.write_bytes(compressor.compress(data))
-    os.replace(temporary, target)
+            self.send(("rows", [picklable(row) for row in rows], done, busy))
 
 
 def _configure_logging(worker: _Worker) -> None:

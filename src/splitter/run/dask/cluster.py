@@ -1,0 +1,227 @@
+"""The connection to a Dask cluster: an address (or ``local[:N]``), a client, events.
+
+Everything that imports ``distributed`` is here and in `task`, and only runs
+once ``--dask`` was given: importing splitter never loads Dask.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from splitter.errors import EXIT_INTERRUPTED, SplitterError, UsageError
+from splitter.run.engine import JobSetup, LogSink
+from splitter.run.jobcall import one_line
+
+__all__ = [
+    "INSTALL_HINT",
+    "Connection",
+    "DaskCluster",
+    "DaskLostError",
+    "dask_engine",
+    "parse_address",
+    "require_dask",
+]
+
+INSTALL_HINT = "pip install 'splitter[dask]'"
+CONNECT_TIMEOUT = 10.0
+# How long the client may try to reconnect before the run stops.
+LOST_AFTER = 5.0
+THREADS_REFRESH = 1.0
+_LOCAL = re.compile(r"local(?::(\d+))?")
+
+Put = Callable[[str, Any], None]
+
+
+class DaskLostError(SplitterError):
+    """The scheduler (or the connection to it) is gone: the run stops; a rerun resumes."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+def require_dask() -> None:
+    """Raise a UsageError naming the install command when ``distributed`` is missing."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError as exc:
+        raise UsageError(
+            f"--dask needs the optional Dask support, which is not installed ({one_line(exc)}); "
+            f"install it with {INSTALL_HINT}, or run without --dask"
+        ) from None
+
+
+def dask_engine(address: str | None, attempts: int = 3) -> DaskCluster | None:
+    """The Dask engine for ``address`` (else $SPLITTER_DASK); None: use the local pool."""
+    chosen = address if address is not None else os.environ.get("SPLITTER_DASK") or None
+    if chosen is None:
+        return None
+    require_dask()
+    parse_address(chosen)  # A bad value fails before any folder is touched.
+    return DaskCluster(chosen, attempts)
+
+
+def parse_address(text: str) -> tuple[str | None, int | None]:
+    """(scheduler address, None) or (None, local worker count) for ``local[:N]``."""
+    match = _LOCAL.fullmatch(text.strip())
+    if match is None:
+        if not text.strip():
+            raise UsageError("--dask needs a scheduler address (tcp://host:8786) or local[:N]")
+        return text.strip(), None
+    count = int(match.group(1)) if match.group(1) else len(os.sched_getaffinity(0))
+    if count < 1:
+        raise UsageError(f"--dask {text}: a local cluster needs at least 1 worker")
+    return None, count
+
+
+@dataclass(frozen=True)
+class DaskCluster:
+    """The Dask engine's factory: where the cluster is and how often a job may kill a worker."""
+
+    address: str
+    attempts: int = 3
+
+    def __call__(
+        self,
+        setup: JobSetup,
+        items: Any,
+        job_ids: Any,
+        on_log: LogSink,
+        job_timeout: float | None,
+    ) -> Any:
+        from splitter.run.dask.engine import DaskEngine
+
+        return DaskEngine(self, setup, items, job_ids, on_log, job_timeout)
+
+    def connect(self, setup: JobSetup, topic: str, put: Put) -> Connection:
+        """A client on the scheduler (a local cluster started first for ``local[:N]``)."""
+        require_dask()
+        return Connection(self.address, setup, topic, put)
+
+    def task_error(self, error: BaseException) -> SplitterError:
+        """The error that stops a run whose batch raised on a worker (not a job's error)."""
+        return UsageError(
+            f"a Dask worker could not run a batch of jobs ({one_line(error)}); the job function "
+            "and the pool's items must unpickle on every worker: define the job in the entry "
+            "script, and install the modules it imports on the workers"
+        )
+
+
+class Connection:
+    """A Dask client with the run's event subscriptions; owns a local cluster it started."""
+
+    def __init__(self, address: str, setup: JobSetup, topic: str, put: Put) -> None:
+        # Typed as Any: distributed's API is not annotated.
+        cloudpickle: Any = importlib.import_module("cloudpickle")
+        distributed: Any = importlib.import_module("distributed")
+
+        remote, local_workers = parse_address(address)
+        self.address = address
+        self._local: Any = None
+        try:
+            if local_workers is not None:
+                self._local = _local_cluster(distributed, local_workers)
+                remote = self._local.scheduler_address
+            self.client: Any = distributed.Client(
+                remote, timeout=CONNECT_TIMEOUT, set_as_default=False
+            )
+        except (OSError, TimeoutError) as exc:
+            self.close()
+            raise UsageError(
+                f"cannot reach the Dask scheduler at {address} ({one_line(exc)}); check the "
+                "address given by --dask or SPLITTER_DASK, and that `dask scheduler` runs there"
+            ) from None
+        # By value: the entry script's job need not be importable on the workers.
+        self._payload = cloudpickle.dumps(setup)
+        self._topic = topic
+        self.client.subscribe_topic(topic, lambda event: put("event", event[1]))
+        self.client.subscribe_topic("all", lambda event: _on_cluster_event(event[1], put))
+        self._threads = 0
+        self._threads_at = 0.0
+        self._lost_since: float | None = None
+
+    def submit(
+        self, function: Callable[..., Any], key: str, items: Any, timeout: Any, done: Any
+    ) -> Any:
+        """Submit one batch; ``done(future)`` is called when it ends, however it ends."""
+        future = self.client.submit(
+            function, self._payload, self._topic, key, items, timeout, key=key, pure=False
+        )
+        future.add_done_callback(done)
+        return future
+
+    def threads(self) -> int:
+        """The cluster's worker threads now (asked at most once a second)."""
+        now = time.monotonic()
+        if now - self._threads_at >= THREADS_REFRESH and self.client.status == "running":
+            with contextlib.suppress(OSError, TimeoutError):
+                self._threads = sum(self.client.nthreads().values())
+            self._threads_at = now
+        return self._threads
+
+    def check(self) -> None:
+        """Raise DaskLostError once the scheduler has been unreachable for LOST_AFTER s."""
+        status = self.client.status
+        if status == "running":
+            self._lost_since = None
+            return
+        now = time.monotonic()
+        self._lost_since = self._lost_since or now
+        if status in ("closed", "closing") or now - self._lost_since >= LOST_AFTER:
+            raise DaskLostError(
+                f"lost the connection to the Dask scheduler at {self.address} (client "
+                f"{status}); what finished is saved: run the same command again to resume"
+            )
+
+    def close(self) -> None:
+        """Close the client, and the local cluster if this connection started one."""
+        client = getattr(self, "client", None)
+        if client is not None:
+            # Unsubscribed first: else the scheduler tells "all" of this client's exit
+            # on the stream being closed, and logs a CRITICAL error about it.
+            for topic in (getattr(self, "_topic", None), "all"):
+                with contextlib.suppress(Exception):
+                    client.unsubscribe_topic(topic)
+            with contextlib.suppress(Exception):
+                client.close(timeout=5)
+        if self._local is not None:
+            with contextlib.suppress(Exception):
+                self._local.close(timeout=10)
+            self._local = None
+
+
+def _local_cluster(distributed: Any, workers: int) -> Any:
+    """A LocalCluster whose processes ignore Ctrl-C: this host decides what it stops."""
+    if threading.current_thread() is not threading.main_thread():
+        return distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True,
+            dashboard_address=None, silence_logs=logging.WARNING,
+        )  # fmt: skip
+    # Children inherit an ignored SIGINT, so the terminal's Ctrl-C reaches only
+    # this process, which lets running jobs finish (as with the local pool).
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True,
+            dashboard_address=None, silence_logs=logging.WARNING,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _on_cluster_event(message: Any, put: Put) -> None:
+    """Runs in the client's event loop: pass on a worker's death with its running tasks."""
+    if (
+        isinstance(message, dict)
+        and message.get("action") == "remove-worker"
+        and not message.get("expected")
+    ):
+        put("lost", (message.get("worker"), list(message.get("processing-tasks", ()))))

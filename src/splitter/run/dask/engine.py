@@ -1,0 +1,300 @@
+"""The Dask engine: batches of jobs as Dask tasks; the cluster's workers pull them.
+
+    job ids --batches sized from measured durations--> client.submit(run_batch)
+        --> scheduler --> whichever worker is free (faster workers take more)
+    rows <-- a batch's return value, and "rows" events while a long batch runs
+    deaths <-- the scheduler's "remove-worker" event names the batches it was running
+
+This host is the Dask client and keeps everything else: the files, the
+progress, resume. A batch is a job list; each job's row comes back once
+(a job whose row already came back, from an earlier attempt of its batch, is
+not taken twice). When a worker dies running a batch of several jobs, their
+unfinished jobs run again one per batch, so the next death names its job; a
+job whose worker dies ``attempts`` times is recorded ``crashed``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Sequence
+from typing import Any
+
+from splitter.errors import SplitterError
+from splitter.run.dask.cluster import Connection, DaskCluster
+from splitter.run.dask.task import run_batch, unpack
+from splitter.run.engine import JobSetup, LogSink, Received, Row, RunningJob
+
+__all__ = ["TARGET_BATCH_SECONDS", "DaskEngine", "batch_size"]
+
+TARGET_BATCH_SECONDS = 0.5
+MAX_GROWTH = 16
+
+log = logging.getLogger("splitter.dask")
+# Which worker ran which jobs: for the log file only (the console shows
+# loggers named splitter*).
+attribution = logging.getLogger("dask_workers")
+
+
+def batch_size(seconds_per_job: float | None, previous: int, pending: int, threads: int) -> int:
+    """Jobs in the next batch: about TARGET_BATCH_SECONDS of work, smaller towards the end."""
+    if seconds_per_job is None:
+        return 1
+    wanted = int(TARGET_BATCH_SECONDS / max(seconds_per_job, 1e-7))
+    share_of_rest = pending // (2 * max(threads, 1))
+    return max(1, min(wanted, previous * MAX_GROWTH, share_of_rest))
+
+
+class _Batch:
+    """One submitted task: its jobs and what its events said."""
+
+    def __init__(self, key: str, jobs: list[int], future: Any) -> None:
+        self.key = key
+        self.jobs = jobs
+        self.future = future
+        self.worker: str | None = None
+        self.running: tuple[int, float, float, float, float] | None = None
+
+
+class DaskEngine:
+    """Runs job ids as Dask tasks; ``step()`` returns the rows that came back."""
+
+    def __init__(
+        self,
+        cluster: DaskCluster,
+        setup: JobSetup,
+        items: Sequence[Any],
+        job_ids: Sequence[int],
+        on_log: LogSink,
+        job_timeout: float | None,
+    ) -> None:
+        self._cluster = cluster
+        self._setup = setup
+        self._items = items
+        self._pending: deque[int] = deque(job_ids)
+        self._single: deque[int] = deque()
+        self._outstanding = set(job_ids)
+        self._batches: dict[str, _Batch] = {}
+        self._deaths: Counter[int] = Counter()
+        self._on_log = on_log
+        self._job_timeout = job_timeout
+        self._events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._run = uuid.uuid4().hex[:12]
+        self._count = 0
+        self._size = 1
+        self._seconds_per_job: float | None = None
+        self._connection: Connection | None = None
+        self.stopping = False
+        self.columns: tuple[str, ...] | None = None
+
+    @property
+    def finished(self) -> bool:
+        """No batch is in flight and none will be submitted."""
+        return not self._batches and (self.stopping or not self._outstanding)
+
+    def start(self) -> None:
+        """Connect to the scheduler (or start the local cluster) and listen to events."""
+        self._connection = self._cluster.connect(self._setup, f"splitter-{self._run}", self._put)
+
+    def _put(self, kind: str, message: Any) -> None:
+        self._events.put((kind, message))
+
+    def step(self, timeout: float) -> Received:
+        """Submit batches, wait up to ``timeout`` s for news, return the rows received."""
+        assert self._connection is not None, "start() first"
+        try:
+            self._connection.check()
+            self._submit()
+            rows: Received = []
+            try:
+                self._handle(*self._events.get(timeout=timeout), rows)
+                while True:
+                    self._handle(*self._events.get_nowait(), rows)
+            except queue.Empty:
+                pass
+            return rows
+        except SplitterError:
+            self.kill()  # The runner stops on it: leave no batch running for nothing.
+            raise
+
+    def running(self) -> list[RunningJob]:
+        """The jobs running now that have run long enough to report, longest first."""
+        now = time.monotonic()
+        found = [
+            RunningJob(job, seconds + now - at, value, base)
+            for batch in self._batches.values()
+            if batch.running is not None
+            for job, seconds, value, base, at in [batch.running]
+            if job in self._outstanding
+        ]
+        return sorted(found, key=lambda job: -job.seconds)
+
+    def request_stop(self) -> None:
+        """Submit nothing more; batches not yet started are cancelled."""
+        self.stopping = True
+        for batch in list(self._batches.values()):
+            if batch.worker is None:
+                self._drop(batch)
+
+    def close(self) -> None:
+        """Disconnect (and stop the local cluster, if this run started it)."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def kill(self) -> None:
+        """Cancel every batch and disconnect; their unreported jobs stay unrecorded."""
+        for batch in list(self._batches.values()):
+            self._drop(batch)
+        self.close()
+
+    def _submit(self) -> None:
+        assert self._connection is not None
+        wanted = 2 * max(self._connection.threads(), 1)
+        while not self.stopping and len(self._batches) < wanted:
+            jobs = self._next_jobs()
+            if not jobs:
+                return
+            self._count += 1
+            key = f"splitter-batch-{self._run}-{self._count}"
+            items = [(job, self._items[job]) for job in jobs]
+            future = self._connection.submit(
+                run_batch, key, items, self._job_timeout, lambda _, key=key: self._put("done", key)
+            )
+            self._batches[key] = _Batch(key, jobs, future)
+
+    def _next_jobs(self) -> list[int]:
+        """One suspect job alone, else the next batch of pending jobs."""
+        while self._single:
+            job = self._single.popleft()
+            if job in self._outstanding:
+                return [job]
+        assert self._connection is not None
+        size = batch_size(
+            self._seconds_per_job, self._size, len(self._pending), self._connection.threads()
+        )
+        jobs: list[int] = []
+        while self._pending and len(jobs) < size:
+            job = self._pending.popleft()
+            if job in self._outstanding:
+                jobs.append(job)
+        if len(jobs) > 1 or self._seconds_per_job is not None:
+            self._size = max(1, len(jobs))
+        return jobs
+
+    def _handle(self, kind: str, message: Any, rows: Received) -> None:
+        if kind == "done":
+            self._finish(message, rows)
+        elif kind == "lost":
+            worker, keys = message
+            for key in keys:
+                batch = self._batches.get(key)
+                if batch is not None and batch.worker == worker:
+                    self._worker_died(batch, rows)
+        else:
+            self._event(message, rows)
+
+    def _event(self, message: dict[str, Any], rows: Received) -> None:
+        batch = self._batches.get(message["batch"])
+        kind = message["kind"]
+        if kind == "rows":
+            self._accept(message["worker"], message["data"], rows)  # Even from an old attempt.
+        elif batch is None:
+            return
+        elif kind == "begin":
+            batch.worker = message["worker"]
+            batch.running = None
+        elif kind == "running":
+            batch.running = (
+                message["job"], message["seconds"], message["value"], message["base"],
+                time.monotonic(),
+            )  # fmt: skip
+        elif kind == "timeout":
+            self._timed_out(batch, message, rows)
+
+    def _accept(self, worker: str, data: bytes, rows: Received) -> None:
+        found, records = unpack(data)
+        for record in records:
+            self._on_log(record)
+        taken = [row for row in found if row[0] in self._outstanding]
+        if not taken:
+            return
+        self._outstanding.difference_update(row[0] for row in taken)
+        rows.extend(taken)
+        busy = sum(row[3] for row in taken)
+        self._learn(busy / len(taken))
+        attribution.info("dask worker %s ran jobs %s", worker, ", ".join(str(r[0]) for r in taken))
+
+    def _learn(self, seconds: float) -> None:
+        known = self._seconds_per_job
+        self._seconds_per_job = seconds if known is None else 0.7 * known + 0.3 * seconds
+
+    def _finish(self, key: str, rows: Received) -> None:
+        batch = self._batches.pop(key, None)
+        if batch is None:
+            return  # Dropped already: cancelled, timed out or its worker died.
+        status = batch.future.status
+        if status == "finished":
+            worker, data = batch.future.result()
+            self._accept(worker, data, rows)
+        elif status == "error":
+            self._failed(batch, batch.future.exception(), rows)
+            return
+        # Rows an event stream lost (or a cancelled attempt's) run again.
+        self._requeue([job for job in batch.jobs if job in self._outstanding])
+
+    def _failed(self, batch: _Batch, error: BaseException, rows: Received) -> None:
+        if type(error).__name__ == "KilledWorker":
+            # Dask gave up on the batch itself: treat it as one more death.
+            self._batches[batch.key] = batch
+            self._worker_died(batch, rows)
+            if batch.key in self._batches:
+                self._drop(batch)
+                self._single.extendleft(j for j in batch.jobs if j in self._outstanding)
+            return
+        raise self._cluster.task_error(error)
+
+    def _worker_died(self, batch: _Batch, rows: Received) -> None:
+        unfinished = [job for job in batch.jobs if job in self._outstanding]
+        if len(batch.jobs) > 1:
+            log.warning(
+                "dask worker %s was lost while running %d jobs; they run again, one per task",
+                batch.worker, len(unfinished),
+            )  # fmt: skip
+            self._drop(batch)
+            self._single.extend(unfinished)
+            return
+        batch.worker = None  # Dask runs it again; its next "begin" names the worker.
+        for job in unfinished:
+            self._deaths[job] += 1
+            if self._deaths[job] >= self._cluster.attempts:
+                self._drop(batch)
+                rows.append(self._crashed_row(job))
+
+    def _crashed_row(self, job: int) -> Row:
+        self._outstanding.discard(job)
+        times = self._deaths[job]
+        error = f"worker process died {times} times while running this job (on a Dask worker)"
+        log.warning("job %d crashed: %s", job, error)
+        return (job, "crashed", time.time(), 0.0, error, None)
+
+    def _timed_out(self, batch: _Batch, message: dict[str, Any], rows: Received) -> None:
+        job = message["job"]
+        self._drop(batch)
+        if job in self._outstanding:
+            self._outstanding.discard(job)
+            limit = f"{self._job_timeout:g}"
+            error = f"job ran longer than job_timeout = {limit} s; its worker was stopped"
+            log.warning("job %d timeout: %s", job, error)
+            rows.append((job, "timeout", message["start"], message["seconds"], error, None))
+        self._requeue([j for j in batch.jobs if j in self._outstanding])
+
+    def _requeue(self, jobs: list[int]) -> None:
+        self._pending.extendleft(reversed(jobs))
+
+    def _drop(self, batch: _Batch) -> None:
+        self._batches.pop(batch.key, None)
+        batch.future.cancel()

@@ -1,0 +1,246 @@
+"""The Dask task: one batch of jobs, run in a Dask worker, its rows sent back.
+
+Runs in a Dask worker process, on any machine of the cluster. The campaign's
+`JobSetup` arrives as bytes pickled once by the client (cloudpickle: a job
+defined in the entry script's ``__main__`` travels by value, so workers need
+not import the script) and is unpickled once per worker process. Jobs run
+through `splitter.run.jobcall.JobCall`, as in the local pool.
+
+Besides its return value, a batch speaks on the run's event topic (worker ->
+scheduler -> client), each message a dict of msgpack types:
+
+    {"kind": "begin",   "batch": key, "worker": address}
+    {"kind": "rows",    "batch": key, "worker": address, "data": pickled rows and log records}
+    {"kind": "running", "batch": key, "job": id, "seconds": s, "value": v, "base": b}
+    {"kind": "timeout", "batch": key, "job": id, "start": epoch, "seconds": s}
+
+"rows" goes out at most every ``SEND_INTERVAL`` seconds during a long batch,
+so a worker that dies loses only its last unsent rows (they run again); the
+rest of the rows are the return value. A watchdog thread per worker process
+sends "running" for jobs that run long and enforces ``job_timeout``: a job
+past it cannot be stopped inside the process, so the watchdog reports it and
+ends the worker process, which the Dask nanny restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import threading
+import time
+from contextlib import suppress
+from typing import Any
+
+from splitter.campaign.config import parse_config
+from splitter.run.engine import JobSetup, Row
+from splitter.run.injection import Progress
+from splitter.run.jobcall import JobCall, JobLogCollector, picklable, record_dict, write_job_log
+
+__all__ = ["SEND_INTERVAL", "TIMEOUT_EXIT_CODE", "pack", "run_batch", "unpack"]
+
+SEND_INTERVAL = 0.5
+WATCH_INTERVAL = 0.2
+RUNNING_AFTER = 1.0
+TIMEOUT_EXIT_CODE = 75
+# A worker's messages leave every 2 ms. A job run alone (a suspect, after a
+# worker died), and the batch after one, wait this long first, so the
+# scheduler knows that the task before finished and this one began before a
+# job may kill the process: the death is then counted against the right job.
+SUSPECT_FLUSH_SECONDS = 0.05
+IDLE = -1.0
+
+Records = list[dict[str, Any]]
+
+_setups: dict[bytes, tuple[JobSetup, Any]] = {}
+_active: set[_BatchRun] = set()
+_lock = threading.Lock()
+_watchdog: threading.Thread | None = None
+_previous_single = [False]
+
+
+def pack(rows: list[Row], records: Records) -> bytes:
+    """Rows and log records as bytes for the client; a value that cannot travel: an error row."""
+    try:
+        return pickle.dumps((rows, records))
+    except Exception:
+        safe = [{k: v for k, v in r.items() if _plain(v)} for r in records]
+        return pickle.dumps(([picklable(row) for row in rows], safe))
+
+
+def unpack(data: bytes) -> tuple[list[Row], Records]:
+    """The client's side of `pack`."""
+    rows, records = pickle.loads(data)
+    return rows, records
+
+
+def _plain(value: object) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+class _BatchRun:
+    """Runs in a Dask worker: one batch's state, shared with the watchdog."""
+
+    def __init__(self, worker: Any, topic: str, key: str, job_timeout: float | None) -> None:
+        self.worker = worker
+        self.topic = topic
+        self.key = key
+        self.job_timeout = job_timeout
+        self.slots: list[float] = [IDLE, 0.0, 0.0, 0.0]  # job, started, progress, base
+        self.started_wall = 0.0
+        self.unsent: list[Row] = []
+        self.records: Records = []
+        self.lock = threading.Lock()
+        self.last_running = 0.0
+
+    def emit(self, message: dict[str, Any]) -> None:
+        self.worker.log_event(self.topic, {"batch": self.key, **message})
+
+    def take(self) -> bytes:
+        with self.lock:
+            rows, records, self.unsent, self.records = self.unsent, self.records, [], []
+        return pack(rows, records)
+
+    def send_rows(self) -> None:
+        self.emit({"kind": "rows", "worker": self.worker.address, "data": self.take()})
+
+    def watch(self, now: float) -> bool:
+        """Runs in the watchdog thread: report a long job; True when it timed out."""
+        job_id, started, value, base = self.slots
+        if job_id == IDLE:
+            return False
+        seconds = now - started
+        if self.job_timeout is not None and seconds > self.job_timeout:
+            self.send_rows()
+            self.emit(
+                {"kind": "timeout", "job": int(job_id), "start": self.started_wall,
+                 "seconds": seconds}
+            )  # fmt: skip
+            return True
+        if seconds > RUNNING_AFTER and now - self.last_running >= RUNNING_AFTER:
+            self.last_running = now
+            self.emit(
+                {"kind": "running", "job": int(job_id), "seconds": seconds, "value": value,
+                 "base": base}
+            )  # fmt: skip
+        return False
+
+
+class _ThreadRecords(logging.Handler):
+    """Collects the log records of one task thread into its batch."""
+
+    def __init__(self, run: _BatchRun, level: int) -> None:
+        super().__init__(level)
+        self.run = run
+        self.thread = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self.thread:
+            return
+        try:
+            data = record_dict(record)
+            data["processName"] = f"dask-worker {self.run.worker.address}"
+            with self.run.lock:
+                self.run.records.append(data)
+        except Exception:
+            self.handleError(record)
+
+
+def run_batch(
+    payload: bytes,
+    topic: str,
+    key: str,
+    batch: list[tuple[int, Any]],
+    job_timeout: float | None,
+) -> tuple[str, bytes]:
+    """Runs in a Dask worker: run ``batch`` (job id, item pairs); return (worker, packed rows)."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    setup, config = _setup(payload)
+    run = _BatchRun(worker, topic, key, job_timeout)
+    run.emit({"kind": "begin", "worker": worker.address})
+    if len(batch) == 1 or _previous_single[0]:
+        time.sleep(SUSPECT_FLUSH_SECONDS)
+    _previous_single[0] = len(batch) == 1
+    call = JobCall(setup, config, Progress(run.slots, 2))
+    handler = _ThreadRecords(run, setup.log_level)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    job_logs = JobLogCollector(setup.machine, setup.log_format) if setup.job_log_dir else None
+    if job_logs is not None:
+        root.addHandler(job_logs)
+    _watch(run)
+    try:
+        _run_jobs(run, call, batch, job_logs)
+    finally:
+        with _lock:
+            _active.discard(run)
+        root.removeHandler(handler)
+        if job_logs is not None:
+            root.removeHandler(job_logs)
+    return worker.address, run.take()
+
+
+def _run_jobs(
+    run: _BatchRun, call: JobCall, batch: list[tuple[int, Any]], job_logs: JobLogCollector | None
+) -> None:
+    slots = run.slots
+    last_send = time.monotonic()
+    for job_id, item in batch:
+        if job_logs is not None:
+            job_logs.lines.clear()
+        slots[2] = slots[3] = 0.0
+        slots[1] = time.monotonic()
+        run.started_wall = time.time()
+        slots[0] = job_id
+        row = call(job_id, item)
+        slots[0] = IDLE
+        with run.lock:
+            run.unsent.append(row)
+        if job_logs is not None and job_logs.lines:
+            # The folder exists where the client's disk is visible (local:N, a shared disk).
+            with suppress(OSError):
+                write_job_log(call.setup, job_id, job_logs.lines)
+        now = time.monotonic()
+        if now - last_send >= SEND_INTERVAL:
+            run.send_rows()
+            last_send = now
+
+
+def _setup(payload: bytes) -> tuple[JobSetup, Any]:
+    """The unpickled setup and its parsed config, once per worker process and campaign."""
+    with _lock:
+        found = _setups.get(payload)
+        if found is None:
+            setup: JobSetup = pickle.loads(payload)
+            found = (setup, parse_config(setup.config_text, setup.config_source))
+            _setups.clear()  # One campaign at a time: do not hold old ones forever.
+            _setups[payload] = found
+            root = logging.getLogger()
+            if root.getEffectiveLevel() > setup.log_level:
+                root.setLevel(setup.log_level)
+        return found
+
+
+def _watch(run: _BatchRun) -> None:
+    global _watchdog
+    with _lock:
+        _active.add(run)
+        if _watchdog is None:
+            _watchdog = threading.Thread(target=_watchdog_loop, name="splitter-watchdog")
+            _watchdog.daemon = True
+            _watchdog.start()
+
+
+def _watchdog_loop() -> None:
+    """Runs in a Dask worker's watchdog thread for the life of the process."""
+    while True:
+        time.sleep(WATCH_INTERVAL)
+        with _lock:
+            runs = list(_active)
+        now = time.monotonic()
+        if any([run.watch(now) for run in runs]):
+            # Let the batched stream carry the messages out before the process ends.
+            time.sleep(1.0)
+            os._exit(TIMEOUT_EXIT_CODE)

@@ -1,0 +1,147 @@
+"""Running one job where a worker runs it: injection, the call, its row, its log.
+
+Runs in a worker process, of whichever engine: the local pool's workers
+(`splitter.run.local.worker`) and Dask's (`splitter.run.dask.task`) both call
+jobs through `JobCall`, so a job sees the same keywords and ends in the same
+row wherever it ran.
+"""
+
+from __future__ import annotations
+
+import configparser
+import logging
+import os
+import pickle
+import time
+import traceback
+from collections.abc import MutableSequence
+from typing import Any
+
+from splitter.run.engine import JobSetup, Row
+from splitter.run.injection import JobContext, JobFailed, JobRandom, Progress, injected_names
+from splitter.store.logfile import UtcFormatter
+
+__all__ = ["JobCall", "JobLogCollector", "one_line", "picklable", "record_dict", "write_job_log"]
+
+
+def one_line(exc: BaseException) -> str:
+    """``ValueError: bad alpha`` on one line, for the results' error column."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return " ".join(text.split())
+
+
+class JobCall:
+    """Calls the campaign's job on one item with the keywords it takes; returns its row.
+
+    Runs in a worker process. A job that raises (or calls ``sys.exit``, or
+    raises KeyboardInterrupt itself: workers ignore SIGINT) gives an ``error``
+    row and its traceback in the log; a `JobFailed` gives the row it carries;
+    the worker goes on. ``worker`` is the worker's index for ``job_context``;
+    ``slots``/``group`` where a job's process group is shown to the parent.
+    """
+
+    def __init__(
+        self,
+        setup: JobSetup,
+        config: configparser.ConfigParser,
+        progress: Progress,
+        worker: int = 0,
+        slots: MutableSequence[float] | None = None,
+        group: int = 0,
+    ) -> None:
+        self.setup = setup
+        self.config = config
+        self.progress = progress
+        self.worker, self.slots, self.group = worker, slots, group
+        self.pid = os.getpid()
+        self.wanted = injected_names(setup.job)
+        self.log = logging.getLogger("splitter.worker")
+
+    def keywords(self, job_id: int) -> dict[str, Any]:
+        """The injected keyword arguments of job ``job_id``."""
+        wanted = self.wanted
+        kwargs: dict[str, Any] = {}
+        if "random_obj" in wanted:
+            kwargs["random_obj"] = JobRandom(self.setup.run_seed, job_id)
+        if "config" in wanted:
+            kwargs["config"] = self.config
+        if "progress" in wanted:
+            kwargs["progress"] = self.progress
+        if "job_context" in wanted:
+            setup = self.setup
+            kwargs["job_context"] = JobContext(
+                job_id, setup.machine, self.worker, setup.folder, setup.run_seed,
+                self.slots, self.group,
+            )  # fmt: skip
+        return kwargs
+
+    def __call__(self, job_id: int, item: Any) -> Row:
+        start = time.time()
+        began = time.perf_counter()
+        try:
+            kwargs = self.keywords(job_id) if self.wanted else {}
+            if type(item) is tuple:
+                value = self.setup.job(*item, **kwargs)
+            else:
+                value = self.setup.job(item, **kwargs)
+            self.exit_if_forked()
+            return (job_id, "ok", start, time.perf_counter() - began, "", value)
+        except JobFailed as failed:
+            self.exit_if_forked()
+            duration = time.perf_counter() - began
+            return (job_id, failed.status, start, duration, failed.error, failed.value)
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+            self.exit_if_forked()
+            duration = time.perf_counter() - began
+            self.log.error("job %d failed: %s", job_id, one_line(exc), exc_info=True)
+            return (job_id, "error", start, duration, one_line(exc), None)
+
+    def exit_if_forked(self) -> None:
+        """End a child the job forked that returned into our code: only the worker reports."""
+        if os.getpid() != self.pid:
+            os._exit(0)
+
+
+class JobLogCollector(logging.Handler):
+    """Collects what the current job logs, for its own file under jobs/."""
+
+    def __init__(self, machine: str, log_format: str) -> None:
+        super().__init__()
+        self.machine = machine
+        self.lines: list[str] = []
+        self.setFormatter(UtcFormatter(log_format))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        record.machine = self.machine
+        self.lines.append(self.format(record))
+
+
+def picklable(row: Row) -> Row:
+    """The row itself, or an error row when its value cannot travel to the parent."""
+    try:
+        pickle.dumps(row[5])
+    except Exception as exc:
+        reason = f"the job's result cannot be sent from its worker: {one_line(exc)}"
+        return (row[0], "error", row[2], row[3], reason, None)
+    return row
+
+
+def record_dict(record: logging.LogRecord) -> dict[str, Any]:
+    """A log record as a plain dict that pickles: message formatted, traceback as text."""
+    message = record.getMessage()
+    if record.exc_info and not record.exc_text:
+        record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+    return dict(record.__dict__, msg=message, args=None, exc_info=None)
+
+
+def write_job_log(setup: JobSetup, job_id: int, lines: list[str]) -> None:
+    """Write one job's log lines to ``jobs/<id>.log.zst`` (write, then rename)."""
+    import zstandard
+
+    assert setup.job_log_dir is not None
+    target = setup.job_log_dir / f"{job_id}.log.zst"
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    data = ("\n".join(lines) + "\n").encode("utf-8", "backslashreplace")
+    compressor = zstandard.ZstdCompressor(level=setup.compression_level, write_checksum=True)
+    temporary.write_bytes(compressor.compress(data))
+    os.replace(temporary, target)
