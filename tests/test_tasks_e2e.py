@@ -249,3 +249,21 @@ def test_bad_task_files_exit_2_in_one_sentence_and_write_nothing(
     assert len(lines) == 1 and lines[0].startswith("splitter: error: task file tasks.txt")
     assert expected in lines[0]
     assert sorted(p.name for p in work.iterdir()) == before
+
+
+def test_calibrate_on_a_task_file_measures_and_records_nothing_in_the_results(
+    tmp_path: Path,
+) -> None:
+    campaign(tmp_path, "sleep 0.02\n" * 40)
+    done = run_module(
+        ["calibrate", "--tasks", "tasks.txt", "--machine", "alpha", "--seconds", "1",
+         "--workers", "1", "--update"],
+        tmp_path, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    saved = json.loads((tmp_path / "results" / "alpha" / "calibration.json").read_text())
+    machines = json.loads((tmp_path / "configs" / "machines.json").read_text())
+    assert machines["alpha"] == saved["entry"] and machines["alpha"][1] == 1
+    assert 0 < machines["alpha"][0] < 60  # jobs/s of one worker on 20 ms tasks
+    assert [p.name for p in (tmp_path / "results" / "alpha").iterdir()] == ["calibration.json"]
+    assert list(machines) == list(MACHINES)
