@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from splitter.campaign.machinesfile import update_machine_entry, with_entry
+from splitter.campaign.machinesfile import with_entry
 from splitter.errors import ConfigError
+from splitter.run.calibrate import update_machine_entry
 
 TEXT = '{"alpha": [1.0, 2], "beta": [1.5, 4], "gamma": [0.5, 8]}'
 

@@ -501,8 +501,7 @@ def _cmd_slurm_script(args: argparse.Namespace, program: Program) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
-    from splitter.campaign.machinesfile import update_machine_entry
-    from splitter.run.calibrate import calibrate, save_calibration
+    from splitter.run.calibrate import calibrate, save_calibration, update_machine_entry
     from splitter.run.cpus import usable_cpus
     from splitter.run.local import LocalPool
 

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from splitter.campaign.load import Campaign
+from splitter.campaign.machinesfile import with_entry
 from splitter.campaign.plan import all_jobs
 from splitter.run.engine import EngineFactory, FormattedRows, JobSetup
-from splitter.store.manifest import write_manifest
+from splitter.store.manifest import write_manifest, write_text_atomically
 from splitter.store.outdir import CALIBRATION_NAME
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "Phase",
     "calibrate",
     "save_calibration",
+    "update_machine_entry",
 ]
 
 SAMPLE_LIMIT = 100_000
@@ -176,3 +178,9 @@ def _phase(
 
 def _drop(record: dict[str, Any]) -> None:
     """Calibration keeps no log: its jobs are not the campaign's."""
+
+
+def update_machine_entry(path: Path, name: str, perf: float, cores: int) -> None:
+    """Set ``name``'s entry of the machines.json at ``path``: write, then rename."""
+    text = path.read_text(encoding="utf-8-sig")
+    write_text_atomically(path, with_entry(text, str(path), name, perf, cores))

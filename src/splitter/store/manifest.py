@@ -15,19 +15,29 @@ from pathlib import Path
 from splitter.errors import ConfigError
 from splitter.store.frames import CorruptFileError, open_regular
 
-__all__ = ["MANIFEST_FORMAT", "MANIFEST_NAME", "read_manifest", "write_manifest"]
+__all__ = [
+    "MANIFEST_FORMAT",
+    "MANIFEST_NAME",
+    "read_manifest",
+    "write_manifest",
+    "write_text_atomically",
+]
 
 MANIFEST_FORMAT = 1
 MANIFEST_NAME = "manifest.json"
 
 
 def write_manifest(path: Path, data: Mapping[str, object]) -> None:
-    """Write `data` as JSON to `path` so that readers see the old or the new file, never half.
+    """Write `data` as JSON to `path` so that readers see the old or the new file, never half."""
+    write_text_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that readers see the old or the new file, never half.
 
     The text goes to a temporary file in the same folder, is fsync'd, then
     replaces `path` in one rename.
     """
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
     temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     # 0644 less the umask, like the folder's other files (mkstemp would make it 0600).
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
