@@ -6,12 +6,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from splitter.errors import UsageError
 from splitter.run.dask.cluster import parse_address
-from splitter.run.dask.engine import TARGET_BATCH_SECONDS, batch_size
+from splitter.run.dask.engine import TARGET_BATCH_SECONDS, DaskEngine, batch_size
 from splitter.run.dask.task import pack, unpack
 from test_run_e2e import ENTRY, write_campaign
 
@@ -81,7 +82,50 @@ def test_a_value_that_cannot_travel_becomes_an_error_row() -> None:
     assert rows[0][:4] == (3, "error", 1.5, 0.25)
     assert rows[0][4].startswith("the job's result cannot be sent from its worker: ")
     assert rows[0][5] is None
-    assert rows[0][5] is None
+
+
+class _FinishedButGone:
+    """A future whose batch finished on a worker that went away before its rows were fetched."""
+
+    status = "finished"
+
+    def result(self) -> object:
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+    def cancel(self) -> None:
+        pass
+
+
+class _Connection:
+    def check(self) -> None:
+        pass
+
+    def threads(self) -> int:
+        return 1
+
+    def submit(self, *args: object) -> _FinishedButGone:
+        return _FinishedButGone()
+
+
+class _Cluster:
+    attempts = 3
+
+    def connect(self, *args: object) -> _Connection:
+        return _Connection()
+
+
+def test_rows_that_cannot_be_fetched_from_a_vanished_worker_run_again() -> None:
+    cluster: Any = _Cluster()
+    setup: Any = None  # The fake connection never sends it.
+    engine = DaskEngine(cluster, setup, ["a", "b"], [0, 1], lambda record: None, None)
+    engine.start()
+    engine._submit()
+    batches = list(engine._batches)
+    for key in batches:
+        engine._put("done", key)
+    assert engine.step(0.0) == []
+    assert engine.step(0.0) == []
+    assert sorted(job for batch in engine._batches.values() for job in batch.jobs) == [0, 1]
 
 
 def test_without_dask_installed_dask_says_how_to_install_it(tmp_path: Path) -> None:

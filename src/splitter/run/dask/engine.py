@@ -27,6 +27,7 @@ from splitter.errors import SplitterError
 from splitter.run.dask.cluster import Connection, DaskCluster
 from splitter.run.dask.task import run_batch, unpack
 from splitter.run.engine import JobSetup, LogSink, Received, Row, RunningJob
+from splitter.run.jobcall import one_line
 
 __all__ = ["TARGET_BATCH_SECONDS", "DaskEngine", "batch_size"]
 
@@ -238,8 +239,15 @@ class DaskEngine:
             return  # Dropped already: cancelled, timed out or its worker died.
         status = batch.future.status
         if status == "finished":
-            worker, data = batch.future.result()
-            self._accept(worker, data, rows)
+            try:
+                worker, data = batch.future.result()
+            except OSError as exc:
+                # The rows live on the worker until fetched; it (or the scheduler) went
+                # away first. The jobs run again, or check() stops the run if the
+                # scheduler is gone.
+                log.warning("could not fetch a finished batch's rows (%s)", one_line(exc))
+            else:
+                self._accept(worker, data, rows)
         elif status == "error":
             self._failed(batch, batch.future.exception(), rows)
             return
