@@ -7,11 +7,14 @@ proportion to the weights) and each host running its share on its cores,
 longest-waiting worker first. Ideal is the makespan of the same split
 weighted by the true speeds: the best a static split of that pool can do.
 Weights: (a) as declared; (b) calibrate's procedure: every host runs the
-plan order's start on one worker, then on all, for --seconds, perf = jobs /
-their durations over both (with 3% timing noise), for the default 20 and
-for 120 (a job takes 1.6 on average, so 20 is a dozen or so jobs); (c)
-suggested-machines.json after one campaign with the declared weights (jobs
-/ wall per host), used on the next campaign (a new pool).
+first 16 jobs of the plan order in whole rounds, on one worker and then on
+all for --seconds/2 each, perf = the rate with all workers busy (with 3%
+timing noise), for the default 20 and for 120 (a job takes 1.6 on average,
+so one worker runs 16 jobs in about 26); beside it, (b') what calibrate did
+before: as many jobs of the plan order as fit in the seconds, so a faster
+host times other jobs than a slower one; (c) suggested-machines.json after
+one campaign with the declared weights (jobs / wall per host), used on the
+next campaign (a new pool).
 
 The real measurement runs two "hosts" on this machine, one worker each, the
 second slowed 2x by $BENCH_SLOW: declared equal, then calibrated
@@ -35,6 +38,7 @@ from pathlib import Path
 TRIALS = 200
 JOBS = 4000
 BUDGETS = (20.0, 120.0)  # calibrate's --seconds, in the jobs' unit
+SAMPLE = 16  # calibrate's default --sample
 HERE = Path(__file__).parent / "entries"
 
 
@@ -69,11 +73,28 @@ def _campaign(order: list[float], weights: list[float], speeds: list[float], cor
 
 def _calibrated(
     order: list[float], speed: float, cores: int, budget: float, rng: random.Random
-) -> float:
-    """calibrate's perf: the plan order's start on one worker, then on all, for the budget.
+) -> tuple[float, float]:
+    """calibrate's perf and wall time: whole rounds of the sample, perf from all workers.
 
-    Pooled over both phases: jobs over their summed durations.
+    With one worker, one phase of the whole budget; else one worker for half of
+    it (its rate is only printed), then all workers for the other half.
     """
+    sample = order[:SAMPLE]
+    phases = [(1, budget)] if cores == 1 else [(1, budget / 2), (cores, budget / 2)]
+    wall, rate = 0.0, 0.0
+    for workers, seconds in phases:
+        jobs, busy = 0, 0.0
+        while busy < workers * seconds or jobs == 0:
+            busy += sum(d / speed * rng.lognormvariate(0.0, 0.03) for d in sample)
+            jobs += len(sample)
+        wall, rate = wall + busy / workers, jobs / busy
+    return rate, wall
+
+
+def _time_boxed(
+    order: list[float], speed: float, cores: int, budget: float, rng: random.Random
+) -> float:
+    """The earlier procedure: as many plan-order jobs as fit, pooled over both phases."""
     jobs, busy = 0, 0.0
     for workers in (1, cores):
         ran, spent = 0, 0.0
@@ -96,20 +117,24 @@ def _trial(rng: random.Random) -> tuple[float, ...]:
     ideal, _ = _campaign(order, true, speeds, cores)
     declared, observed = _campaign(order, [p * c for p, c in zip(perf, cores, strict=True)],
                                    speeds, cores)  # fmt: skip
-    calibrated = []
+    calibrated, walls = [], []
     for budget in BUDGETS:
-        rates = [_calibrated(order, v, c, budget, rng) for v, c in zip(speeds, cores, strict=True)]
-        weights = [r * c for r, c in zip(rates, cores, strict=True)]
+        found = [_calibrated(order, v, c, budget, rng) for v, c in zip(speeds, cores, strict=True)]
+        weights = [rate * c for (rate, _), c in zip(found, cores, strict=True)]
         calibrated.append(_campaign(order, weights, speeds, cores)[0] / ideal)
+        walls.append(statistics.mean(wall for _, wall in found) / budget)
+    boxed = [_time_boxed(order, v, c, BUDGETS[0], rng) for v, c in zip(speeds, cores, strict=True)]
+    boxed_weights = [rate * c for rate, c in zip(boxed, cores, strict=True)]
+    calibrated.append(_campaign(order, boxed_weights, speeds, cores)[0] / ideal)
     # The next campaign: a new pool (a new shuffle), weighted by the observed rates.
     nxt = [rng.lognormvariate(0.0, 1.0) for _ in range(JOBS)]
     next_ideal, _ = _campaign(nxt, true, speeds, cores)
     suggested, _ = _campaign(nxt, observed, speeds, cores)
-    return declared / ideal, *calibrated, suggested / next_ideal
+    return declared / ideal, *calibrated, suggested / next_ideal, *walls
 
 
 def simulate() -> None:
-    """Print mean and 90th percentile of makespan / ideal for the three kinds of weights."""
+    """Print mean and 90th percentile of makespan / ideal for the kinds of weights."""
     rng = random.Random(20261201)
     results = list(zip(*(_trial(rng) for _ in range(TRIALS)), strict=True))
     print(f"simulation: {TRIALS} campaigns of {JOBS} lognormal jobs on 3-8 hosts, true speed"
@@ -117,11 +142,16 @@ def simulate() -> None:
     names = (
         "(a) declared perf",
         *(f"(b) calibrate {budget:g}s" for budget in BUDGETS),
+        f"(b') time-boxed {BUDGETS[0]:g}s",
         "(c) suggested file",
     )
-    for name, ratios in zip(names, results, strict=True):
+    walls = results[len(names) :]
+    for name, ratios in zip(names, results, strict=False):
         p90 = statistics.quantiles(ratios, n=10)[-1]
         print(f"  {name:<20} mean {statistics.mean(ratios):5.3f}x   p90 {p90:5.3f}x")
+    for budget, ratios in zip(BUDGETS, walls, strict=True):
+        print(f"  calibrate {budget:g}s took {statistics.mean(ratios):.2f}x its seconds on average"
+              " (whole rounds: at least one per phase)")  # fmt: skip
 
 
 def _entry(work: Path, *args: str, slow: str = "1") -> subprocess.Popen[bytes]:

@@ -37,8 +37,8 @@ def test_calibrate_measures_the_slowed_host_slower_and_updates_only_its_entry(
     machines = {"alpha": [1.0, 1], "beta": [1.0, 1], "gamma": [2.0, 1]}
     configs = campaign(tmp_path, machines, sleep=0.2)
     for machine, slow in (("alpha", "1"), ("beta", SLOW)):
-        done = entry(tmp_path, "calibrate", "--machine", machine, "--seconds", "2", "--workers",
-                     "1", "--update", slow=slow)  # fmt: skip
+        done = entry(tmp_path, "calibrate", "--machine", machine, "--seconds", "2", "--sample",
+                     "4", "--workers", "1", "--update", slow=slow)  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert "copy this file to every host" in done.stdout
     machines = json.loads((configs / "machines.json").read_text())

@@ -37,6 +37,7 @@ from splitter.errors import (
 )
 from splitter.frozen import frozen_start
 from splitter.merge.rescue import load_rescue
+from splitter.run.calibrate import SAMPLE_SIZE
 from splitter.run.prompt import say
 from splitter.version import __version__
 
@@ -273,6 +274,11 @@ def _add_calibrate(commands: Any, tasks: bool) -> None:
     parser.add_argument(
         "--seconds", type=_positive_float, default=20.0, metavar="S",
         help="about how long to measure, one worker then all (default 20)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sample", type=_positive_int, default=SAMPLE_SIZE, metavar="N",
+        help=f"the first N jobs of the plan order, run in rounds (default {SAMPLE_SIZE}); "
+        "give every host the same N",
     )  # fmt: skip
     parser.add_argument("--workers", type=_positive_int, metavar="N", help="default: its CPUs")
     parser.add_argument("--out", type=Path, default=Path("results"), metavar="DIR")
@@ -511,13 +517,14 @@ def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
     machine = _calibrated_machine(campaign, args.machine)
     cores = usable_cpus()
     workers = args.workers or cores
+    phases = "one worker" if workers == 1 else f"one worker then {workers}"
     say(
-        f"calibrating {machine}: a fixed sample of the campaign's jobs for about "
-        f"{args.seconds:g}s, one worker then {workers}; nothing enters the results"
+        f"calibrating {machine}: the first {args.sample} jobs of the plan order, in rounds for "
+        f"about {args.seconds:g}s, {phases}; nothing enters the results"
     )
     result = calibrate(
         campaign, program.job, machine, seconds=args.seconds, workers=workers, cores=cores,
-        pool=LocalPool,
+        pool=LocalPool, sample_size=args.sample,
     )  # fmt: skip
     for line in result.lines():
         print(line)

@@ -1,18 +1,22 @@
-"""Measure this host's per-thread rate on a fixed sample of the campaign's own jobs.
+"""Measure this host's throughput on a fixed sample of the campaign's own jobs.
 
-    plan order (the same on every host) --first SAMPLE_LIMIT--> sample
-    sample --1 worker, S/2 seconds--> per-thread rate = jobs / summed durations
-    sample --W workers, S/2 seconds--> rate under load x W --/ per-thread rate--> speed-up
-    both phases' jobs / both phases' durations --> perf (4 significant digits)
+    plan order (the same on every host) --first SAMPLE_SIZE--> the sample
+    sample, round after round --1 worker, S/2 seconds--> per-thread rate
+    sample, round after round --W workers, S/2 seconds--> per-thread rate under load = perf
+    (rate under load x W) / per-thread rate --> speed-up
 
-Every host runs the same jobs in the same order (the plan order is a
-seeded shuffle, so its start is a fair sample of the pool), a slower host
-fewer of them; so the per-thread rates compare directly and become the
-perf of machines.json. Rates use the jobs' own durations: worker start-up
-is not speed. The perf pools both phases: W + 1 times the jobs of the first
-alone (a heavy-tailed sample needs them), and the rate under load counts.
-Nothing enters the campaign's results: rows are counted and dropped, and
-the outcome goes to OUT/<machine>/calibration.json.
+Every host runs the same jobs: the first jobs of the plan order (a seeded
+shuffle, so a fair sample of the pool), over and over in whole rounds, and
+only whole rounds count. A slower host runs fewer rounds, never other jobs,
+so its rate is the same work timed: the perfs compare exactly. (Timing
+however many jobs fit in the seconds, a fast host's longer run draws other
+jobs than a slow host's, and with heavy-tailed durations that alone skews
+the weights by tens of percent.) Rates use the jobs' own durations: worker
+start-up is not speed. perf is the rate with every worker busy, so perf x
+cores is what the host really does when they all run (shared caches, memory
+bandwidth and turbo limits included), not one worker's rate times W.
+Nothing enters the campaign's results: rows are counted and dropped, and the
+outcome goes to OUT/<machine>/calibration.json.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from splitter.store.outdir import CALIBRATION_NAME
 
 __all__ = [
     "CALIBRATION_NAME",
-    "SAMPLE_LIMIT",
+    "SAMPLE_SIZE",
     "Calibration",
     "Phase",
     "calibrate",
@@ -40,15 +44,18 @@ __all__ = [
     "update_machine_entry",
 ]
 
-SAMPLE_LIMIT = 100_000
+SAMPLE_SIZE = 16
+# Rounds queued for a phase: it ends at the budget, or when they are done.
+MAX_QUEUED_JOBS = 100_000
 _DIGITS = 4
 
 
 @dataclass(frozen=True)
 class Phase:
-    """One phase of a calibration: how many sample jobs ran, their summed durations, the wall."""
+    """One phase of a calibration: its whole rounds of the sample, their jobs and durations."""
 
     workers: int
+    rounds: int
     jobs: int
     busy_seconds: float
     wall_seconds: float
@@ -65,15 +72,14 @@ class Calibration:
 
     machine: str
     cores: int
+    sample: int
     one: Phase
     all: Phase
 
     @property
     def perf(self) -> float:
-        """machines.json's perf: both phases' jobs over their durations, 4 significant digits."""
-        busy = self.one.busy_seconds + self.all.busy_seconds
-        rate = (self.one.jobs + self.all.jobs) / busy if busy > 0 else 0.0
-        return float(f"{rate:.{_DIGITS}g}")
+        """machines.json's perf: the per-thread rate with all workers busy, to 4 digits."""
+        return float(f"{self.all.per_thread_rate:.{_DIGITS}g}")
 
     @property
     def entry(self) -> tuple[float, int]:
@@ -89,23 +95,36 @@ class Calibration:
     def as_json(self) -> dict[str, Any]:
         """calibration.json's content."""
         return {
-            "machine": self.machine, "cores": self.cores, "perf": self.perf,
+            "machine": self.machine, "cores": self.cores, "sample_jobs": self.sample,
+            "perf": self.perf,
             "per_thread_rate": self.one.per_thread_rate, "speedup": round(self.speedup, 4),
             "entry": list(self.entry),
-            "phases": [phase.__dict__ for phase in (self.one, self.all)],
+            "phases": [phase.__dict__ for phase in self._phases()],
         }  # fmt: skip
 
     def lines(self) -> list[str]:
         """What `calibrate` prints."""
         one, every = self.one, self.all
+        loaded = [
+            f"{every.workers} workers: {_rounds(every.rounds)}, {every.per_thread_rate:.4g} jobs/s"
+            f" per thread, speed-up {self.speedup:.2f}x over one worker"
+        ]
         return [
-            f"one worker: {one.jobs} sample jobs in {one.busy_seconds:.2f}s of work:"
+            f"sample: the first {self.sample} jobs of the plan order, the same on every host",
+            f"one worker: {_rounds(one.rounds)} in {one.busy_seconds:.2f}s of work:"
             f" {one.per_thread_rate:.4g} jobs/s per thread",
-            f"{every.workers} workers: {every.jobs} sample jobs, speed-up {self.speedup:.2f}x"
-            f" over one worker",
+            *(loaded if len(self._phases()) == 2 else []),
             f"cores this process may use: {self.cores}",
             f'machines.json entry: "{self.machine}": [{self.perf!r}, {self.all.workers}]',
         ]
+
+    def _phases(self) -> tuple[Phase, ...]:
+        """The phases measured: one, when a single worker is all this host runs."""
+        return (self.one,) if self.all.workers == 1 else (self.one, self.all)
+
+
+def _rounds(count: int) -> str:
+    return f"{count} round{'s' if count != 1 else ''} of the sample"
 
 
 def calibrate(
@@ -117,13 +136,21 @@ def calibrate(
     workers: int,
     cores: int,
     pool: Callable[[int], EngineFactory],
+    sample_size: int = SAMPLE_SIZE,
 ) -> Calibration:
-    """Run the sample on one worker, then on ``workers``, about ``seconds`` in all."""
-    sample = all_jobs(campaign.plan)[:SAMPLE_LIMIT].tolist()
+    """Run the sample on one worker, then on ``workers``: about ``seconds`` in all.
+
+    Each phase runs at least one whole round, however long that takes. With
+    one worker there is one phase, of all the seconds.
+    """
+    sample = all_jobs(campaign.plan)[:sample_size].tolist()
     setup = _setup(campaign, job, machine)
+    if workers == 1:  # The two phases would be one measurement twice.
+        only = _phase(campaign, setup, sample, pool(1), 1, seconds)
+        return Calibration(machine, cores, len(sample), only, only)
     one = _phase(campaign, setup, sample, pool(1), 1, seconds / 2)
     every = _phase(campaign, setup, sample, pool(workers), workers, seconds / 2)
-    return Calibration(machine, cores, one, every)
+    return Calibration(machine, cores, len(sample), one, every)
 
 
 def save_calibration(out: Path, calibration: Calibration) -> Path:
@@ -154,26 +181,35 @@ def _phase(
     workers: int,
     budget: float,
 ) -> Phase:
-    """Run the sample from its start until ``budget`` seconds pass, then let running jobs end."""
-    engine = factory(setup, campaign.items, sample, _drop, campaign.settings.job_timeout)
-    jobs, busy = 0, 0.0
+    """Run the sample round after round for ``budget`` seconds (at least one whole round).
+
+    Running jobs end when the budget is spent; only whole rounds count: the
+    first ``rounds`` durations of every sample job, in the order they came.
+    """
+    queued = sample * max(1, MAX_QUEUED_JOBS // len(sample))
+    engine = factory(setup, campaign.items, queued, _drop, campaign.settings.job_timeout)
+    durations: dict[int, list[float]] = {job: [] for job in sample}
+    unseen = len(durations)
     began = time.monotonic()
     try:
         engine.start()
         while not engine.finished:
-            for rows in engine.step(0.1):
-                if isinstance(rows, FormattedRows):
-                    jobs, busy = jobs + rows.count, busy + rows.busy
-                else:
-                    jobs, busy = jobs + 1, busy + rows[3]
-            # At least one job, however long: a rate needs one.
-            if jobs and time.monotonic() - began >= budget and not engine.stopping:
+            for row in engine.step(0.1):
+                # Calibration never fixes the header, so rows come back unformatted.
+                assert not isinstance(row, FormattedRows)
+                times = durations[row[0]]
+                times.append(row[3])
+                unseen -= len(times) == 1
+            if not unseen and time.monotonic() - began >= budget and not engine.stopping:
                 engine.request_stop()
         engine.close()
     except BaseException:
         engine.kill()
         raise
-    return Phase(workers, jobs, round(busy, 6), round(time.monotonic() - began, 6))
+    rounds = min(len(times) for times in durations.values())
+    busy = sum(sum(times[:rounds]) for times in durations.values())
+    wall = time.monotonic() - began
+    return Phase(workers, rounds, rounds * len(sample), round(busy, 6), round(wall, 6))
 
 
 def _drop(record: dict[str, Any]) -> None:
