@@ -6,13 +6,18 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from splitter.errors import UsageError
 from splitter.run.dask.cluster import parse_address
-from splitter.run.dask.engine import TARGET_BATCH_SECONDS, DaskEngine, batch_size
+from splitter.run.dask.engine import (
+    MIN_BATCH_SECONDS,
+    TARGET_BATCH_SECONDS,
+    DaskEngine,
+    batch_size,
+)
 from splitter.run.dask.task import pack, unpack
 from test_run_e2e import ENTRY, write_campaign
 
@@ -56,8 +61,17 @@ def test_a_batch_grows_at_most_sixteenfold() -> None:
 
 
 def test_batches_shrink_towards_the_end_so_no_worker_waits_on_a_long_one() -> None:
-    assert batch_size(0.001, 200, pending=40, threads=4) == 5
-    assert batch_size(0.001, 200, pending=3, threads=4) == 1
+    # 10 ms jobs: 50 make the target; 320 left on 4 threads: a 16th of them.
+    assert batch_size(0.01, 200, pending=320, threads=4) == 20
+
+
+def test_a_slower_worker_in_the_cluster_shrinks_the_last_batches_further() -> None:
+    assert batch_size(0.01, 200, pending=320, threads=4, spread=2.5) == 8
+
+
+def test_no_batch_at_the_end_is_shorter_than_a_round_trip_is_worth() -> None:
+    # 1 ms jobs: at least MIN_BATCH_SECONDS of them, however few are left.
+    assert batch_size(0.001, 200, pending=40, threads=4) == int(MIN_BATCH_SECONDS / 0.001)
 
 
 def test_an_address_is_a_scheduler_or_a_local_cluster_of_n_workers() -> None:
@@ -97,28 +111,59 @@ class _FinishedButGone:
 
 
 class _Connection:
+    def __init__(self) -> None:
+        self.submitted: list[tuple[object, ...]] = []
+
     def check(self) -> None:
         pass
 
     def threads(self) -> int:
         return 1
 
-    def submit(self, *args: object) -> _FinishedButGone:
+    def submit(self, *args: object, done: object) -> _FinishedButGone:
+        self.submitted.append(args)
         return _FinishedButGone()
 
 
 class _Cluster:
-    attempts = 3
+    def __init__(self, attempts: int = 3) -> None:
+        self.attempts = attempts
+        self.connection = _Connection()
 
     def connect(self, *args: object) -> _Connection:
-        return _Connection()
+        return self.connection
+
+
+def _engine(cluster: _Cluster, jobs: int) -> DaskEngine:
+    setup: Any = None  # The fake connection never sends it.
+    engine = DaskEngine(
+        cast(Any, cluster), setup, list(range(jobs)), range(jobs), lambda r: None, None
+    )
+    engine.start()
+    return engine
+
+
+def test_batches_wait_for_the_worker_messages_only_once_a_worker_has_died() -> None:
+    cluster = _Cluster()
+    engine = _engine(cluster, 4)
+    engine._submit()
+    first, second = engine._batches.values()
+    assert [args[-1] for args in cluster.connection.submitted] == [False, False]
+    first.worker = "tcp://w1"
+    engine._handle("lost", ("tcp://w1", [first.key]), [])
+    engine._drop(second)  # Room for one more batch in flight.
+    engine._submit()
+    assert [args[-1] for args in cluster.connection.submitted] == [False, False, True]
+
+
+def test_with_one_attempt_every_batch_is_careful_from_the_start() -> None:
+    cluster = _Cluster(attempts=1)
+    _engine(cluster, 2)._submit()
+    assert [args[-1] for args in cluster.connection.submitted] == [True, True]
 
 
 def test_rows_that_cannot_be_fetched_from_a_vanished_worker_run_again() -> None:
-    cluster: Any = _Cluster()
-    setup: Any = None  # The fake connection never sends it.
-    engine = DaskEngine(cluster, setup, ["a", "b"], [0, 1], lambda record: None, None)
-    engine.start()
+    engine = _engine(_Cluster(), 2)
     engine._submit()
     batches = list(engine._batches)
     for key in batches:

@@ -148,12 +148,10 @@ class Connection:
         self._threads_at = 0.0
         self._lost_since: float | None = None
 
-    def submit(
-        self, function: Callable[..., Any], key: str, items: Any, timeout: Any, done: Any
-    ) -> Any:
-        """Submit one batch; ``done(future)`` is called when it ends, however it ends."""
+    def submit(self, function: Callable[..., Any], key: str, *args: Any, done: Any) -> Any:
+        """Submit ``function(setup, topic, key, *args)``; ``done(future)`` runs when it ends."""
         future = self.client.submit(
-            function, self._payload, self._topic, key, items, timeout, key=key, pure=False
+            function, self._payload, self._topic, key, *args, key=key, pure=False
         )
         future.add_done_callback(done)
         return future

@@ -32,6 +32,10 @@ from splitter.run.jobcall import one_line
 __all__ = ["TARGET_BATCH_SECONDS", "DaskEngine", "batch_size"]
 
 TARGET_BATCH_SECONDS = 0.5
+# Towards the end batches shrink, but not below this: a task's round trip
+# through the scheduler takes milliseconds, and a batch shorter than that
+# leaves its worker waiting for the next.
+MIN_BATCH_SECONDS = 0.05
 MAX_GROWTH = 16
 
 log = logging.getLogger("splitter.dask")
@@ -40,13 +44,22 @@ log = logging.getLogger("splitter.dask")
 attribution = logging.getLogger("dask_workers")
 
 
-def batch_size(seconds_per_job: float | None, previous: int, pending: int, threads: int) -> int:
-    """Jobs in the next batch: about TARGET_BATCH_SECONDS of work, smaller towards the end."""
+def batch_size(
+    seconds_per_job: float | None, previous: int, pending: int, threads: int, spread: float = 1.0
+) -> int:
+    """Jobs in the next batch: about TARGET_BATCH_SECONDS of work, smaller towards the end.
+
+    Towards the end a batch is at most half of what each worker thread has
+    left, divided by ``spread`` (the slowest worker's seconds per job over the
+    mean's), so the slowest worker's last batch ends with the others' work.
+    """
     if seconds_per_job is None:
         return 1
-    wanted = int(TARGET_BATCH_SECONDS / max(seconds_per_job, 1e-7))
-    share_of_rest = pending // (2 * max(threads, 1))
-    return max(1, min(wanted, previous * MAX_GROWTH, share_of_rest))
+    per_job = max(seconds_per_job, 1e-7)
+    wanted = int(TARGET_BATCH_SECONDS / per_job)
+    share_of_rest = int(pending / (4 * max(threads, 1) * max(spread, 1.0)))
+    floor = int(MIN_BATCH_SECONDS / per_job)
+    return max(1, min(wanted, previous * MAX_GROWTH, max(share_of_rest, floor)))
 
 
 class _Batch:
@@ -87,7 +100,10 @@ class DaskEngine:
         self._count = 0
         self._size = 1
         self._seconds_per_job: float | None = None
+        self._worker_seconds: dict[str, float] = {}
         self._connection: Connection | None = None
+        # Until a worker dies, no death can be counted against the wrong job.
+        self._careful = cluster.attempts == 1
         self.stopping = False
         self.columns: tuple[str, ...] | None = None
 
@@ -163,8 +179,9 @@ class DaskEngine:
             key = f"splitter-batch-{self._run}-{self._count}"
             items = [(job, self._items[job]) for job in jobs]
             future = self._connection.submit(
-                run_batch, key, items, self._job_timeout, lambda _, key=key: self._put("done", key)
-            )
+                run_batch, key, items, self._job_timeout, self._careful,
+                done=lambda _, key=key: self._put("done", key),
+            )  # fmt: skip
             self._batches[key] = _Batch(key, jobs, future)
 
     def _next_jobs(self) -> list[int]:
@@ -175,8 +192,9 @@ class DaskEngine:
                 return [job]
         assert self._connection is not None
         size = batch_size(
-            self._seconds_per_job, self._size, len(self._pending), self._connection.threads()
-        )
+            self._seconds_per_job, self._size, len(self._pending), self._connection.threads(),
+            self._spread(),
+        )  # fmt: skip
         jobs: list[int] = []
         while self._pending and len(jobs) < size:
             job = self._pending.popleft()
@@ -226,12 +244,21 @@ class DaskEngine:
         self._outstanding.difference_update(row[0] for row in taken)
         rows.extend(taken)
         busy = sum(row[3] for row in taken)
-        self._learn(busy / len(taken))
+        self._learn(busy / len(taken), worker)
         attribution.info("dask worker %s ran jobs %s", worker, ", ".join(str(r[0]) for r in taken))
 
-    def _learn(self, seconds: float) -> None:
+    def _learn(self, seconds: float, worker: str) -> None:
         known = self._seconds_per_job
         self._seconds_per_job = seconds if known is None else 0.7 * known + 0.3 * seconds
+        mine = self._worker_seconds.get(worker)
+        self._worker_seconds[worker] = seconds if mine is None else 0.7 * mine + 0.3 * seconds
+
+    def _spread(self) -> float:
+        """The slowest worker's seconds per job over the workers' mean (1: alike, or unknown)."""
+        known = self._worker_seconds.values()
+        if len(known) < 2:
+            return 1.0
+        return max(known) / (sum(known) / len(known))
 
     def _finish(self, key: str, rows: Received) -> None:
         batch = self._batches.pop(key, None)
@@ -266,6 +293,7 @@ class DaskEngine:
         raise self._cluster.task_error(error)
 
     def _worker_died(self, batch: _Batch, rows: Received) -> None:
+        self._careful = True
         unfinished = [job for job in batch.jobs if job in self._outstanding]
         if len(batch.jobs) > 1:
             log.warning(

@@ -43,10 +43,15 @@ SEND_INTERVAL = 0.5
 WATCH_INTERVAL = 0.2
 RUNNING_AFTER = 1.0
 TIMEOUT_EXIT_CODE = 75
-# A worker's messages leave every 2 ms. A job run alone (a suspect, after a
-# worker died), and the batch after one, wait this long first, so the
-# scheduler knows that the task before finished and this one began before a
-# job may kill the process: the death is then counted against the right job.
+# A worker's messages leave every 2 ms. Once a worker has died in the run
+# ("careful"), a job run alone (a suspect), and the batch after one, wait this
+# long first, so the scheduler knows that the task before finished and this
+# one began before a job may kill the process: the death is then counted
+# against the right job. Before the first death it would cost every batch of
+# one (the first batches, the last ones) this wait for nothing; the first
+# death may count against the single job run just before on its worker too,
+# which costs that job one of its attempts (a run with one attempt is careful
+# from the start).
 SUSPECT_FLUSH_SECONDS = 0.05
 IDLE = -1.0
 
@@ -152,6 +157,7 @@ def run_batch(
     key: str,
     batch: list[tuple[int, Any]],
     job_timeout: float | None,
+    careful: bool,
 ) -> tuple[str, bytes]:
     """Runs in a Dask worker: run ``batch`` (job id, item pairs); return (worker, packed rows)."""
     from distributed import get_worker
@@ -160,7 +166,7 @@ def run_batch(
     setup, config = _setup(payload)
     run = _BatchRun(worker, topic, key, job_timeout)
     run.emit({"kind": "begin", "worker": worker.address})
-    if len(batch) == 1 or _previous_single[0]:
+    if careful and (len(batch) == 1 or _previous_single[0]):
         time.sleep(SUSPECT_FLUSH_SECONDS)
     _previous_single[0] = len(batch) == 1
     call = JobCall(setup, config, Progress(run.slots, 2))
