@@ -12,6 +12,7 @@ import pytest
 import splitter.run.calibrate as calibrate_module
 from splitter.campaign.load import load_campaign, locate_configs
 from splitter.campaign.plan import all_jobs
+from splitter.errors import UsageError
 from splitter.run.calibrate import Calibration, Phase, calibrate, save_calibration
 from splitter.run.engine import JobSetup, LogSink, Received
 
@@ -149,3 +150,12 @@ def test_a_phase_runs_at_least_one_whole_round_however_short_the_budget(
 ) -> None:
     result = _calibrate_at(tmp_path, monkeypatch, speed=1.0, seconds=1e-9)
     assert (result.one.rounds, result.one.jobs) == (1, 4)
+
+
+def test_an_empty_pool_has_nothing_to_calibrate_with(tmp_path: Path) -> None:
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "machines.json").write_text('{"a": [1, 1]}')
+    campaign = load_campaign(locate_configs(tmp_path / "configs"), [])
+    never: Any = None  # No engine is started.
+    with pytest.raises(UsageError, match="the campaign's pool is empty"):
+        calibrate(campaign, len, "a", seconds=1, workers=1, cores=1, pool=never)

@@ -30,6 +30,7 @@ from typing import Any
 from splitter.campaign.load import Campaign
 from splitter.campaign.machinesfile import with_entry
 from splitter.campaign.plan import all_jobs
+from splitter.errors import UsageError
 from splitter.run.engine import EngineFactory, FormattedRows, JobSetup
 from splitter.store.manifest import write_manifest, write_text_atomically
 from splitter.store.outdir import CALIBRATION_NAME
@@ -144,6 +145,8 @@ def calibrate(
     one worker there is one phase, of all the seconds.
     """
     sample = all_jobs(campaign.plan)[:sample_size].tolist()
+    if not sample:
+        raise UsageError("calibrate has no job to time: the campaign's pool is empty")
     setup = _setup(campaign, job, machine)
     if workers == 1:  # The two phases would be one measurement twice.
         only = _phase(campaign, setup, sample, pool(1), 1, seconds)
