@@ -300,3 +300,35 @@ def test_the_generic_binary_runs_a_task_file_on_three_hosts_and_merges_them(
                 assert path.read_text() == f"job-{path.name} {machine}\n"
                 ran_ids.append(int(path.name))
     assert sorted(ran_ids) == list(range(12))
+
+
+def test_the_binary_leaves_dask_out_and_says_where_dask_runs(binary: Path, tmp_path: Path) -> None:
+    host = host_folder(tmp_path / "host", binary)
+    ran = bare(host, "run", "--all", "--yes", "--dask", "local:1")
+    assert ran.returncode == 2, ran.stderr
+    assert "--dask needs the optional Dask support, which binaries leave out" in ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert not (host / "results").exists()
+
+
+def test_the_generic_binary_leaves_matplotlib_out_and_says_where_reports_are_made(
+    generic_binary: Path, tmp_path: Path
+) -> None:
+    host = tmp_path / "host"
+    host.mkdir()
+    shutil.copy2(generic_binary, host / "splitter")
+    write_configs(host / "configs")
+    (host / "tasks.txt").write_text("true\n" * 3, encoding="utf-8")
+
+    def splitter(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(host / "splitter"), *args], cwd=host, env=BARE_ENV,
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    assert splitter("run", "--tasks", "tasks.txt", "--all", "--yes").returncode == 0
+    assert splitter("merge", "results/all", "--out", "merged").returncode == 0
+    report = splitter("report", "merged")
+    assert report.returncode == 2, report.stderr
+    assert "the report needs matplotlib, which binaries leave out" in report.stderr
+    assert not (host / "merged" / "report.html").exists()

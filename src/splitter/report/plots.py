@@ -8,6 +8,7 @@ matplotlib is the optional `report` extra: `require_matplotlib` imports it
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,12 @@ def require_matplotlib() -> str:
     try:
         import matplotlib
     except ImportError:
+        if getattr(sys, "frozen", False):
+            raise UsageError(
+                "the report needs matplotlib, which binaries leave out (it would double their"
+                " size and start-up); copy the merged folder to a machine with `pip install"
+                " 'splitter[report]'` and run `splitter report` there"
+            ) from None
         raise UsageError(
             "the report needs matplotlib, which is not installed; install it with"
             " `pip install 'splitter[report]'` (or `pip install matplotlib`)"

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -53,6 +54,12 @@ def require_dask() -> None:
     try:
         import distributed  # noqa: F401
     except ImportError as exc:
+        if getattr(sys, "frozen", False):
+            raise UsageError(
+                "--dask needs the optional Dask support, which binaries leave out (it would "
+                "double their size and start-up); run the entry script under Python with "
+                f"{INSTALL_HINT} installed, or run without --dask"
+            ) from None
         raise UsageError(
             f"--dask needs the optional Dask support, which is not installed ({one_line(exc)}); "
             f"install it with {INSTALL_HINT}, or run without --dask"
