@@ -11,6 +11,7 @@ from typing import Any, cast
 import pytest
 
 from splitter.errors import UsageError
+from splitter.run.dask import task
 from splitter.run.dask.cluster import parse_address
 from splitter.run.dask.engine import (
     MIN_BATCH_SECONDS,
@@ -195,3 +196,13 @@ def test_a_run_without_dask_loads_no_dask(tmp_path: Path) -> None:
     argv = ["run", "--all", "--yes", "--configs", "configs", "--workers", "1"]
     outcome, stderr = harness(tmp_path, argv, poison=False)
     assert outcome == {"code": 0, "loaded": []}, stderr
+
+
+def test_batches_running_at_once_in_one_dask_worker_process_get_distinct_worker_indices() -> None:
+    first, second = task._take_index(), task._take_index()
+    try:
+        assert (first, second) == (0, 1)
+        task._indices.discard(first)  # The first batch ended.
+        assert task._take_index() == 0
+    finally:
+        task._indices.clear()

@@ -24,6 +24,7 @@ ends the worker process, which the Dask nanny restarts.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import pickle
@@ -59,6 +60,7 @@ Records = list[dict[str, Any]]
 
 _setups: dict[bytes, tuple[JobSetup, Any]] = {}
 _active: set[_BatchRun] = set()
+_indices: set[int] = set()
 _lock = threading.Lock()
 _watchdog: threading.Thread | None = None
 _previous_single = [False]
@@ -169,7 +171,8 @@ def run_batch(
     if careful and (len(batch) == 1 or _previous_single[0]):
         time.sleep(SUSPECT_FLUSH_SECONDS)
     _previous_single[0] = len(batch) == 1
-    call = JobCall(setup, config, Progress(run.slots, 2))
+    index = _take_index()
+    call = JobCall(setup, config, Progress(run.slots, 2), worker=index)
     handler = _ThreadRecords(run, setup.log_level)
     root = logging.getLogger()
     root.addHandler(handler)
@@ -182,10 +185,24 @@ def run_batch(
     finally:
         with _lock:
             _active.discard(run)
+            _indices.discard(index)
         root.removeHandler(handler)
         if job_logs is not None:
             root.removeHandler(job_logs)
     return worker.address, run.take()
+
+
+def _take_index() -> int:
+    """The lowest worker index no batch of this process is using: 0..threads-1.
+
+    It is ``job_context.worker`` (a task's SPLITTER_WORKER), so batches that
+    run at once in one Dask worker process never share a GPU or a scratch
+    folder picked by it.
+    """
+    with _lock:
+        index = next(i for i in itertools.count() if i not in _indices)
+        _indices.add(index)
+        return index
 
 
 def _run_jobs(
