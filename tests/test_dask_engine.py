@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any, cast
 
@@ -20,6 +22,7 @@ from splitter.run.dask.engine import (
     batch_size,
 )
 from splitter.run.dask.task import pack, unpack
+from splitter.run.jobcall import JobLogCollector
 from test_run_e2e import ENTRY, write_campaign
 
 # Runs the entry script in this interpreter after poisoning (or only watching)
@@ -206,3 +209,17 @@ def test_batches_running_at_once_in_one_dask_worker_process_get_distinct_worker_
         assert task._take_index() == 0
     finally:
         task._indices.clear()
+
+
+def test_a_per_job_log_on_a_dask_worker_keeps_only_its_own_threads_lines() -> None:
+    collector = JobLogCollector("alpha", "%(machine)s %(message)s", threading.get_ident())
+    logger = logging.getLogger("test.per_job")
+    logger.addHandler(collector)
+    try:
+        logger.warning("mine")
+        other = threading.Thread(target=logger.warning, args=("another job's",))
+        other.start()
+        other.join()
+    finally:
+        logger.removeHandler(collector)
+    assert [line.split(" ", 1)[1] for line in collector.lines] == ["alpha mine"]

@@ -103,15 +103,21 @@ class JobCall:
 
 
 class JobLogCollector(logging.Handler):
-    """Collects what the current job logs, for its own file under jobs/."""
+    """Collects what the current job logs, for its own file under jobs/.
 
-    def __init__(self, machine: str, log_format: str) -> None:
+    ``thread``: only that thread's records (a Dask worker runs jobs in several).
+    """
+
+    def __init__(self, machine: str, log_format: str, thread: int | None = None) -> None:
         super().__init__()
         self.machine = machine
+        self.thread = thread
         self.lines: list[str] = []
         self.setFormatter(UtcFormatter(log_format))
 
     def emit(self, record: logging.LogRecord) -> None:
+        if self.thread is not None and record.thread != self.thread:
+            return
         record.machine = self.machine
         self.lines.append(self.format(record))
 

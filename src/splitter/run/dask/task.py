@@ -176,7 +176,11 @@ def run_batch(
     handler = _ThreadRecords(run, setup.log_level)
     root = logging.getLogger()
     root.addHandler(handler)
-    job_logs = JobLogCollector(setup.machine, setup.log_format) if setup.job_log_dir else None
+    job_logs = (
+        JobLogCollector(setup.machine, setup.log_format, threading.get_ident())
+        if setup.job_log_dir
+        else None
+    )
     if job_logs is not None:
         root.addHandler(job_logs)
     _watch(run)
