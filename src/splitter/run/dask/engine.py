@@ -49,9 +49,10 @@ def batch_size(
 ) -> int:
     """Jobs in the next batch: about TARGET_BATCH_SECONDS of work, smaller towards the end.
 
-    Towards the end a batch is at most half of what each worker thread has
-    left, divided by ``spread`` (the slowest worker's seconds per job over the
-    mean's), so the slowest worker's last batch ends with the others' work.
+    Towards the end a batch is at most a quarter of what each worker thread
+    has left (a worker holds a batch queued behind the one it runs), divided
+    by ``spread`` (the slowest worker's seconds per job over the mean's), so
+    the slowest worker's last batches end with the others' work.
     """
     if seconds_per_job is None:
         return 1
@@ -102,7 +103,9 @@ class DaskEngine:
         self._seconds_per_job: float | None = None
         self._worker_seconds: dict[str, float] = {}
         self._connection: Connection | None = None
-        # Until a worker dies, no death can be counted against the wrong job.
+        # Whether batches of one wait for their worker's messages first (see
+        # task.SUSPECT_FLUSH_SECONDS): once a worker has died, or from the start
+        # when one death must never be counted against the wrong job.
         self._careful = cluster.attempts == 1
         self.stopping = False
         self.columns: tuple[str, ...] | None = None

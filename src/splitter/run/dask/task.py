@@ -171,8 +171,6 @@ def run_batch(
     if careful and (len(batch) == 1 or _previous_single[0]):
         time.sleep(SUSPECT_FLUSH_SECONDS)
     _previous_single[0] = len(batch) == 1
-    index = _take_index()
-    call = JobCall(setup, config, Progress(run.slots, 2), worker=index)
     handler = _ThreadRecords(run, setup.log_level)
     root = logging.getLogger()
     root.addHandler(handler)
@@ -184,7 +182,9 @@ def run_batch(
     if job_logs is not None:
         root.addHandler(job_logs)
     _watch(run)
+    index = _take_index()
     try:
+        call = JobCall(setup, config, Progress(run.slots, 2), worker=index)
         _run_jobs(run, call, batch, job_logs)
     finally:
         with _lock:
