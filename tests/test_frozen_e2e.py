@@ -88,18 +88,18 @@ def job_values(results: Path) -> dict[int, tuple[str, ...]]:
 def host_folder(root: Path, binary: Path, configs: bool = True) -> Path:
     """An empty folder holding a copy of the binary, and of the configs if asked."""
     root.mkdir()
-    shutil.copy2(binary, root / BINARY)
+    shutil.copy2(binary, root / binary.name)
     if configs:
         write_configs(root / "configs")
     return root
 
 
 def bare(
-    host: Path, *args: str, env: dict[str, str] | None = None
+    host: Path, *args: str, env: dict[str, str] | None = None, program: str = BINARY
 ) -> subprocess.CompletedProcess[str]:
     """Run the binary in ``host`` with nothing in the environment but PATH=/usr/bin:/bin."""
     return subprocess.run(
-        [str(host / BINARY), *args], cwd=host, env={**BARE_ENV, **(env or {})},
+        [str(host / program), *args], cwd=host, env={**BARE_ENV, **(env or {})},
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
@@ -268,20 +268,14 @@ def generic_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_generic_binary_runs_a_task_file_on_three_hosts_and_merges_them(
     generic_binary: Path, tmp_path: Path
 ) -> None:
-    host = tmp_path / "host"
-    host.mkdir()
-    shutil.copy2(generic_binary, host / "splitter")
-    write_configs(host / "configs")
+    host = host_folder(tmp_path / "host", generic_binary)
     # sed: the tasks run the host's own programs, not libraries from the bundle.
     line = 'echo "$SPLITTER_JOB_ID $SPLITTER_MACHINE" | sed s/^/job-/'
     line += ' > "$SPLITTER_OUT/$SPLITTER_JOB_ID"'
     (host / "tasks.txt").write_text("# a sweep\n" + f"{line}\n" * 12, encoding="utf-8")
 
     def splitter(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(host / "splitter"), *args], cwd=host, env=BARE_ENV,
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+        return bare(host, *args, program="splitter")
 
     digest = splitter("digest", "--tasks", "tasks.txt")
     for machine in MACHINES:
@@ -314,17 +308,11 @@ def test_the_binary_leaves_dask_out_and_says_where_dask_runs(binary: Path, tmp_p
 def test_the_generic_binary_leaves_matplotlib_out_and_says_where_reports_are_made(
     generic_binary: Path, tmp_path: Path
 ) -> None:
-    host = tmp_path / "host"
-    host.mkdir()
-    shutil.copy2(generic_binary, host / "splitter")
-    write_configs(host / "configs")
+    host = host_folder(tmp_path / "host", generic_binary)
     (host / "tasks.txt").write_text("true\n" * 3, encoding="utf-8")
 
     def splitter(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(host / "splitter"), *args], cwd=host, env=BARE_ENV,
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+        return bare(host, *args, program="splitter")
 
     assert splitter("run", "--tasks", "tasks.txt", "--all", "--yes").returncode == 0
     assert splitter("merge", "results/all", "--out", "merged").returncode == 0
