@@ -26,6 +26,7 @@ from splitter.campaign.array import array_machines
 from splitter.campaign.digest import full_hex, group_digest
 from splitter.campaign.load import Campaign, load_campaign, locate_configs
 from splitter.campaign.machines import MACHINES_FILE, machine_for_hostname
+from splitter.campaign.plan import CALIBRATION_SAMPLE
 from splitter.campaign.templates import default_machine_name, write_templates
 from splitter.campaign.view import plan_json, plan_table
 from splitter.errors import (
@@ -37,7 +38,6 @@ from splitter.errors import (
 )
 from splitter.frozen import frozen_start
 from splitter.merge.rescue import load_rescue
-from splitter.run.calibrate import SAMPLE_SIZE
 from splitter.run.prompt import say
 from splitter.version import __version__
 
@@ -276,8 +276,8 @@ def _add_calibrate(commands: Any, tasks: bool) -> None:
         help="about how long to measure, one worker then all (default 20)",
     )  # fmt: skip
     parser.add_argument(
-        "--sample", type=_positive_int, default=SAMPLE_SIZE, metavar="N",
-        help=f"the first N jobs of the plan order, run in rounds (default {SAMPLE_SIZE}); "
+        "--sample", type=_positive_int, default=CALIBRATION_SAMPLE, metavar="N",
+        help=f"the first N jobs of the plan order, run in rounds (default {CALIBRATION_SAMPLE}); "
         "give every host the same N",
     )  # fmt: skip
     parser.add_argument("--workers", type=_positive_int, metavar="N", help="default: its CPUs")

@@ -26,6 +26,7 @@ from splitter.campaign.digest import plan_digest, rescue_digest
 from splitter.campaign.machines import Machine
 
 __all__ = [
+    "CALIBRATION_SAMPLE",
     "Plan",
     "Share",
     "all_jobs",
@@ -35,6 +36,10 @@ __all__ = [
     "share_jobs",
     "split_counts",
 ]
+
+# calibrate's sample: the first this many jobs of the plan order, the same on
+# every host (`calibrate --sample N` for another size).
+CALIBRATION_SAMPLE = 16
 
 # splitmix64 constants (Steele, Lea and Flood, 2014).
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

@@ -1,6 +1,6 @@
 """Measure this host's throughput on a fixed sample of the campaign's own jobs.
 
-    plan order (the same on every host) --first SAMPLE_SIZE--> the sample
+    plan order (the same on every host) --first CALIBRATION_SAMPLE--> the sample
     sample, round after round --1 worker, S/2 seconds--> per-thread rate
     sample, round after round --W workers, S/2 seconds--> per-thread rate under load = perf
     (rate under load x W) / per-thread rate --> speed-up
@@ -29,7 +29,7 @@ from typing import Any
 
 from splitter.campaign.load import Campaign
 from splitter.campaign.machinesfile import with_entry
-from splitter.campaign.plan import all_jobs
+from splitter.campaign.plan import CALIBRATION_SAMPLE, all_jobs
 from splitter.errors import UsageError
 from splitter.run.engine import EngineFactory, FormattedRows, JobSetup
 from splitter.store.manifest import write_manifest, write_text_atomically
@@ -37,7 +37,6 @@ from splitter.store.outdir import CALIBRATION_NAME
 
 __all__ = [
     "CALIBRATION_NAME",
-    "SAMPLE_SIZE",
     "Calibration",
     "Phase",
     "calibrate",
@@ -45,7 +44,6 @@ __all__ = [
     "update_machine_entry",
 ]
 
-SAMPLE_SIZE = 16
 # Rounds queued for a phase: it ends at the budget, or when they are done.
 MAX_QUEUED_JOBS = 100_000
 _DIGITS = 4
@@ -137,7 +135,7 @@ def calibrate(
     workers: int,
     cores: int,
     pool: Callable[[int], EngineFactory],
-    sample_size: int = SAMPLE_SIZE,
+    sample_size: int = CALIBRATION_SAMPLE,
 ) -> Calibration:
     """Run the sample on one worker, then on ``workers``: about ``seconds`` in all.
 
