@@ -63,6 +63,11 @@ def batch_size(
     return max(1, min(wanted, previous * MAX_GROWTH, max(share_of_rest, floor)))
 
 
+def _moving_average(known: float | None, seconds: float) -> float:
+    """Seconds per job, recent batches weighing most."""
+    return seconds if known is None else 0.7 * known + 0.3 * seconds
+
+
 class _Batch:
     """One submitted task: its jobs and what its events said."""
 
@@ -251,10 +256,9 @@ class DaskEngine:
         attribution.info("dask worker %s ran jobs %s", worker, ", ".join(str(r[0]) for r in taken))
 
     def _learn(self, seconds: float, worker: str) -> None:
-        known = self._seconds_per_job
-        self._seconds_per_job = seconds if known is None else 0.7 * known + 0.3 * seconds
-        mine = self._worker_seconds.get(worker)
-        self._worker_seconds[worker] = seconds if mine is None else 0.7 * mine + 0.3 * seconds
+        self._seconds_per_job = _moving_average(self._seconds_per_job, seconds)
+        mine = _moving_average(self._worker_seconds.get(worker), seconds)
+        self._worker_seconds[worker] = mine
 
     def _spread(self) -> float:
         """The slowest worker's seconds per job over the workers' mean (1: alike, or unknown)."""
