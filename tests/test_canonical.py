@@ -19,9 +19,9 @@ from splitter.campaign.canonical import (
     UnsupportedValue,
     encode,
     materialize_pool,
-    pool_digest,
     tagged_digest,
 )
+from splitter.campaign.identity import identify_pool
 from splitter.errors import UsageError
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -33,6 +33,10 @@ def u64(n: int) -> bytes:
 
 class Foo:
     pass
+
+
+def pool_digest(pool: Any, key: Any = None) -> bytes:
+    return identify_pool(materialize_pool(pool), key).digest
 
 
 # --- encode: exact bytes -------------------------------------------------------------------

@@ -16,27 +16,28 @@ from splitter.campaign.digest import (
     full_hex,
     group_digest,
     parse_expected_digest,
+    campaign_seed,
     plan_digest,
     rescue_digest,
-    run_seed,
 )
 from splitter.campaign.machines import Machine
 from splitter.errors import UsageError
 
 CONFIG = {"job": {"steps": "10"}, "run": {"workers": "2"}}
 MACHINES = [Machine("alpha", 2.0, 4), Machine("beta", 1.5, 8)]
-SEED = run_seed(bytes(32), config_digest(CONFIG))
+SEED = campaign_seed(config_digest(CONFIG))
+POOL = bytes(32)
 
 
 def test_digest_chain_regression_vectors() -> None:
     assert full_hex(config_digest(CONFIG)) == (
         "713a8a62847c2562073fc36fc0300fe72e787ee4a3e352340313c45e8c3d27ba"
     )
-    assert full_hex(SEED) == "3fb430bdfc5bd3fba1d41d578797ecb54bd7f70b4a3e4eb13e0c74c401737a55"
-    plan = plan_digest(SEED, MACHINES)
-    assert full_hex(plan) == "79fa2871e3df57eaba7b052b7f20cc6c4d1a847f5d500ddf32209c26283d686a"
+    assert full_hex(SEED) == "803b0678267cbc31f7136c6d3abffd8ec667eb94e4337a1478393dabf8e66bd2"
+    plan = plan_digest(SEED, POOL, MACHINES)
+    assert full_hex(plan) == "f0aa3c5882112d34a1369327c89c3ccd012080ace66ae1b94379b28b1aa38210"
     assert full_hex(rescue_digest(plan, [5, 3, 3, 9])) == (
-        "2718cd8eb78d704071014ca014c5176fe501262f6dd4a1b5a643924faa1d6cf7"
+        "4fa61958595e3dabce9c865845f17b08e5d02a0492da1fd2d602ea57365be8f1"
     )
 
 
@@ -52,20 +53,25 @@ def test_config_digest_changes_with_any_value() -> None:
     assert config_digest({"job": {"steps": "10"}}) != config_digest(CONFIG)
 
 
-def test_run_seed_is_32_bytes_and_keeps_its_inputs_apart() -> None:
-    pool, config = bytes(32), b"\x01" * 32
-    assert len(run_seed(pool, config)) == 32
-    assert run_seed(pool, config) != run_seed(config, pool)
+def test_campaign_seed_is_32_bytes_and_comes_from_the_config_alone() -> None:
+    assert len(SEED) == 32
+    assert campaign_seed(config_digest(CONFIG)) == SEED
+    other = {"job": {"steps": "10"}, "run": {"workers": "2", "seed": "1"}}
+    assert campaign_seed(config_digest(other)) != SEED
 
 
 def test_digests_of_different_kinds_never_collide_on_the_same_input() -> None:
-    assert run_seed(bytes(32), bytes(32)) != plan_digest(bytes(32), [])
+    assert campaign_seed(bytes(32)) != plan_digest(bytes(32), bytes(32), [])
+
+
+def test_plan_digest_changes_with_the_pool() -> None:
+    assert plan_digest(SEED, b"\x01" * 32, MACHINES) != plan_digest(SEED, POOL, MACHINES)
 
 
 def test_plan_digest_takes_perf_as_float_and_cores_as_int() -> None:
     as_ints = [Machine("a", 2, 4)]
     as_floats = [Machine("a", 2.0, 4)]
-    assert plan_digest(SEED, as_ints) == plan_digest(SEED, as_floats)
+    assert plan_digest(SEED, POOL, as_ints) == plan_digest(SEED, POOL, as_floats)
 
 
 @pytest.mark.parametrize(
@@ -79,11 +85,11 @@ def test_plan_digest_takes_perf_as_float_and_cores_as_int() -> None:
     ],
 )
 def test_plan_digest_changes_with_any_machine_or_their_order(machines: list[Machine]) -> None:
-    assert plan_digest(SEED, machines) != plan_digest(SEED, MACHINES)
+    assert plan_digest(SEED, POOL, machines) != plan_digest(SEED, POOL, MACHINES)
 
 
-def test_plan_digest_changes_with_the_run_seed() -> None:
-    assert plan_digest(bytes(32), MACHINES) != plan_digest(SEED, MACHINES)
+def test_plan_digest_changes_with_the_campaign_seed() -> None:
+    assert plan_digest(bytes(32), POOL, MACHINES) != plan_digest(SEED, POOL, MACHINES)
 
 
 @given(st.lists(st.integers(0, 10**9), max_size=50), st.randoms())

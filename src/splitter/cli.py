@@ -26,7 +26,8 @@ from splitter.campaign.array import array_machines
 from splitter.campaign.digest import full_hex, group_digest
 from splitter.campaign.load import Campaign, load_campaign, locate_configs
 from splitter.campaign.machines import MACHINES_FILE, machine_for_hostname
-from splitter.campaign.plan import CALIBRATION_SAMPLE
+from splitter.campaign.moves import Moves, PlanShape, plan_moves
+from splitter.campaign.plan import CALIBRATION_SAMPLE, owners
 from splitter.campaign.templates import default_machine_name, write_templates
 from splitter.campaign.view import plan_json, plan_table
 from splitter.errors import (
@@ -210,6 +211,11 @@ def _add_run(commands: Any, tasks: bool) -> None:
         "--dask-attempts", type=_positive_int, default=3, metavar="N",
         help="with --dask: a job whose worker dies N times is recorded crashed (default 3)",
     )  # fmt: skip
+    parser.add_argument(
+        "--reuse", type=Path, nargs="+", default=(), metavar="DIR",
+        help="copy the ok rows of these folders (host or merged, same splitter.ini) "
+        "instead of running those jobs",
+    )  # fmt: skip
     _rescue_options(parser)
     parser.set_defaults(handler=_cmd_run)
 
@@ -218,6 +224,11 @@ def _add_plan(commands: Any, tasks: bool) -> None:
     parser = commands.add_parser("plan", help="print the digest and every machine's share")
     _configs_option(parser, tasks)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--since", type=Path, metavar="DIR",
+        help="also show what each machine keeps, gains and loses since the plan DIR ran "
+        "(a host or merged folder)",
+    )  # fmt: skip
     _array_option(parser)
     _rescue_options(parser)
     parser.set_defaults(handler=_cmd_plan)
@@ -308,6 +319,10 @@ def _add_merge(commands: Any) -> None:
     parser.add_argument(
         "--report", action="store_true", help="also write M/report.html (needs splitter[report])"
     )
+    parser.add_argument(
+        "--plan", type=Path, metavar="DIR",
+        help="merge against the plan DIR ran (default: the newest plan among the folders)",
+    )  # fmt: skip
     parser.set_defaults(handler=_cmd_merge)
 
 
@@ -392,11 +407,36 @@ def _campaign(
 
 def _cmd_plan(args: argparse.Namespace, program: Program) -> int:
     campaign, rescue_over = _campaign(args, _with_tasks(args, program))
+    moves = _moves_since(campaign, args.since) if args.since is not None else None
     if args.json:
-        print(json.dumps(plan_json(campaign), indent=2))
+        shown = plan_json(campaign)
+        if moves is not None:
+            shown["since"] = moves.as_json()
+        print(json.dumps(shown, indent=2))
     else:
         print(plan_table(campaign, rescue_over))
+        if moves is not None:
+            print()
+            print(moves.table())
     return 0
+
+
+def _moves_since(campaign: Campaign, folder: Path) -> Moves:
+    from splitter.store.planfile import PLAN_FILE, read_plan_file
+
+    earlier = read_plan_file(folder)
+    if earlier is None:
+        raise UsageError(
+            f"--since {folder} holds no {PLAN_FILE}; pass a host folder or a merged folder of"
+            " an earlier plan, written by this version of splitter"
+        )
+    plan = campaign.plan
+    now = PlanShape(
+        plan.digest.hex(), tuple(share.machine.name for share in plan.shares),
+        campaign.keys.words, owners(plan),
+    )  # fmt: skip
+    before = PlanShape(earlier.plan_digest, earlier.machines, earlier.keys, earlier.owners)
+    return plan_moves(before, now)
 
 
 def _cmd_digest(args: argparse.Namespace, program: Program) -> int:
@@ -428,7 +468,7 @@ def _cmd_merge(args: argparse.Namespace, program: Program) -> int:
 
     result = merge_folders(
         args.folders, args.out, plain=args.plain, force=args.force,
-        with_reduce=program.reduce is not None,
+        with_reduce=program.reduce is not None, plan=args.plan,
     )  # fmt: skip
     for warning in result.warnings:
         say(f"warning: {warning}")
@@ -466,7 +506,13 @@ def _write_report(merged: Path, out: Path | None) -> None:
 def _cmd_status(args: argparse.Namespace, program: Program) -> int:
     from splitter.merge.status import folder_status, status_table
 
-    statuses = [folder_status(folder) for folder in args.folders]
+    from splitter.store.outdir import is_moved_aside
+
+    folders = [folder for folder in args.folders if not is_moved_aside(folder)]
+    for folder in args.folders:
+        if is_moved_aside(folder):
+            say(f"skipped {folder}: an earlier run that `run --fresh` moved aside")
+    statuses = [folder_status(folder) for folder in folders]
     if args.json:
         print(json.dumps([status.as_json() for status in statuses], indent=2))
     else:
@@ -489,7 +535,7 @@ def _cmd_run(args: argparse.Namespace, program: Program) -> int:
         retry_failed=args.retry_failed, fresh=args.fresh, rescue=args.rescue,
         rescue_machines=args.machines, array=array,
         stop_at_once=getattr(args, "tasks", None) is not None,
-        dask=args.dask, dask_attempts=args.dask_attempts,
+        dask=args.dask, dask_attempts=args.dask_attempts, reuse=tuple(args.reuse),
     )  # fmt: skip
     campaign, _ = _campaign(args, program, None if array is None else array.count)
     return run_command(campaign, program.job, request)

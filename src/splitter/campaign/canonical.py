@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from types import UnionType
 from typing import Any, cast
@@ -42,7 +43,15 @@ import numpy as np
 
 from splitter.errors import UsageError
 
-__all__ = ["UnsupportedValue", "encode", "materialize_pool", "pool_digest", "tagged_digest"]
+__all__ = [
+    "EncodedChunk",
+    "UnsupportedValue",
+    "encode",
+    "encoded_chunks",
+    "materialize_pool",
+    "pool_header",
+    "tagged_digest",
+]
 
 _T_NONE, _T_TRUE, _T_FALSE = ord("N"), ord("T"), ord("F")
 _T_INT, _T_BIGINT, _T_FLOAT = ord("i"), ord("I"), ord("f")
@@ -272,37 +281,78 @@ def _pool_rejection(pool: object) -> str | None:
     return None
 
 
-def pool_digest(
-    pool: Sequence[Any] | np.ndarray[Any, Any], key: Callable[[Any], object] | None = None
-) -> bytes:
-    """Return the 32-byte digest of the job pool: ``tagged_digest(domain, list(items))``.
+@dataclass(frozen=True)
+class EncodedChunk:
+    """The canonical encodings of consecutive pool items, concatenated in pool order.
 
-    With ``key``, item i is encoded as ``key(pool[i])``. Ranges and NumPy
-    arrays take vectorised paths that give the same digest as the item loop.
+    ``rows`` is set when every item's encoding has the same length: then it
+    is the (count, width) uint8 matrix of them, and ``data`` its bytes.
+    Otherwise ``ends`` holds each item's end offset in ``data``.
     """
-    hasher = hashlib.blake2b(digest_size=32)
-    hasher.update(_PACK_LEN(_T_TUPLE, 2) + encode(_POOL_DOMAIN) + _PACK_LEN(_T_LIST, len(pool)))
+
+    data: bytes | np.ndarray[Any, Any]
+    count: int
+    rows: np.ndarray[Any, Any] | None = None
+    ends: np.ndarray[Any, Any] | None = None
+
+
+def encoded_chunks(
+    pool: Sequence[Any] | np.ndarray[Any, Any], key: Callable[[Any], object] | None = None
+) -> Iterator[EncodedChunk]:
+    """The canonical encodings of the pool's items (of ``key(item)`` with ``key``), in chunks.
+
+    Ranges and NumPy arrays take vectorised paths that give the same bytes as
+    the item loop. An item with no encoding, or a ``key`` that raises, is a
+    UsageError naming the item.
+    """
     if key is None and isinstance(pool, range) and _within_int64(pool):
-        _digest_range(pool, hasher)
-    elif key is None and type(pool) is np.ndarray and _rows_are_fixed(pool):
-        _digest_array_rows(pool, hasher)
-    else:
-        _digest_items(pool, key, hasher)
-    return hasher.digest()
+        return _range_chunks(pool)
+    if key is None and type(pool) is np.ndarray and _rows_are_fixed(pool):
+        return _array_chunks(pool)
+    return _item_chunks(pool, key)
 
 
-def _digest_items(pool: Iterable[Any], key: Callable[[Any], object] | None, hasher: Any) -> None:
-    items: Iterator[Any] = iter(pool) if key is None else map(key, pool)
+def pool_header(count: int) -> bytes:
+    """The bytes before the items' encodings in the pool digest: ``(domain, [items...])``."""
+    return _PACK_LEN(_T_TUPLE, 2) + encode(_POOL_DOMAIN) + _PACK_LEN(_T_LIST, count)
+
+
+def _item_chunks(pool: Iterable[Any], key: Callable[[Any], object] | None) -> Iterator[EncodedChunk]:
     out = bytearray()
-    for index, item in enumerate(items):
+    ends: list[int] = []
+    for index, item in enumerate(pool):
+        value = item if key is None else _keyed(key, item, index)
         try:
-            _encode_into(item, out)
+            _encode_into(value, out)
         except UnsupportedValue as exc:
-            raise UsageError(_unsupported_item_message(index, item, exc, key is not None)) from exc
+            raise UsageError(_unsupported_item_message(index, value, exc, key is not None)) from exc
+        ends.append(len(out))
         if len(out) >= _FLUSH_BYTES:
-            hasher.update(out)
+            yield _chunk_of(bytes(out), ends)
             out.clear()
-    hasher.update(out)
+            ends.clear()
+    if ends:
+        yield _chunk_of(bytes(out), ends)
+
+
+def _keyed(key: Callable[[Any], object], item: object, index: int) -> object:
+    try:
+        return key(item)
+    except Exception as exc:
+        problem = " ".join(f"{type(exc).__name__}: {exc}".split())
+        raise UsageError(
+            f"the key function raised on job pool item {index} ({problem}); fix key= so it"
+            " returns an encodable value for every item"
+        ) from None
+
+
+def _chunk_of(data: bytes, ends: list[int]) -> EncodedChunk:
+    offsets = np.array(ends, dtype=np.int64)
+    width = int(offsets[0])
+    if np.all(np.diff(offsets) == width):
+        rows = np.frombuffer(data, dtype=np.uint8).reshape(len(offsets), width)
+        return EncodedChunk(data, len(offsets), rows=rows)
+    return EncodedChunk(data, len(offsets), ends=offsets)
 
 
 def _unsupported_item_message(index: int, item: object, exc: UnsupportedValue, keyed: bool) -> str:
@@ -323,7 +373,7 @@ def _within_int64(pool: range) -> bool:
     return len(pool) == 0 or all(_INT64_MIN <= end <= _INT64_MAX for end in (pool[0], pool[-1]))
 
 
-def _digest_range(pool: range, hasher: Any) -> None:
+def _range_chunks(pool: range) -> Iterator[EncodedChunk]:
     # Each item is tag + int64. Values are built in wrapping uint64 arithmetic,
     # exact modulo 2**64, hence exact because every item lies in int64.
     rows_per_chunk = _CHUNK_BYTES // 9
@@ -332,7 +382,7 @@ def _digest_range(pool: range, hasher: Any) -> None:
         count = min(rows_per_chunk, len(pool) - start)
         values = np.arange(count, dtype=np.uint64) * step + np.uint64(pool[start] % (1 << 64))
         raw = values.astype("<u8", copy=False).view(np.uint8).reshape(count, 8)
-        _feed_rows(hasher, bytes([_T_INT]), raw)
+        yield _rows_chunk(bytes([_T_INT]), raw)
 
 
 def _rows_are_fixed(pool: np.ndarray[Any, Any]) -> bool:
@@ -348,7 +398,7 @@ def _rows_are_fixed(pool: np.ndarray[Any, Any]) -> bool:
     return True
 
 
-def _digest_array_rows(pool: np.ndarray[Any, Any], hasher: Any) -> None:
+def _array_chunks(pool: np.ndarray[Any, Any]) -> Iterator[EncodedChunk]:
     packed, description = _canonical_dtype(pool.dtype)
     if pool.ndim == 1:
         prefix = bytes([_T_SCALAR]) + description
@@ -360,12 +410,12 @@ def _digest_array_rows(pool: np.ndarray[Any, Any], hasher: Any) -> None:
         block = np.ascontiguousarray(pool[start : start + rows_per_chunk], dtype=packed)
         block = _canonical_nans(block)
         raw = np.frombuffer(block, dtype=np.uint8).reshape(len(block), row_bytes)
-        _feed_rows(hasher, prefix, raw)
+        yield _rows_chunk(prefix, raw)
 
 
-def _feed_rows(hasher: Any, prefix: bytes, raw: np.ndarray[Any, Any]) -> None:
-    """Hash ``prefix + row`` for every row of the uint8 matrix ``raw``."""
+def _rows_chunk(prefix: bytes, raw: np.ndarray[Any, Any]) -> EncodedChunk:
+    """The chunk of items whose encodings are ``prefix + row`` for each row of ``raw``."""
     rows = np.empty((raw.shape[0], len(prefix) + raw.shape[1]), dtype=np.uint8)
     rows[:, : len(prefix)] = np.frombuffer(prefix, dtype=np.uint8)
     rows[:, len(prefix) :] = raw
-    hasher.update(rows)
+    return EncodedChunk(rows, len(rows), rows=rows)

@@ -3,7 +3,7 @@
 The runner's sections ([logging], [results], [run]) share one file with the
 user's sections, and jobs see all of it through ``config``. Built-in defaults
 are read first, so a file with only the user's sections is complete.
-``config_content`` is the parsed content the run seed is computed from, and
+``config_content`` is the parsed content the campaign seed is computed from, and
 ``runner_settings`` checks and types the runner's options.
 """
 
@@ -41,7 +41,10 @@ CONFIG_FILE = "splitter.ini"
 RUNNER_SECTIONS = ("logging", "results", "run")
 # The results file's own columns (splitter.store.rowformat's RESERVED, which
 # this stage cannot import): a job column of the same name is refused.
-RESERVED_COLUMNS = ("job_id", "machine", "status", "start_time", "duration", "error", "extra")
+RESERVED_COLUMNS = (
+    "job_id", "machine", "status", "start_time", "duration", "error", "job_key", "input", "origin",
+    "extra",
+)  # fmt: skip
 
 DEFAULTS_INI = """\
 [logging]
@@ -55,6 +58,7 @@ columns =
 compression_level = 3
 
 [run]
+seed = 0
 nice = 10
 progress_interval = 30
 job_timeout = 0
@@ -88,6 +92,7 @@ class RunnerSettings:
     progress_interval: float
     job_timeout: float | None
     flush_interval: float
+    seed: int = 0
 
 
 def parse_filesize(text: str) -> int:
@@ -170,7 +175,7 @@ def load_config(path: Path) -> configparser.ConfigParser:
 
 
 def config_content(parser: configparser.ConfigParser) -> dict[str, dict[str, str]]:
-    """Every section's options and raw values, sorted: what the run seed depends on.
+    """Every section's options and raw values, sorted: what the campaign seed depends on.
 
     Comments, spacing, line endings and order do not show here; every value
     does, including the defaults filled in and a non-empty [DEFAULT] section.
@@ -209,6 +214,7 @@ def runner_settings(parser: configparser.ConfigParser, source: str) -> RunnerSet
         progress_interval=read("run", "progress_interval", _seconds(), "30"),
         job_timeout=read("run", "job_timeout", _timeout, "3600"),
         flush_interval=read("run", "flush_interval", _seconds(most=1.0), "1.0"),
+        seed=read("run", "seed", _whole(0, 2**64 - 1), "1"),
     )
 
 

@@ -1,13 +1,16 @@
-"""Digests that tie a run together: config, run seed, plan and rescue digests.
+"""Digests that tie a run together: config digest, campaign seed, plan and rescue digests.
 
 Each digest is ``tagged_digest(domain, ...)`` from splitter.campaign.canonical: BLAKE2b-256
 over the canonical encoding of a tuple that starts with a domain string, so a
 digest of one kind can never be mistaken for another. The chain is
 
-    pool digest + config digest -> run seed -> plan digest (+ machines)
-                                               -> rescue digest (+ missing ids)
+    config digest -> campaign seed ----------------+
+    pool digest (the items, so their job keys) ----+--> plan digest (+ machines)
+                                                          -> rescue digest (+ rescued ids)
 
-Hosts compare the plan digest; jobs only ever see the run seed.
+Hosts compare the plan digest. Jobs only ever see the campaign seed and their
+own job key, so a job's randomness never depends on the machines or on the
+rest of the pool.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from splitter.campaign.machines import Machine
 from splitter.errors import UsageError
 
 __all__ = [
+    "campaign_seed",
     "config_digest",
     "digest_matches",
     "full_hex",
@@ -31,7 +35,6 @@ __all__ = [
     "parse_expected_digest",
     "plan_digest",
     "rescue_digest",
-    "run_seed",
 ]
 
 _MIN_HEX_DIGITS = 8
@@ -43,19 +46,23 @@ def config_digest(content: dict[str, dict[str, str]]) -> bytes:
     return tagged_digest("splitter/config/v1", content)
 
 
-def run_seed(pool_digest: bytes, config_digest: bytes) -> bytes:
-    """Return the 32-byte run seed that every job's randomness derives from."""
-    return tagged_digest("splitter/run-seed/v1", pool_digest, config_digest)
+def campaign_seed(config_digest: bytes) -> bytes:
+    """Return the 32-byte campaign seed that every job's randomness and place derive from.
+
+    It comes from splitter.ini's parsed content alone (``[run] seed`` included,
+    to draw an independent replica on purpose), never from the pool or machines.
+    """
+    return tagged_digest("splitter/campaign-seed/v2", config_digest)
 
 
-def plan_digest(run_seed: bytes, machines: Sequence[Machine]) -> bytes:
-    """Return the plan digest over the run seed and the machines, in order.
+def plan_digest(campaign_seed: bytes, pool_digest: bytes, machines: Sequence[Machine]) -> bytes:
+    """Return the plan digest over the campaign seed, the pool and the machines, in order.
 
     Perf is taken as a float and cores as an int, so machines.json may write
     ``[2, 4]`` or ``[2.0, 4]`` for the same machine.
     """
     entries = [(machine.name, float(machine.perf), int(machine.cores)) for machine in machines]
-    return tagged_digest("splitter/plan/v1", run_seed, entries)
+    return tagged_digest("splitter/plan/v2", campaign_seed, pool_digest, entries)
 
 
 def rescue_digest(

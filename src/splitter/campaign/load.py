@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from splitter.campaign.canonical import materialize_pool, pool_digest
+from splitter.campaign.canonical import materialize_pool
 from splitter.campaign.config import (
     CONFIG_FILE,
     RunnerSettings,
@@ -22,7 +22,8 @@ from splitter.campaign.config import (
     read_config_text,
     runner_settings,
 )
-from splitter.campaign.digest import config_digest, run_seed
+from splitter.campaign.digest import campaign_seed, config_digest
+from splitter.campaign.identity import JobKeys, identify_pool
 from splitter.campaign.machines import MACHINES_FILE, Machine, load_machines
 from splitter.campaign.plan import Plan, make_plan
 from splitter.errors import ConfigError
@@ -51,9 +52,13 @@ class Campaign:
     config_source: str
     settings: RunnerSettings
     items: Sequence[Any]
+    key: Callable[[Any], Any] | None
+    """The ``key=`` hook that names each item for its job key (None: the item itself)."""
+    keys: JobKeys
+    """Every job's key, in pool order (job id i is items[i])."""
     pool_digest: bytes
     config_digest: bytes
-    run_seed: bytes
+    campaign_seed: bytes
     plan: Plan
 
 
@@ -105,9 +110,9 @@ def load_campaign(
     config = parse_config(config_text, str(config_path))
     settings = runner_settings(config, str(config_path))
     items = materialize_pool(pool)
-    pool_hash = pool_digest(items, key)
+    identity = identify_pool(items, key)
     config_hash = config_digest(config_content(config))
-    seed = run_seed(pool_hash, config_hash)
+    seed = campaign_seed(config_hash)
     return Campaign(
         configs=configs,
         machines=planned,
@@ -116,8 +121,10 @@ def load_campaign(
         config_source=str(config_path),
         settings=settings,
         items=items,
-        pool_digest=pool_hash,
+        key=key,
+        keys=identity.keys,
+        pool_digest=identity.digest,
         config_digest=config_hash,
-        run_seed=seed,
-        plan=make_plan(seed, planned, len(items)),
+        campaign_seed=seed,
+        plan=make_plan(seed, identity.digest, planned, identity.keys.words),
     )

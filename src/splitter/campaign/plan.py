@@ -1,13 +1,19 @@
-"""The plan: a seeded order of the job pool, cut into one share per machine.
+"""The plan: the campaign's job order, cut into one share per machine.
 
-Pure and vectorised. The order comes from a keyed 64-bit mixer applied to
-each job index (never from random.shuffle or a NumPy Generator, whose streams
-may change between versions); the split is a largest-remainder apportionment
-computed in exact rational arithmetic, so every platform plans the same shares.
+Pure and vectorised. A job's place in the order comes from a keyed 64-bit
+mix of its job key (`splitter.campaign.identity`) under the campaign seed
+alone, never from its index, the other jobs or the machines (and never from
+random.shuffle or a NumPy Generator, whose streams may change between
+versions); the split is a largest-remainder apportionment computed in exact
+rational arithmetic, so every platform plans the same shares.
 
-    run seed -> job_order(n): a permutation of range(n)
-    weights  -> split_counts: how many jobs each machine gets
-    both     -> Plan: share i is positions [start, stop) of the order
+    campaign seed + job keys -> job_order: the jobs sorted by order key
+    weights                  -> split_counts: how many jobs each machine gets
+    both                     -> Plan: share i is positions [start, stop) of the order
+
+Adding k jobs inserts them at their own places in the order, so each share
+boundary moves by at most about k positions: at most about k x machines
+existing jobs change hands.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import numpy.typing as npt
 from splitter.campaign.canonical import tagged_digest
 from splitter.campaign.digest import plan_digest, rescue_digest
 from splitter.campaign.machines import Machine
+from splitter.campaign.mix import mix
 
 __all__ = [
     "CALIBRATION_SAMPLE",
@@ -33,6 +40,8 @@ __all__ = [
     "job_order",
     "make_plan",
     "make_rescue_plan",
+    "order_keys",
+    "owners",
     "share_jobs",
     "split_counts",
 ]
@@ -40,11 +49,9 @@ __all__ = [
 # calibrate's sample: the first this many jobs of the plan order, the same on
 # every host (`calibrate --sample N` for another size).
 CALIBRATION_SAMPLE = 16
+_BLOCK = 1 << 16
 
-# splitmix64 constants (Steele, Lea and Flood, 2014).
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX_2 = np.uint64(0x94D049BB133111EB)
+Words = npt.NDArray[np.uint64]
 
 
 @dataclass(frozen=True)
@@ -66,11 +73,16 @@ class Plan:
     """Who runs what: the digest hosts compare and one share per machine, in order."""
 
     digest: bytes
-    run_seed: bytes
+    campaign_seed: bytes
+    pool_digest: bytes
     total: int
     shares: tuple[Share, ...]
+    order: npt.NDArray[np.int64] = field(compare=False, repr=False)
+    """Every job id of the pool in plan order."""
     rescued: npt.NDArray[np.int64] | None = field(default=None, compare=False, repr=False)
     """For a rescue: the sorted job ids it plans, a subset of the pool; else None."""
+    base: Plan | None = field(default=None, compare=False, repr=False)
+    """For a rescue: the campaign's plan it rescues; else None."""
 
     @property
     def size(self) -> int:
@@ -85,49 +97,61 @@ class Plan:
         raise KeyError(name)
 
 
-def job_order(run_seed: bytes, n: int) -> npt.NDArray[np.int64]:
-    """Return the plan order: a permutation of range(n), as int64, fixed by the run seed.
+def order_keys(campaign_seed: bytes, keys: Words) -> Words:
+    """Each job's 64-bit order key: a keyed mix of its job key ((count, 2) uint64) alone."""
+    key_0, key_1 = _seed_keys(campaign_seed)
+    out = keys[:, 0] ^ np.uint64(key_0)
+    scratch = np.empty_like(out)
+    mix(out, scratch)
+    out ^= keys[:, 1]
+    out ^= np.uint64(key_1)
+    return mix(out, scratch)
 
-    Job i's sort key is the top 64 - b bits of a keyed splitmix64 hash of i,
-    where b bits hold any index below n; the index fills the low b bits, so
-    ties go to the lower index and one in-place sort of distinct integers
-    gives the order. Distinct keys make the result independent of the sort
-    algorithm, and the whole computation needs two arrays of n integers.
+
+def job_order(campaign_seed: bytes, keys: Words) -> npt.NDArray[np.int64]:
+    """The plan order: the job ids of ``keys`` sorted by order key, ties by job key.
+
+    One in-place sort of the order keys' top bits with the job id in the low
+    bits (distinct integers, so the result does not depend on the sort
+    algorithm); the rare runs of equal top bits are then put in order of their
+    full order key and job key, so the order never depends on positions.
     """
-    if n < 0:
-        raise ValueError(f"n must be at least 0, got {n}")
-    key_0, key_1 = (np.uint64(key) for key in _order_keys(run_seed))
-    keys = np.arange(n, dtype=np.uint64)
-    scratch = np.empty_like(keys)
-    # uint64 array arithmetic wraps modulo 2**64 without warnings, as intended.
-    keys *= _GOLDEN
-    keys += key_0
-    _mix(keys, scratch)
-    keys ^= key_1
-    _mix(keys, scratch)
-    del scratch
-    index_bits = np.uint64(max(n - 1, 1).bit_length())
-    keys >>= index_bits
-    keys <<= index_bits
-    keys |= np.arange(n, dtype=np.uint64)
-    keys.sort()
-    keys &= (np.uint64(1) << index_bits) - np.uint64(1)
-    return keys.view(np.int64)
+    count = len(keys)
+    bits = np.uint64(max(count - 1, 1).bit_length())
+    packed = np.arange(count, dtype=np.int64).view(np.uint64)
+    for start in range(0, count, _BLOCK):
+        block = order_keys(campaign_seed, keys[start : start + _BLOCK])
+        block >>= bits
+        block <<= bits
+        packed[start : start + len(block)] |= block
+    packed.sort()
+    top = packed >> bits
+    ties = np.flatnonzero(top[1:] == top[:-1])
+    packed &= (np.uint64(1) << bits) - np.uint64(1)
+    order = packed.view(np.int64)
+    if len(ties):
+        _order_ties(order, ties, campaign_seed, keys)
+    return order
 
 
-def _order_keys(run_seed: bytes) -> tuple[int, int]:
-    key_0, key_1 = struct.unpack("<QQ", tagged_digest("splitter/order/v1", run_seed)[:16])
+def _order_ties(
+    order: npt.NDArray[np.int64], ties: npt.NDArray[np.intp], seed: bytes, keys: Words
+) -> None:
+    """Reorder, in place, each run of positions whose order keys share their top bits."""
+    inside = np.zeros(len(order), dtype=bool)
+    inside[ties] = True
+    inside[ties + 1] = True
+    positions = np.flatnonzero(inside)
+    run = np.cumsum(np.diff(positions, prepend=-2) != 1)
+    members = order[positions]
+    full = order_keys(seed, keys[members])
+    ranked = np.lexsort((keys[members, 0], keys[members, 1], full, run))
+    order[positions] = members[ranked]
+
+
+def _seed_keys(campaign_seed: bytes) -> tuple[int, int]:
+    key_0, key_1 = struct.unpack("<QQ", tagged_digest("splitter/order/v2", campaign_seed)[:16])
     return key_0, key_1
-
-
-def _mix(values: npt.NDArray[np.uint64], scratch: npt.NDArray[np.uint64]) -> None:
-    """Apply the splitmix64 finalizer in place, using ``scratch`` for the shifts."""
-    for shift, multiplier in ((30, _MIX_1), (27, _MIX_2)):
-        np.right_shift(values, np.uint64(shift), out=scratch)
-        values ^= scratch
-        values *= multiplier
-    np.right_shift(values, np.uint64(31), out=scratch)
-    values ^= scratch
 
 
 def split_counts(weights: Sequence[float], n: int) -> tuple[int, ...]:
@@ -152,24 +176,30 @@ def split_counts(weights: Sequence[float], n: int) -> tuple[int, ...]:
     return tuple(counts)
 
 
-def make_plan(run_seed: bytes, machines: Sequence[Machine], total: int) -> Plan:
-    """Return the plan for ``total`` jobs: contiguous shares in machines.json order."""
-    return Plan(plan_digest(run_seed, machines), run_seed, total, _shares(machines, total))
-
-
-def make_rescue_plan(
-    run_seed: bytes, machines: Sequence[Machine], total: int, job_ids: npt.ArrayLike
+def make_plan(
+    campaign_seed: bytes, pool_digest: bytes, machines: Sequence[Machine], keys: Words
 ) -> Plan:
-    """Plan only ``job_ids`` of the pool over ``machines``, in the pool's plan order.
+    """The plan of the pool whose job keys are ``keys``: contiguous shares in machines.json order."""
+    digest = plan_digest(campaign_seed, pool_digest, machines)
+    order = job_order(campaign_seed, keys)
+    return Plan(digest, campaign_seed, pool_digest, len(keys), _shares(machines, len(keys)), order)
+
+
+def make_rescue_plan(plan: Plan, machines: Sequence[Machine], job_ids: npt.ArrayLike) -> Plan:
+    """Plan only ``job_ids`` of ``plan``'s pool over ``machines``, in its plan order.
 
     Its digest covers the machines and the rescued set, so every survivor that
     rescues the same report with the same machines.json shows the same digest.
     """
+    total = plan.total
     rescued = np.unique(np.asarray(job_ids, dtype=np.int64))
     if len(rescued) and (rescued[0] < 0 or rescued[-1] >= total):
         raise ValueError(f"rescued job ids must lie in range({total})")
-    digest = rescue_digest(plan_digest(run_seed, machines), rescued)
-    return Plan(digest, run_seed, total, _shares(machines, len(rescued)), rescued)
+    digest = rescue_digest(plan_digest(plan.campaign_seed, plan.pool_digest, machines), rescued)
+    shares = _shares(machines, len(rescued))
+    return Plan(
+        digest, plan.campaign_seed, plan.pool_digest, total, shares, plan.order, rescued, plan
+    )
 
 
 def _shares(machines: Sequence[Machine], count: int) -> tuple[Share, ...]:
@@ -182,15 +212,23 @@ def _shares(machines: Sequence[Machine], count: int) -> tuple[Share, ...]:
 
 
 def share_jobs(plan: Plan, share: Share) -> npt.NDArray[np.int64]:
-    """Return the job indices of ``share`` in plan order, the order its host runs them."""
+    """Return the job ids of ``share`` in plan order, the order its host runs them."""
     if share not in plan.shares:
         raise ValueError(f"the share of {share.machine.name!r} is not part of this plan")
     return all_jobs(plan)[share.start : share.stop].copy()
 
 
 def all_jobs(plan: Plan) -> npt.NDArray[np.int64]:
-    """Return every planned job index in plan order (the whole pool, or the rescued ones)."""
-    order = job_order(plan.run_seed, plan.total)
+    """Return every planned job id in plan order (the whole pool, or the rescued ones)."""
     if plan.rescued is None:
-        return order
-    return order[np.isin(order, plan.rescued, assume_unique=True)]
+        return plan.order
+    return plan.order[np.isin(plan.order, plan.rescued, assume_unique=True)]
+
+
+def owners(plan: Plan) -> npt.NDArray[np.uint16]:
+    """Each job's machine, as its index in the plan's shares (a rescue's: those it plans)."""
+    owner = np.zeros(plan.total, dtype=np.uint16)
+    jobs = all_jobs(plan)
+    for index, share in enumerate(plan.shares):
+        owner[jobs[share.start : share.stop]] = index
+    return owner

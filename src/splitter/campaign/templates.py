@@ -48,6 +48,10 @@ _EXPLAINED = {
         "leave empty to take the columns from the jobs' return values."
     ),
     "compression_level": "zstd compression level of the results, a whole number from 1 to 19.",
+    "seed": (
+        "The campaign's seed: another whole number draws an independent replica of the\n"
+        "same campaign (every job's random_obj and SPLITTER_SEED change, and its place)."
+    ),
     "nice": "Niceness of the worker processes, a whole number from 0 (normal) to 19 (lowest).",
     "progress_interval": (
         "Seconds between plain progress lines when the console is not a terminal."

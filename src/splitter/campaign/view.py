@@ -14,7 +14,9 @@ def plan_json(campaign: Campaign) -> dict[str, object]:
     return {
         "digest": full_hex(plan.digest),
         "digest_grouped": group_digest(plan.digest),
-        "run_seed": campaign.run_seed.hex(),
+        "campaign_seed": campaign.campaign_seed.hex(),
+        "pool_digest": campaign.pool_digest.hex(),
+        "config_digest": campaign.config_digest.hex(),
         "total": plan.total,
         "planned": plan.size,
         "rescue": plan.rescued is not None,

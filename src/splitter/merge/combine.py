@@ -52,11 +52,14 @@ from splitter.merge.rules import (
     merged_columns,
     wall_seconds,
 )
-from splitter.merge.scan import Promoted, Scan, scan_results, start_of
-from splitter.store.frames import FrameReader, FrameWriter
+from splitter.merge.plans import MergedPlan, check_one_campaign, merged_plan
+from splitter.merge.scan import Promoted, Scan, attempt_of, scan_results
+from splitter.store.frames import FrameReader, FrameWriter, open_regular
 from splitter.store.hostfolder import HostFolder, job_columns, read_host
 from splitter.store.logfile import LOG_NAME, log_parts, read_log_records
 from splitter.store.manifest import MANIFEST_NAME
+from splitter.store.outdir import is_moved_aside
+from splitter.store.planfile import PLAN_FILE, write_plan_file
 from splitter.store.results import BASE_COLUMNS, RESULTS_NAME, parse_cell
 from splitter.store.rowformat import csv_field
 
@@ -72,6 +75,7 @@ REDUCE_NAME = "reduce.json"
 _CHUNK_JOBS = 1 << 16  # kept rows joined per write
 _FRAME_CHARS = 1 << 22  # characters per output frame
 _LEVEL = 1  # zstd level of merged files: twice as fast as 3, and as small for CSV
+_REPORT_LIMIT = 64 << 20  # bytes of an earlier report.json read to tell whose merge it was
 
 
 @dataclass(frozen=True)
@@ -99,28 +103,39 @@ def merge_folders(
     plain: bool = False,
     force: bool = False,
     with_reduce: bool = False,
+    plan: Path | None = None,
 ) -> MergeResult:
-    """Merge host folders (OUT/<machine>/) of one plan into `out` (see PRODUCT.md, "Files").
+    """Merge host folders (OUT/<machine>/) of one campaign into `out` (see PRODUCT.md, "Files").
 
-    Refuses folders of different plans (VerificationError) and, unless
-    `force`, existing merged files (ConfigError); `with_reduce` also guards
-    reduce.json for a `reduce_merged` to follow.
+    Folders of other plans of the same splitter.ini merge by job key against
+    the newest plan (or ``plan``'s, a folder with a plan.zst); other
+    splitter.inis are refused (VerificationError). `out` must not be a run's
+    folder; existing merged files need `force` unless they are an earlier
+    merge of the same folders; `with_reduce` also guards reduce.json.
     """
+    folders, skipped = _without_moved_aside(folders)
     if not folders:
         raise UsageError("merge needs at least one host folder (OUT/<machine>/)")
     hosts = [read_host(Path(folder)) for folder in folders]
-    _check_one_plan(hosts)
-    if any(out.resolve() == host.path.resolve() for host in hosts):
-        raise UsageError(f"--out {out} is one of the host folders; choose another folder")
-    names = ("results.csv", "log.txt") if plain else (RESULTS_NAME, LOG_NAME)
-    names = (*names, REPORT_NAME, SUGGESTED_NAME, *((REDUCE_NAME,) if with_reduce else ()))
-    _refuse_existing(out, names, force)
+    check_one_campaign(hosts)
+    _check_out(out, hosts)
+    merged = merged_plan(hosts, plan)
+    written = ("results.csv", "log.txt") if plain else (RESULTS_NAME, LOG_NAME)
+    names: tuple[str, ...] = (*written, REPORT_NAME, SUGGESTED_NAME, PLAN_FILE)
+    names += (REDUCE_NAME,) if with_reduce else ()
+    _refuse_existing(out, names, force, [str(host.path) for host in hosts])
     columns = [job_columns(host) for host in hosts]
     union = merged_columns(columns, ())[len(BASE_COLUMNS) :]
-    best: BestRows[str | Promoted] = BestRows(hosts[0].total, start_of)
+    best: BestRows[str | Promoted] = BestRows(merged.total, attempt_of)
     promoted: dict[str, None] = {}
-    # A folder without an end time gets its wall time from its rows' times.
-    scans = [scan_results(host, union, best, promoted, times=not host.ended) for host in hosts]
+    scans = [
+        # A folder without an end time gets its wall time from its rows' times.
+        scan_results(
+            host, union, best, promoted, times=not host.ended,
+            find=None if merged.trusts(host) else merged.find,
+        )
+        for host in hosts
+    ]  # fmt: skip
     header = merged_columns(columns, promoted)
     out.mkdir(parents=True, exist_ok=True)
     with _Staging(out) as staging:
@@ -128,19 +143,64 @@ def merge_folders(
         damaged = [(str(scan.path), scan.damage) for scan in scans if scan.damage]
         damaged += _write_log(staging.new(names[1]), plain, hosts)
         counts = [_folder_counts(host, scan) for host, scan in zip(hosts, scans, strict=True)]
-        report = merge_report(hosts[0].plan_digest, hosts[0].run_seed, best, counts, damaged)
+        report = merge_report(_campaign(hosts[0], merged), best, counts, damaged)
+        report["no_longer_in_pool"] = sum(scan.gone for scan in scans)
+        report["plans"] = [plan.as_json() for plan in merged.plans]
+        report["missing_by_machine"] = merged.owners_of(report["missing"])
         runs = [(host.machine, host.observed) for host in hosts if host.observed is not None]
         report.update(capacity_report(runs))
         staging.new(REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n", "utf-8")
         suggested = suggested_machines(runs)
         if suggested:
             staging.new(SUGGESTED_NAME).write_text(machines_text(suggested), "utf-8")
+        write_plan_file(staging.folder(PLAN_FILE), merged.record)
     absent = [str(scan.path.parent) for scan in scans if not scan.found]
     suggested_path = str(out / SUGGESTED_NAME) if suggested else None
+    warnings = [*_skipped_notes(skipped), *_warnings(hosts, damaged), *_plan_notes(merged)]
     return MergeResult(
         out, out / names[0], header, report, merge_summary(report, str(out), absent),
-        tuple(_warnings(hosts, damaged)), tuple(capacity_lines(report, suggested_path)),
+        tuple(warnings), tuple(capacity_lines(report, suggested_path)),
     )  # fmt: skip
+
+
+def _campaign(host: HostFolder, merged: MergedPlan) -> dict[str, str]:
+    return {
+        "digest": merged.record.plan_digest, "pool_digest": merged.record.pool_digest,
+        "config_digest": host.config_digest.hex(), "campaign_seed": host.campaign_seed.hex(),
+    }  # fmt: skip
+
+
+def _without_moved_aside(folders: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """The folders, less the ones `run --fresh` moved aside (``<machine>.previous-<time>``)."""
+    kept = [Path(folder) for folder in folders if not is_moved_aside(Path(folder))]
+    return kept, [Path(folder) for folder in folders if is_moved_aside(Path(folder))]
+
+
+def _skipped_notes(skipped: Sequence[Path]) -> Iterator[str]:
+    for folder in skipped:
+        yield f"skipped {folder}: an earlier run that `run --fresh` moved aside"
+
+
+def _plan_notes(merged: MergedPlan) -> Iterator[str]:
+    newest = merged.record.plan_digest
+    for plan in merged.plans:
+        if plan.digest != newest:
+            yield (
+                f"{', '.join(plan.folders)} ran an earlier plan"
+                f" ({group_digest(bytes.fromhex(plan.digest[:16]))}); its rows were matched by"
+                f" job key to plan {group_digest(bytes.fromhex(newest[:16]))} (from"
+                f" {merged.source}; --plan DIR chooses another)"
+            )
+
+
+def _check_out(out: Path, hosts: Sequence[HostFolder]) -> None:
+    if any(out.resolve() == host.path.resolve() for host in hosts):
+        raise UsageError(f"--out {out} is one of the host folders; choose another folder")
+    if (out / MANIFEST_NAME).exists():
+        raise UsageError(
+            f"--out {out} holds a run's {MANIFEST_NAME}: it is a host folder, whose results"
+            " merge must never replace, with or without --force; choose another --out"
+        )
 
 
 def _folder_counts(host: HostFolder, scan: Scan) -> FolderCounts:
@@ -151,47 +211,28 @@ def _folder_counts(host: HostFolder, scan: Scan) -> FolderCounts:
     )  # fmt: skip
 
 
-def _check_one_plan(hosts: Sequence[HostFolder]) -> None:
-    """One plan digest, and the fields that come with it alike in every manifest."""
-    _check_plan_digests(hosts)
-    first = hosts[0]
-    for host in hosts:
-        for field, mine, theirs in (
-            ("total", host.total, first.total),
-            ("run_seed", host.run_seed.hex(), first.run_seed.hex()),
-        ):
-            if mine != theirs:
-                raise VerificationError(
-                    f"{host.path / MANIFEST_NAME} has {field} {mine}, but"
-                    f" {first.path / MANIFEST_NAME} has {theirs} with the same plan digest: a"
-                    " manifest was edited; restore the manifest.json that `run` wrote there"
-                )
-        if host.share > host.total:
-            raise VerificationError(
-                f"{host.path / MANIFEST_NAME} has a share of {host.share} jobs, more than its"
-                f" total {host.total}: restore the manifest.json that `run` wrote there"
-            )
-
-
-def _check_plan_digests(hosts: Sequence[HostFolder]) -> None:
-    if len({host.plan_digest for host in hosts}) > 1:
-        listed = "; ".join(
-            f"{host.path} ({host.machine}) has plan digest {group_digest(host.plan_digest)}"
-            for host in hosts
-        )
-        raise VerificationError(
-            f"these folders come from different plans: {listed}; merge only the folders"
-            " of one campaign (same configs and job pool)"
-        )
-
-
-def _refuse_existing(out: Path, names: Sequence[str], force: bool) -> None:
+def _refuse_existing(
+    out: Path, names: Sequence[str], force: bool, inputs: Sequence[str]
+) -> None:
+    """Refuse to replace merged files, unless forced or an earlier merge of the same folders."""
+    if force or _same_merge(out, inputs):
+        return
     for name in names:
-        if not force and (out / name).exists():
+        if (out / name).exists():
             raise ConfigError(
                 f"{out / name} already exists; pass --force to overwrite the merged files"
                 " in it, or choose another --out"
             )
+
+
+def _same_merge(out: Path, inputs: Sequence[str]) -> bool:
+    """Whether `out` holds a merge of exactly these folders (merging again just redoes it)."""
+    try:
+        with open_regular(out / REPORT_NAME) as file:
+            earlier = json.loads(file.read(_REPORT_LIMIT).decode("utf-8"))
+    except (OSError, ValueError, ConfigError, RecursionError):
+        return False
+    return isinstance(earlier, dict) and earlier.get("inputs") == list(inputs)
 
 
 def _warnings(hosts: Sequence[HostFolder], damaged: Sequence[tuple[str, str]]) -> Iterator[str]:
@@ -208,6 +249,14 @@ class _Staging:
     def __init__(self, out: Path) -> None:
         self.out = out
         self._files: dict[str, Path] = {}
+        self._folders: dict[str, Path] = {}
+
+    def folder(self, name: str) -> Path:
+        """A temporary folder for a writer that makes its own file; it holds ``name`` then."""
+        temp = self.out / f".{name}.{secrets.token_hex(8)}.tmp.d"
+        temp.mkdir()
+        self._folders[name] = temp
+        return temp
 
     def new(self, name: str) -> Path:
         # Not mkstemp: its files are private (0600), merged files are for sharing.
@@ -225,12 +274,17 @@ class _Staging:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        for name, folder in self._folders.items():
+            self._files[name] = folder / name
         for name, temp in self._files.items():
             if kind is None:
                 os.replace(temp, self.out / name)
             else:
                 with contextlib.suppress(FileNotFoundError):
                     temp.unlink()
+        for folder in self._folders.values():
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 class _Buffer:

@@ -7,7 +7,8 @@ order, over exactly those machines (their machines.json entries, in its
 order) and split them by weight as usual, so every survivor computes the same
 rescue digest from the same report with no file to edit; ``--machines a,b``
 chooses the machines instead. The report must come from the same campaign:
-the same run seed, that is the same job pool and config.
+the same splitter.ini and the same job pool (the job ids it lists are that
+pool's).
 """
 
 from __future__ import annotations
@@ -57,16 +58,26 @@ def load_rescue(
     """
     path = merged / REPORT_NAME
     report = _read_report(path)
-    if report.get("run_seed") != campaign.run_seed.hex():
-        raise VerificationError(
-            f"{path} comes from another campaign (its job pool or config differ from this "
-            "one's); rescue with the entry script and configs the campaign was run with"
-        )
+    _check_campaign(path, report, campaign)
     ids = rescue_ids(report, path, campaign.plan.total, retry_failed)
     survivors, chosen_by = _survivors(campaign, path, report, machines)
-    plan = make_rescue_plan(campaign.run_seed, survivors, campaign.plan.total, ids)
+    plan = make_rescue_plan(campaign.plan, survivors, ids)
     narrowed = dataclasses.replace(campaign, machines=survivors, plan=plan)
     return Rescue(narrowed, path, str(report["digest"]), chosen_by)
+
+
+def _check_campaign(path: Path, report: dict[str, Any], campaign: Campaign) -> None:
+    """The report's campaign must be this one: same splitter.ini, same job pool."""
+    for field, ours, what in (
+        ("config_digest", campaign.config_digest, "splitter.ini"),
+        ("pool_digest", campaign.pool_digest, "job pool"),
+    ):
+        if report.get(field) != ours.hex():
+            raise VerificationError(
+                f"{path} comes from another campaign (its {what} differs from this one's);"
+                " rescue with the entry script and configs of the merged campaign, or merge"
+                " again with this campaign's folders"
+            )
 
 
 def _survivors(

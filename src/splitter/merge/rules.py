@@ -15,15 +15,18 @@ import numpy as np
 import numpy.typing as npt
 
 from splitter.campaign.digest import full_hex, group_digest
+from splitter.campaign.identity import KEY_HEX_DIGITS, parse_key_matrix
 from splitter.store.results import BASE_COLUMNS, STATUSES
 from splitter.store.rowformat import FAILED_STATUSES
 
 __all__ = [
     "ABSENT",
+    "Attempt",
     "REPORT_NAME",
     "STATUS_CODES",
     "BestRows",
     "FolderCounts",
+    "FrameIndex",
     "beats",
     "column_layout",
     "merge_report",
@@ -39,6 +42,7 @@ T = TypeVar("T")
 STATUS_CODES = {status: code for code, status in enumerate(STATUSES)}
 REPORT_NAME = "report.json"
 ABSENT = 255
+_KEY = BASE_COLUMNS.index("job_key")
 _SHOWN_MISSING = 10
 _MAX_DIGITS = 18  # a job_id of more digits could overflow int64
 # For `plain_frame_index`: the statuses' first letters differ, so one byte tells the code.
@@ -50,39 +54,59 @@ _STATUS_BYTES = np.array(
 )
 
 
-def beats(code: int, start: float, kept_code: int, kept_start: float) -> bool:
-    """Whether an attempt read after the kept one replaces it.
+@dataclass(frozen=True)
+class Attempt:
+    """What decides between two attempts of one job: read from a row only when a job repeats."""
 
-    ok beats any failure; among two oks or two failures the later start wins;
-    on a full tie the attempt read later (later row, later folder) wins.
+    code: int
+    start: float
+    machine: str
+    values: str
+    """The job's own cells, as text: equal values mean equal results."""
+
+
+def beats(attempt: Attempt, kept: Attempt) -> bool:
+    """Whether ``attempt`` replaces the ``kept`` one, whichever was read first.
+
+    ok beats any failure; then the later start; then the machine name that
+    sorts last; then the values that sort last. So the winner never depends
+    on the order of merge's arguments.
     """
-    if (code == 0) != (kept_code == 0):
-        return code == 0
-    return start >= kept_start
+    if (attempt.code == 0) != (kept.code == 0):
+        return attempt.code == 0
+    return (attempt.start, attempt.machine, attempt.values) > (
+        kept.start, kept.machine, kept.values
+    )  # fmt: skip
 
 
 class BestRows(Generic[T]):
     """One kept attempt per job id of a plan of `total` jobs: the winner by `beats` so far.
 
     Memory is one status byte and one payload slot per job, never all the
-    rows offered. A kept attempt's start is only needed when another attempt
-    of its job comes, so it is read from the payload then, by `start_of`.
-    `duplicates` counts the offers beyond a job's first.
+    rows offered. A kept attempt's facts are only needed when another attempt
+    of its job comes, so they are read from the payload then, by `attempt_of`.
+    `duplicates` counts the offers beyond a job's first; `conflicts` holds the
+    jobs with two ok attempts of different values.
     """
 
-    def __init__(self, total: int, start_of: Callable[[T], float]) -> None:
+    def __init__(self, total: int, attempt_of: Callable[[T, int], Attempt]) -> None:
         self.total = total
         self.codes = np.full(total, ABSENT, dtype=np.uint8)
         self.payloads: npt.NDArray[np.object_] = np.full(total, None, dtype=object)
         self.duplicates = 0
-        self._start_of = start_of
+        self.conflicts: set[int] = set()
+        self._attempt_of = attempt_of
 
-    def offer(self, job_id: int, code: int, start: float, payload: T) -> None:
+    def offer(self, job_id: int, code: int, payload: T) -> None:
         """Keep this attempt if it is the job's first or beats the kept one."""
         kept = int(self.codes[job_id])
         if kept != ABSENT:
             self.duplicates += 1
-            if not beats(code, start, kept, self._start_of(self.payloads[job_id])):
+            mine = self._attempt_of(payload, code)
+            theirs = self._attempt_of(self.payloads[job_id], kept)
+            if mine.code == theirs.code == 0 and mine.values != theirs.values:
+                self.conflicts.add(job_id)
+            if not beats(mine, theirs):
                 return
         self.codes[job_id] = code
         self.payloads[job_id] = payload
@@ -96,8 +120,7 @@ class BestRows(Generic[T]):
         rows = np.fromiter(payloads, dtype=object, count=len(payloads))  # never 2-D, unlike array
         self.payloads[job_ids[alone]] = rows[alone]
         for index in np.flatnonzero(~alone).tolist():
-            payload = payloads[index]
-            self.offer(int(job_ids[index]), int(codes[index]), self._start_of(payload), payload)
+            self.offer(int(job_ids[index]), int(codes[index]), payloads[index])
 
     def count(self, status: str) -> int:
         """Jobs whose kept attempt has `status`."""
@@ -133,16 +156,25 @@ def _repeated(job_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     return flags
 
 
-def plain_frame_index(
-    data: bytes, width: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]] | None:
-    """The job ids and status codes of a results frame's rows, by array operations.
+@dataclass(frozen=True)
+class FrameIndex:
+    """A plain results frame's rows, indexed by array operations (see `plain_frame_index`)."""
+
+    job_ids: npt.NDArray[np.int64]
+    codes: npt.NDArray[np.uint8]
+    keys: npt.NDArray[np.uint64] | None
+    """The rows' job keys as (rows, 2) words, when asked for."""
+
+
+def plain_frame_index(data: bytes, width: int, keys: bool = False) -> FrameIndex | None:
+    """The job ids, status codes (and job keys) of a results frame's rows, by array operations.
 
     Only for a frame without quote characters, whose lines all have `width`
     cells, the last (`extra`) empty: then commas and line breaks alone
     delimit the cells. None for any other frame, and for one with a job_id
-    that is not a plain number or a status not in STATUSES: the caller then
-    reads it with `csv`, which names the problem.
+    that is not a plain number, a status not in STATUSES or a job_key that is
+    not 32 hex digits: the caller then reads it with `csv`, which names the
+    problem.
     """
     if b'"' in data or not data.endswith(b"\n"):
         return None
@@ -158,7 +190,15 @@ def plain_frame_index(
         return None
     job_ids = _numbers(buf, begins, grid[:, 0])
     codes = _status_codes(buf, grid[:, 1] + 1, grid[:, 2])
-    return None if job_ids is None or codes is None else (job_ids, codes)
+    if job_ids is None or codes is None:
+        return None
+    if not keys:
+        return FrameIndex(job_ids, codes, None)
+    starts, stops = grid[:, _KEY - 1] + 1, grid[:, _KEY]
+    if np.any(stops - starts != KEY_HEX_DIGITS):
+        return None
+    words, valid = parse_key_matrix(buf[starts[:, None] + np.arange(KEY_HEX_DIGITS)])
+    return FrameIndex(job_ids, codes, words) if valid.all() else None
 
 
 def _numbers(
@@ -265,23 +305,28 @@ def wall_seconds(
 
 
 def merge_report(
-    plan_digest: bytes,
-    run_seed: bytes,
+    campaign: Mapping[str, str],
     best: BestRows[Any],
     folders: Sequence[FolderCounts],
     damaged: Sequence[tuple[str, str]],
 ) -> dict[str, Any]:
-    """The content of report.json (see PRODUCT.md, "Files")."""
+    """The content of report.json (see PRODUCT.md, "Files").
+
+    ``campaign`` holds the merged plan's digests as hex: ``digest`` (the plan
+    digest), ``pool_digest``, ``config_digest`` and ``campaign_seed``.
+    """
+    digest = bytes.fromhex(campaign["digest"])
     return {
-        "digest": full_hex(plan_digest),
-        "digest_grouped": group_digest(plan_digest),
-        "run_seed": run_seed.hex(),
+        "digest": full_hex(digest),
+        "digest_grouped": group_digest(digest),
+        **{name: campaign[name] for name in ("pool_digest", "config_digest", "campaign_seed")},
         "expected": best.total,
         "ok": best.count("ok"),
         "failed": {status: best.count(status) for status in FAILED_STATUSES},
         "failed_ids": {status: best.ids(status) for status in FAILED_STATUSES},
         "missing": best.ids(None),
         "duplicates": best.duplicates,
+        "conflicts": sorted(best.conflicts),
         "machines": [folder.as_json() for folder in folders],
         "damaged": [{"file": file, "problem": problem} for file, problem in damaged],
         "inputs": [folder.folder for folder in folders],
@@ -307,6 +352,17 @@ def merge_summary(report: Mapping[str, Any], out: str, no_results: Sequence[str]
         text += f" ({shown}{f', ... {more} more' if more > 0 else ''})"
     if report["duplicates"]:
         text += f", {report['duplicates']} duplicate rows resolved"
+    conflicts: list[int] = report.get("conflicts", [])
+    if conflicts:
+        shown = ", ".join(map(str, conflicts[:_SHOWN_MISSING]))
+        more = len(conflicts) - _SHOWN_MISSING
+        text += (
+            f", {len(conflicts)} jobs with ok rows of different values (kept the later;"
+            f" jobs {shown}{f', ... {more} more' if more > 0 else ''})"
+        )
+    gone = report.get("no_longer_in_pool", 0)
+    if gone:
+        text += f", {gone} rows of jobs no longer in the pool left out"
     if no_results:
         text += f"; no results.csv.zst in {', '.join(no_results)} (0 rows)"
     if report["damaged"]:

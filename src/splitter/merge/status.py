@@ -15,10 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from splitter.campaign.digest import group_digest
-from splitter.merge.rules import BestRows
-from splitter.merge.scan import Promoted, scan_results, start_of
-from splitter.store.hostfolder import job_columns, read_host
+from splitter.campaign.identity import JobKeys
+from splitter.merge.rules import ABSENT, STATUS_CODES, BestRows
+from splitter.merge.scan import Promoted, attempt_of, scan_results
+from splitter.store.hostfolder import HostFolder, job_columns, read_host
+from splitter.store.planfile import PlanRecord, read_plan_file
 from splitter.store.rowformat import FAILED_STATUSES
 
 __all__ = ["FolderStatus", "folder_status", "last_to_finish", "status_table"]
@@ -70,10 +75,15 @@ class FolderStatus:
 def folder_status(folder: Path) -> FolderStatus:
     """Read one host folder, also while its run is still appending to it."""
     host = read_host(folder)
-    best: BestRows[str | Promoted] = BestRows(host.total, start_of)
-    scan = scan_results(host, job_columns(host), best, {})
+    record = read_plan_file(folder)
+    best: BestRows[str | Promoted] = BestRows(host.total, attempt_of)
+    find = None if host.one_pool or record is None else JobKeys(record.keys).find
+    scan = scan_results(host, job_columns(host), best, {}, find=find)
+    codes = best.codes[_share_mask(host, record)]
+    count = np.bincount(codes[codes != ABSENT], minlength=len(STATUS_CODES))
+    done = int(count.sum())
     live = host.state == "running"
-    remaining = max(0, host.share - best.present)
+    remaining = max(0, host.share - done)
     rate = host.observed.rate if host.observed is not None else None
     eta = remaining / rate if live and rate else None
     finish = time.time() + eta if eta is not None else None
@@ -81,13 +91,21 @@ def folder_status(folder: Path) -> FolderStatus:
         finish = host.observed.updated
     return FolderStatus(
         folder=str(folder), machine=host.machine, state=host.state, share=host.share,
-        done=best.present, ok=best.count("ok"),
-        failed={status: best.count(status) for status in FAILED_STATUSES},
+        done=done, ok=int(count[STATUS_CODES["ok"]]),
+        failed={status: int(count[STATUS_CODES[status]]) for status in FAILED_STATUSES},
         remaining=remaining, digest=group_digest(host.digest),
         live=scan.damage if live else None, damage=None if live else scan.damage,
         rate=rate, eta_seconds=None if eta is None else round(eta, 3),
         finish=None if finish is None else round(finish, 3),
     )  # fmt: skip
+
+
+def _share_mask(host: HostFolder, record: PlanRecord | None) -> npt.NDArray[np.bool_] | slice:
+    """The jobs of the folder's share in its plan: rows of jobs now other machines' don't count."""
+    if record is None or host.machine not in record.machines or host.digest != host.plan_digest:
+        return slice(None)  # a rescue's share is not the plan's: its rows are all of it
+    mask: npt.NDArray[np.bool_] = record.owners == record.machines.index(host.machine)
+    return mask
 
 
 def status_table(statuses: Sequence[FolderStatus]) -> str:

@@ -31,7 +31,7 @@ from splitter.campaign.load import Campaign
 from splitter.campaign.machinesfile import with_entry
 from splitter.campaign.plan import CALIBRATION_SAMPLE, all_jobs
 from splitter.errors import UsageError
-from splitter.run.engine import EngineFactory, FormattedRows, JobSetup
+from splitter.run.engine import EngineFactory, FormattedRows, JobPool, JobSetup
 from splitter.store.manifest import write_manifest, write_text_atomically
 from splitter.store.outdir import CALIBRATION_NAME
 
@@ -166,7 +166,7 @@ def save_calibration(out: Path, calibration: Calibration) -> Path:
 def _setup(campaign: Campaign, job: Callable[..., Any], machine: str) -> JobSetup:
     settings = campaign.settings
     return JobSetup(
-        job=job, machine=machine, run_seed=campaign.run_seed,
+        job=job, machine=machine, campaign_seed=campaign.campaign_seed,
         config_text=campaign.config_text, config_source=campaign.config_source,
         log_level=settings.log_level, log_format=settings.log_format,
         declared_columns=settings.columns or (), nice=settings.nice, job_log_dir=None,
@@ -188,7 +188,8 @@ def _phase(
     first ``rounds`` durations of every sample job, in the order they came.
     """
     queued = sample * max(1, MAX_QUEUED_JOBS // len(sample))
-    engine = factory(setup, campaign.items, queued, _drop, campaign.settings.job_timeout)
+    pool = JobPool(campaign.items, campaign.keys, campaign.key)
+    engine = factory(setup, pool, queued, _drop, campaign.settings.job_timeout)
     durations: dict[int, list[float]] = {job: [] for job in sample}
     unseen = len(durations)
     began = time.monotonic()

@@ -54,6 +54,8 @@ class RunRequest:
     dask: str | None = None
     """A Dask scheduler's address or ``local[:N]`` (else $SPLITTER_DASK; else the local pool)."""
     dask_attempts: int = 3
+    reuse: tuple[Path, ...] = ()
+    """Folders of the same splitter.ini whose ok rows are copied instead of run."""
 
 
 def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest) -> int:
@@ -94,7 +96,7 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
         out=request.out, machine=name, folder=folder_name(name),
         workers=request.workers or cores, retry_failed=request.retry_failed,
         fresh=request.fresh, interactive=sys.stderr.isatty(), stream=sys.stderr,
-        manifest_extra=tuple(extra), stop_at_once=request.stop_at_once,
+        manifest_extra=tuple(extra), stop_at_once=request.stop_at_once, reuse=request.reuse,
     )  # fmt: skip
     factory = engine or LocalPool(options.workers)
     return run_share(campaign, job, share, options, factory).exit_code

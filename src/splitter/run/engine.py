@@ -1,6 +1,6 @@
 """The engine seam: what the runner needs from whatever runs the jobs.
 
-    runner --JobSetup, items, job ids--> EngineFactory --> Engine
+    runner --JobSetup, JobPool, job ids--> EngineFactory --> Engine
     runner <--step(): Row / FormattedRows (a lost worker's job: its crashed row)-- Engine
     runner <--running(): RunningJob-- Engine;  request_stop() / close() / kill()
 
@@ -15,12 +15,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from splitter.campaign.identity import JobKeys
 
 __all__ = [
     "Engine",
     "EngineFactory",
+    "BatchEntry",
     "FormattedRows",
+    "JobPool",
     "JobSetup",
     "LogSink",
     "Received",
@@ -30,6 +35,14 @@ __all__ = [
 
 Row = tuple[int, str, float, float, str, Any]
 """(job_id, status, start_time, duration, error, value): one job's outcome."""
+
+BatchEntry = tuple[int, bytes, Any, "str | None"]
+"""What a worker gets per job: (job_id, job key (16 bytes), item, input label or None).
+
+The label is the job's input as text when a ``key=`` hook names the jobs
+(``describe_input(key(item))``, made where the hook lives); None when the
+item itself describes the job.
+"""
 
 
 @dataclass(frozen=True)
@@ -50,12 +63,43 @@ LogSink = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
+class JobPool:
+    """The campaign's jobs as engines take them: items, keys and the ``key=`` hook, by job id."""
+
+    items: Sequence[Any]
+    keys: JobKeys
+    key: Callable[[Any], Any] | None = None
+
+    def batch(self, job_ids: Sequence[int]) -> list[BatchEntry]:
+        """The entries of ``job_ids`` to send to a worker."""
+        from splitter.store.rowformat import describe_input
+
+        items, key = self.items, self.key
+        return [
+            (job_id, self.keys.raw(job_id), items[job_id],
+             None if key is None else describe_input(key(items[job_id])))
+            for job_id in job_ids
+        ]  # fmt: skip
+
+    def key_text(self, job_id: int) -> str:
+        """Job ``job_id``'s key as 32 hex digits."""
+        return self.keys.hex(job_id)
+
+    def input(self, job_id: int) -> str:
+        """Job ``job_id``'s input as text: its item, or ``key(item)`` with a hook."""
+        from splitter.store.rowformat import describe_input
+
+        item = self.items[job_id]
+        return describe_input(item if self.key is None else self.key(item))
+
+
+@dataclass(frozen=True)
 class JobSetup:
     """Everything needed to run any job of the campaign, sent once to each worker (picklable)."""
 
     job: Callable[..., Any]
     machine: str
-    run_seed: bytes
+    campaign_seed: bytes
     config_text: str
     config_source: str
     log_level: int
@@ -132,10 +176,10 @@ class EngineFactory(Protocol):
     def __call__(
         self,
         setup: JobSetup,
-        items: Sequence[Any],
+        pool: JobPool,
         job_ids: Sequence[int],
         on_log: LogSink,
         job_timeout: float | None,
     ) -> Engine:
-        """The engine that will run ``job_ids`` (indices into ``items``)."""
+        """The engine that will run ``job_ids`` (indices into ``pool``)."""
         ...

@@ -50,27 +50,28 @@ def injected_names(job: Callable[..., Any]) -> frozenset[str]:
     return frozenset(names.intersection(INJECTABLE)) | explicit
 
 
-def job_seed64(run_seed: bytes, job_id: int) -> int:
-    """A 64-bit unsigned seed for one job, from the run seed and the job id alone.
+def job_seed64(campaign_seed: bytes, job_key: bytes) -> int:
+    """A 64-bit unsigned seed for one job, from the campaign seed and the job key alone.
 
     BLAKE2b with its own personalisation, so it is the same on every host and
     version, and unrelated to the streams of ``random_obj``.
     """
-    material = run_seed + job_id.to_bytes(8, "little", signed=True)
-    digest = hashlib.blake2b(material, digest_size=8, person=b"splitter/seed64")
+    digest = hashlib.blake2b(campaign_seed + job_key, digest_size=8, person=b"splitter/seed64")
     return int.from_bytes(digest.digest(), "little")
 
 
-def job_seed_sequence(run_seed: bytes, job_id: int) -> np.random.SeedSequence:
-    """The seed material of one job: the run seed as entropy, the job id as spawn key.
+def job_seed_sequence(campaign_seed: bytes, job_key: bytes) -> np.random.SeedSequence:
+    """The seed material of one job: the campaign seed as entropy, the job key as spawn key.
 
-    SeedSequence's output is stable across NumPy versions, so job k gets the
-    same streams on any host, with any worker count, in any split.
+    The spawn key is the key's 16 bytes as four little-endian 32-bit words.
+    SeedSequence's output is stable across NumPy versions, so a job gets the
+    same streams on any host, with any worker count, in any split, in any pool.
     """
     # Imported here: workers of jobs that take no random_obj start faster without NumPy.
     import numpy as np
 
-    return np.random.SeedSequence(int.from_bytes(run_seed, "little"), spawn_key=(job_id,))
+    words = tuple(int.from_bytes(job_key[i : i + 4], "little") for i in range(0, 16, 4))
+    return np.random.SeedSequence(int.from_bytes(campaign_seed, "little"), spawn_key=words)
 
 
 class JobRandom(random.Random):
@@ -82,9 +83,9 @@ class JobRandom(random.Random):
     use ``random()`` or the raw NumPy bit generator.
     """
 
-    def __init__(self, run_seed: bytes, job_id: int) -> None:
-        self._origin = (run_seed, job_id)
-        self._seed_sequence = job_seed_sequence(run_seed, job_id)
+    def __init__(self, campaign_seed: bytes, job_key: bytes) -> None:
+        self._origin = (campaign_seed, job_key)
+        self._seed_sequence = job_seed_sequence(campaign_seed, job_key)
         words = self._seed_sequence.generate_state(8, "uint32")
         super().__init__(int.from_bytes(words.astype("<u4").tobytes(), "little"))
         self._numpy: np.random.Generator | None = None
@@ -146,36 +147,45 @@ class JobContext:
     """Where a job runs: ``job_context`` for a job that names it. Runs in a worker process.
 
     ``folder`` is the host folder the run writes (``OUT/<machine>/``), ``worker``
-    the worker's index (0..workers-1), ``seed`` the job's 64-bit seed
-    (``job_seed64``). ``hold_process_group(pgid)`` tells the parent which
+    the worker's index (0..workers-1), ``key`` the job's key (32 hex digits),
+    ``seed`` the job's 64-bit seed (``job_seed64``). ``hold_process_group(pgid)`` tells the parent which
     process group the job's own child processes are in, so a timeout, a lost
     worker or a stop kills all of them; ``hold_process_group(0)`` when it is gone.
     """
 
-    __slots__ = ("_offset", "_slots", "folder", "job_id", "machine", "run_seed", "worker")
+    __slots__ = (
+        "_offset", "_slots", "campaign_seed", "folder", "job_id", "job_key", "machine", "worker",
+    )  # fmt: skip
 
     def __init__(
         self,
         job_id: int,
+        job_key: bytes,
         machine: str,
         worker: int,
         folder: Path | None,
-        run_seed: bytes,
+        campaign_seed: bytes,
         slots: MutableSequence[float] | None = None,
         offset: int = 0,
     ) -> None:
         self.job_id = job_id
+        self.job_key = job_key
         self.machine = machine
         self.worker = worker
         self.folder = folder
-        self.run_seed = run_seed
+        self.campaign_seed = campaign_seed
         self._slots = slots
         self._offset = offset
 
     @property
+    def key(self) -> str:
+        """The job's key as 32 hex digits: the results' ``job_key``."""
+        return self.job_key.hex()
+
+    @property
     def seed(self) -> int:
-        """The job's 64-bit seed, the same on every host."""
-        return job_seed64(self.run_seed, self.job_id)
+        """The job's 64-bit seed, the same on every host and in every pool."""
+        return job_seed64(self.campaign_seed, self.job_key)
 
     def hold_process_group(self, pgid: int) -> None:
         """Say that the job's children run in process group ``pgid`` (0: none any more)."""

@@ -14,14 +14,23 @@ import os
 import pickle
 import time
 import traceback
-from collections.abc import MutableSequence
+from collections.abc import MutableSequence, Sequence
 from typing import Any
 
-from splitter.run.engine import JobSetup, Row
+from splitter.run.engine import BatchEntry, JobSetup, Row
 from splitter.run.injection import JobContext, JobFailed, JobRandom, Progress, injected_names
 from splitter.store.logfile import UtcFormatter
+from splitter.store.rowformat import describe_input
 
-__all__ = ["JobCall", "JobLogCollector", "one_line", "picklable", "record_dict", "write_job_log"]
+__all__ = [
+    "BatchLabels",
+    "JobCall",
+    "JobLogCollector",
+    "one_line",
+    "picklable",
+    "record_dict",
+    "write_job_log",
+]
 
 
 def one_line(exc: BaseException) -> str:
@@ -57,12 +66,12 @@ class JobCall:
         self.wanted = injected_names(setup.job)
         self.log = logging.getLogger("splitter.worker")
 
-    def keywords(self, job_id: int) -> dict[str, Any]:
-        """The injected keyword arguments of job ``job_id``."""
+    def keywords(self, job_id: int, job_key: bytes) -> dict[str, Any]:
+        """The injected keyword arguments of job ``job_id``, whose key is ``job_key``."""
         wanted = self.wanted
         kwargs: dict[str, Any] = {}
         if "random_obj" in wanted:
-            kwargs["random_obj"] = JobRandom(self.setup.run_seed, job_id)
+            kwargs["random_obj"] = JobRandom(self.setup.campaign_seed, job_key)
         if "config" in wanted:
             kwargs["config"] = self.config
         if "progress" in wanted:
@@ -70,16 +79,16 @@ class JobCall:
         if "job_context" in wanted:
             setup = self.setup
             kwargs["job_context"] = JobContext(
-                job_id, setup.machine, self.worker, setup.folder, setup.run_seed,
+                job_id, job_key, setup.machine, self.worker, setup.folder, setup.campaign_seed,
                 self.slots, self.group,
             )  # fmt: skip
         return kwargs
 
-    def __call__(self, job_id: int, item: Any) -> Row:
+    def __call__(self, job_id: int, job_key: bytes, item: Any) -> Row:
         start = time.time()
         began = time.perf_counter()
         try:
-            kwargs = self.keywords(job_id) if self.wanted else {}
+            kwargs = self.keywords(job_id, job_key) if self.wanted else {}
             if type(item) is tuple:
                 value = self.setup.job(*item, **kwargs)
             else:
@@ -100,6 +109,29 @@ class JobCall:
         """End a child the job forked that returned into our code: only the worker reports."""
         if os.getpid() != self.pid:
             os._exit(0)
+
+
+class BatchLabels:
+    """The key and input text of the jobs of the current batch, for the rows a worker formats.
+
+    Runs in a worker process.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[int, BatchEntry] = {}
+
+    def take(self, batch: Sequence[BatchEntry]) -> None:
+        """Label the jobs of ``batch`` from now on (the previous batch's are forgotten)."""
+        self._entries = {entry[0]: entry for entry in batch}
+
+    def key_text(self, job_id: int) -> str:
+        """The job's key, 32 hex digits."""
+        return self._entries[job_id][1].hex()
+
+    def input(self, job_id: int) -> str:
+        """The job's input as text: the parent's label, else the item itself."""
+        _, _, item, label = self._entries[job_id]
+        return describe_input(item) if label is None else label
 
 
 class JobLogCollector(logging.Handler):

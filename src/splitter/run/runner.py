@@ -1,6 +1,6 @@
 """Run one host's share: resume, dispatch, record, report.
 
-    share ids --(skip recorded)--> Engine --rows--> ResultsWriter --> results.csv.zst
+    share ids --(skip keys recorded ok)--> Engine --rows--> ResultsWriter --> results.csv.zst
                                      |  \\--log records--> RunLogging ----> log.zst
                                      \\--running jobs--> ProgressDisplay --> console
 
@@ -31,14 +31,25 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
+from splitter.campaign.digest import group_digest
+from splitter.campaign.identity import JobKeys, parse_key_texts
 from splitter.campaign.load import Campaign
+from splitter.campaign.plan import owners
 from splitter.run.display import ProgressDisplay
-from splitter.run.engine import Engine, EngineFactory, FormattedRows, JobSetup
+from splitter.run.engine import Engine, EngineFactory, FormattedRows, JobPool, JobSetup
 from splitter.run.logs import RunLogging
 from splitter.run.tally import RunSummary, Tally
 from splitter.store.lock import FolderLock
-from splitter.store.manifest import MANIFEST_FORMAT, MANIFEST_NAME, write_manifest
+from splitter.store.manifest import (
+    MANIFEST_FORMAT,
+    MANIFEST_NAME,
+    campaign_history,
+    read_manifest,
+    write_manifest,
+)
 from splitter.store.outdir import OutputFolder, prepare_output
+from splitter.store.planfile import PlanRecord, read_plan_file, write_plan_file
+from splitter.store.reuse import check_reusable, ok_rows
 from splitter.store.results import ResultsWriter, recorded_outcomes
 from splitter.store.shield import raise_or_defer
 from splitter.version import __version__
@@ -68,6 +79,8 @@ class RunOptions:
     """The folder's name under ``out`` when it is not the machine's (a rescue's)."""
     stop_at_once: bool = False
     """Ctrl-C and SIGTERM stop at once (shell tasks: the signal reaches them), not softly."""
+    reuse: tuple[Path, ...] = ()
+    """Folders of the same splitter.ini whose ok rows this run copies instead of running."""
 
 
 def run_share(
@@ -82,8 +95,11 @@ def run_share(
     The output folder is locked for the whole run: a second run on it refuses.
     """
     path = options.out / (options.folder or options.machine)
+    for other in options.reuse:
+        check_reusable(other, campaign.config_digest)
     with FolderLock(path) as lock:
-        folder = prepare_output(path, campaign.plan.digest, fresh=options.fresh)
+        plan = campaign.plan
+        folder = prepare_output(path, plan.digest, campaign.config_digest, fresh=options.fresh)
         if folder.moved_to is not None:
             lock.acquire()  # the lock moved aside with the old folder: lock the new one
         lock.sign()  # the folder is this run's now: a second run may learn who holds it
@@ -103,12 +119,16 @@ def _run_in(
     resumable = folder.resumed and folder.results.exists()
     outcomes = recorded_outcomes(folder.results) if resumable else {}
     share_ids: list[int] = np.asarray(share).tolist()
-    todo = [j for j in share_ids if _wanted(outcomes.get(j), options)]
-    tally = Tally.from_outcomes(outcomes, share_ids, todo)
+    statuses = [outcomes.get(key) for key in campaign.keys.hex_of(share)]
+    todo = [j for j, status in zip(share_ids, statuses, strict=True) if _wanted(status, options)]
+    tally = Tally.from_statuses(statuses, options.retry_failed)
+    earlier = read_plan_file(folder.path) if folder.resumed else None
+    reuse = _reuse_line(campaign, folder, outcomes, tally, todo, earlier)
+    _record_plan(campaign, folder, earlier)
     manifest = _Manifest(campaign, options, folder, len(share), started)
     manifest.write(tally, "running")
     try:
-        return _run(campaign, job, todo, options, engine, folder, tally, manifest, started)
+        return _run(campaign, job, todo, options, engine, folder, tally, manifest, started, reuse)
     except BaseException:
         # A full disk, a broken pool, a bug: the manifest must not say `running`.
         with contextlib.suppress(OSError):
@@ -126,24 +146,32 @@ def _run(
     tally: Tally,
     manifest: _Manifest,
     started: float,
+    reuse: str | None = None,
 ) -> RunSummary:
     """Log, record and display the run of ``todo`` on ``engine``; the manifest says how it went."""
     settings, share = campaign.settings, tally.share
+    pool = JobPool(campaign.items, campaign.keys, campaign.key)
     with (
         RunLogging(
             folder.path, options.machine, settings, options.stream, bars=options.interactive
         ) as logs,
-        ResultsWriter(folder.results, options.machine, settings.columns,
+        ResultsWriter(folder.results, options.machine, settings.columns, pool,
                       settings.compression_level) as writer,
     ):  # fmt: skip
         _log_start(campaign, options, folder, share, len(todo))
+        if reuse is not None:
+            log.info("%s", reuse)
+        if options.reuse:
+            copied = _copy_reused(campaign, options.reuse, folder.path, todo, writer)
+            tally.reuse(len(copied))
+            todo = [job for job in todo if job not in copied]
         display = ProgressDisplay(
             options.machine, share, share - len(todo),
             interactive=options.interactive, interval=settings.progress_interval,
             stream=options.stream,
         )  # fmt: skip
         jobs = engine(
-            _job_setup(campaign, job, folder, options), campaign.items, todo,
+            _job_setup(campaign, job, folder, options), pool, todo,
             logs.handle_worker_record, settings.job_timeout,
         )  # fmt: skip
 
@@ -169,6 +197,75 @@ def _run(
 
 def _wanted(status: str | None, options: RunOptions) -> bool:
     return status is None or (options.retry_failed and status != "ok")
+
+
+def _reuse_line(
+    campaign: Campaign,
+    folder: OutputFolder,
+    outcomes: dict[str, str],
+    tally: Tally,
+    todo: list[int],
+    earlier: PlanRecord | None,
+) -> str | None:
+    """For a folder of an earlier plan: what it lends this one, in one line."""
+    if folder.earlier_plan is None:
+        return None
+    found = campaign.keys.find(parse_key_texts(list(outcomes))[0])
+    gone = int(np.count_nonzero(found < 0))
+    elsewhere = len(outcomes) - gone - tally.skipped
+    moved = 0
+    if earlier is not None and todo:
+        moved = int(np.count_nonzero(JobKeys(earlier.keys).find(campaign.keys.words[todo]) >= 0))
+    name = group_digest(bytes.fromhex(folder.earlier_plan[:16]))
+    line = (
+        f"reusing {tally.skipped:,} results of plan {name}; {len(todo) - moved:,} new jobs"
+        + (f", {moved:,} moved here" if moved else "")
+        + f"; {_jobs(gone)} no longer in the pool"
+    )
+    return line + (f", {_jobs(elsewhere)} now other machines'" if elsewhere else "")
+
+
+def _copy_reused(
+    campaign: Campaign,
+    folders: tuple[Path, ...],
+    own: Path,
+    todo: list[int],
+    writer: ResultsWriter,
+) -> set[int]:
+    """Copy the ok rows that ``folders`` hold of jobs in ``todo`` into this run's results."""
+    wanted = dict(zip(campaign.keys.hex_of(todo), todo, strict=True))
+    copied: set[int] = set()
+    for other in folders:
+        if other.resolve() == own.resolve():
+            continue
+        before = len(copied)
+        for key, cells in ok_rows(other):
+            job = wanted.pop(key, None)
+            if job is not None:
+                writer.add_copied(job, cells, str(other))
+                copied.add(job)
+        log.info("reused %d results from %s", len(copied) - before, other)
+    writer.flush()
+    return copied
+
+
+def _jobs(count: int) -> str:
+    return f"{count:,} recorded job{'s are' if count != 1 else ' is'}"
+
+
+def _record_plan(campaign: Campaign, folder: OutputFolder, recorded: PlanRecord | None) -> None:
+    """Keep the campaign's whole plan beside the results, once per plan (see store.planfile).
+
+    A rescue keeps the plan it rescues: its jobs' owners are the campaign's.
+    """
+    plan = campaign.plan.base or campaign.plan
+    if recorded is not None and recorded.plan_digest == plan.digest.hex():
+        return
+    names = tuple(share.machine.name for share in plan.shares)
+    record = PlanRecord(
+        plan.digest.hex(), plan.pool_digest.hex(), names, campaign.keys.words, owners(plan)
+    )
+    write_plan_file(folder.path, record)
 
 
 def _drive(
@@ -265,13 +362,17 @@ class _Manifest:
             "machine": options.machine,
             "digest": campaign.plan.digest.hex(),
             "plan_digest": campaign.plan.digest.hex(),
-            "run_seed": campaign.run_seed.hex(),
+            "campaign_seed": campaign.campaign_seed.hex(),
             "pool_digest": campaign.pool_digest.hex(),
             "config_digest": campaign.config_digest.hex(),
             "total": campaign.plan.total,
             "share": share,
             "workers": options.workers,
             "started": _iso(t0),
+            **campaign_history(
+                _previous_manifest(folder), campaign.plan.digest.hex(),
+                campaign.pool_digest.hex(), _iso(t0),
+            ),
             "versions": {
                 "splitter": __version__,
                 "python": platform.python_version(),
@@ -295,6 +396,10 @@ class _Manifest:
         write_manifest(self.path, self.data)
 
 
+def _previous_manifest(folder: OutputFolder) -> dict[str, object]:
+    return read_manifest(folder.path) if folder.resumed else {}
+
+
 def _iso(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
@@ -310,7 +415,7 @@ def _job_setup(
     return JobSetup(
         job=job,
         machine=options.machine,
-        run_seed=campaign.run_seed,
+        campaign_seed=campaign.campaign_seed,
         config_text=campaign.config_text,
         config_source=campaign.config_source,
         log_level=settings.log_level,

@@ -85,6 +85,7 @@ class TaskJob:
         env = {
             **env,
             "SPLITTER_JOB_ID": str(context.job_id),
+            "SPLITTER_JOB_KEY": context.key,
             "SPLITTER_SEED": str(context.seed),
             "SPLITTER_MACHINE": context.machine,
             "SPLITTER_WORKER": str(context.worker),

@@ -59,22 +59,29 @@ class Tally:
         self.failed = failed
         self.ran = 0
         self.busy = 0.0
+        self.reused = 0
 
     @classmethod
-    def from_outcomes(cls, outcomes: dict[int, str], share: list[int], todo: list[int]) -> Tally:
-        """Start from what earlier runs recorded for the jobs of ``share`` not in ``todo``."""
-        rerun = set(todo)
+    def from_statuses(cls, statuses: list[str | None], retry_failed: bool) -> Tally:
+        """Start from the recorded status of each job of the share (None: none recorded).
+
+        Jobs that run again (no record, or a failure with ``retry_failed``) count
+        only once this run records them.
+        """
         failed = dict.fromkeys(FAILED_STATUSES, 0)
         ok = 0
-        for job_id in share:
-            status = outcomes.get(job_id)
-            if status is None or job_id in rerun:
-                continue
+        for status in statuses:
             if status == "ok":
                 ok += 1
-            else:
+            elif status is not None and not retry_failed:
                 failed[status] = failed.get(status, 0) + 1
-        return cls(len(share), ok + sum(failed.values()), ok, failed)
+        return cls(len(statuses), ok + sum(failed.values()), ok, failed)
+
+    def reuse(self, count: int) -> None:
+        """Count ``count`` jobs whose ok rows were copied from other folders (not run here)."""
+        self.ok += count
+        self.skipped += count
+        self.reused += count
 
     def record(self, count: int, failures: list[str], busy: float = 0.0) -> None:
         """Count ``count`` finished jobs, of which ``failures`` (their statuses) failed.

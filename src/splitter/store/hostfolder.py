@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from splitter.errors import VerificationError
 from splitter.store.frames import CorruptFileError
-from splitter.store.manifest import MANIFEST_NAME, read_manifest
+from splitter.store.manifest import MANIFEST_FORMAT, MANIFEST_NAME, read_manifest
 from splitter.store.results import BASE_COLUMNS, RESULTS_NAME, ResultsReader
 
 __all__ = ["MAX_JOBS", "HostFolder", "HostRun", "job_columns", "read_host"]
@@ -47,7 +48,9 @@ class HostFolder:
     machine: str
     digest: bytes
     plan_digest: bytes
-    run_seed: bytes
+    campaign_seed: bytes
+    config_digest: bytes
+    pool_digest: bytes
     total: int
     share: int
     state: str
@@ -55,6 +58,15 @@ class HostFolder:
     ended: object
     observed: HostRun | None = None
     """The declared and observed capacity of its last run; None in an older manifest."""
+    plan_started: str = ""
+    """When this folder first ran its plan (ISO 8601 UTC)."""
+    pools_seen: tuple[str, ...] = ()
+    """The pool digests of every plan whose rows its results file holds."""
+
+    @property
+    def one_pool(self) -> bool:
+        """Whether every row of its results is of its own plan's pool (their job ids hold)."""
+        return self.pools_seen == (self.pool_digest.hex(),)
 
     @property
     def results(self) -> Path:
@@ -65,19 +77,35 @@ class HostFolder:
 def read_host(folder: Path) -> HostFolder:
     """Read and check a host folder's manifest.json."""
     data = read_manifest(folder)
+    if data.get("format") != MANIFEST_FORMAT:
+        raise VerificationError(
+            f"{folder / MANIFEST_NAME} is of splitter 0.1 (manifest format"
+            f" {data.get('format')}), whose job seeds and order differ from this version's;"
+            " merge and read it with splitter 0.1"
+        )
     try:
         return HostFolder(
             path=folder, machine=_text(data, "machine"), digest=_digest(data, "digest"),
-            plan_digest=_digest(data, "plan_digest"), run_seed=_digest(data, "run_seed"),
-            total=_count(data, "total"),
+            plan_digest=_digest(data, "plan_digest"),
+            campaign_seed=_digest(data, "campaign_seed"),
+            config_digest=_digest(data, "config_digest"),
+            pool_digest=_digest(data, "pool_digest"), total=_count(data, "total"),
             share=_count(data, "share"), state=_text(data, "state"),
             started=data.get("started"), ended=data.get("ended"), observed=_observed(data),
+            plan_started=_text(data, "plan_started"), pools_seen=_pools(data),
         )  # fmt: skip
     except KeyError as exc:
         raise CorruptFileError(
             f"{folder / MANIFEST_NAME} has no valid {exc.args[0]!r}; restore the manifest.json"
             " that `run` wrote there, or rerun `run` on that machine to rewrite it"
         ) from None
+
+
+def _pools(data: dict[str, object]) -> tuple[str, ...]:
+    pools = data.get("pools_seen")
+    if not isinstance(pools, list) or not all(isinstance(pool, str) for pool in pools):
+        raise KeyError("pools_seen")
+    return tuple(pools)
 
 
 def _text(data: dict[str, object], key: str) -> str:

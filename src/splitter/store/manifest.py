@@ -18,13 +18,34 @@ from splitter.store.frames import CorruptFileError, open_regular
 __all__ = [
     "MANIFEST_FORMAT",
     "MANIFEST_NAME",
+    "campaign_history",
     "read_manifest",
     "write_manifest",
     "write_text_atomically",
 ]
 
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2
 MANIFEST_NAME = "manifest.json"
+
+
+def campaign_history(
+    previous: Mapping[str, object], plan_digest: str, pool_digest: str, now: str
+) -> dict[str, object]:
+    """The fields a folder carries from run to run: when its plan began, which pools it holds.
+
+    ``plan_started`` is when this folder first ran this plan (merge takes the
+    plan whose first run began last as the newest); ``pools_seen`` lists the
+    pool digests of every plan whose rows the results file holds, so merge
+    knows whether its job ids are all of one pool.
+    """
+    same_plan = previous.get("plan_digest") == plan_digest
+    started = previous.get("plan_started")
+    seen = previous.get("pools_seen")
+    pools = [p for p in seen if isinstance(p, str)] if isinstance(seen, list) else []
+    return {
+        "plan_started": started if same_plan and isinstance(started, str) else now,
+        "pools_seen": [*pools, pool_digest] if pool_digest not in pools else pools,
+    }
 
 
 def write_manifest(path: Path, data: Mapping[str, object]) -> None:

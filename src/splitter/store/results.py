@@ -26,8 +26,10 @@ from splitter.store.rowformat import (
     EXTRA_COLUMN,
     RESERVED,
     STATUSES,
+    JobLabels,
     RefusedValue,
     RowFormat,
+    csv_field,
     named_cells,
 )
 from splitter.store.shield import atomic
@@ -44,6 +46,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+KEY_HEX_DIGITS = 32
+_KEY = BASE_COLUMNS.index("job_key")
 
 RESULTS_NAME = "results.csv.zst"
 
@@ -70,17 +75,19 @@ class ResultsWriter:
         path: Path,
         machine: str,
         declared_columns: tuple[str, ...] | None,
+        labels: JobLabels,
         level: int = 3,
     ) -> None:
         self.path = path
         self._machine = machine
+        self._labels = labels
         self._declared = _checked_declared(declared_columns)
         existing = ResultsReader(path).header if path.exists() else ()
         self._frames = FrameWriter(path, level)
         self._text = io.StringIO()
         # Rows added before the header is fixed: their first columns and their cells.
         self._early: list[tuple[str, dict[str, str]]] = []
-        self._early_format = RowFormat(machine, (), self._declared)
+        self._early_format = RowFormat(machine, (), self._declared, labels)
         self._format: RowFormat | None = None
         self._pending = 0
         if existing:
@@ -129,6 +136,26 @@ class ResultsWriter:
             self._fix_from_early_rows()
         return status
 
+    def add_copied(self, job_id: int, cells: dict[str, str], origin: str) -> None:
+        """Buffer an ok row copied from another folder as job ``job_id``, marked with ``origin``.
+
+        ``cells`` names every cell of the row (its base columns and the job's);
+        the outcome and the values are kept as they were written there.
+        """
+        base = [
+            str(job_id), cells.get("machine", ""), "ok", cells.get("start_time", ""),
+            cells.get("duration", ""), "", cells.get("job_key", ""), "", origin,
+        ]  # fmt: skip
+        values = {name: text for name, text in cells.items() if name not in RESERVED}
+        line = ",".join(map(csv_field, base))
+        self._pending += 1
+        if self._format is not None:
+            self._text.write(self._format.line_with_cells(line, values))
+            return
+        self._early.append((line, values))
+        if values:
+            self._fix_from_early_rows()
+
     def add_text(self, text: str, rows: int) -> None:
         """Buffer rows a worker formatted with this file's `columns`."""
         assert self._format is not None, "rows formatted before the header was fixed"
@@ -163,7 +190,7 @@ class ResultsWriter:
         self.close()
 
     def _fix_header(self, columns: tuple[str, ...], *, write: bool) -> None:
-        self._format = RowFormat(self._machine, columns, self._declared)
+        self._format = RowFormat(self._machine, columns, self._declared, self._labels)
         if write:
             self._text.write(self._format.header())
 
@@ -283,17 +310,21 @@ def parse_cell(text: str) -> object:
     return text
 
 
-def recorded_outcomes(path: Path) -> dict[int, str]:
-    """job_id -> best recorded status: ok beats any failure, else the latest attempt's."""
-    best: dict[int, str] = {}
+def recorded_outcomes(path: Path) -> dict[str, str]:
+    """job_key -> best recorded status: ok beats any failure, else the latest attempt's.
+
+    Keyed by job key, not job id, so a folder of an earlier plan of the same
+    campaign (another pool or machines.json) tells which jobs are done.
+    """
+    best: dict[str, str] = {}
     reader = ResultsReader(path)
     for number, row in enumerate(reader, 1):
-        try:
-            job_id = int(row[0])
-        except ValueError:
-            raise _bad_row(path, number, "has a job_id that is not an integer") from None
-        if best.get(job_id) != "ok":
-            best[job_id] = row[2]
+        key, status = row[_KEY], row[2]
+        if len(key) != KEY_HEX_DIGITS or status not in STATUSES:
+            problem = f"has job_key {key!r} and status {status!r}"
+            raise _bad_row(path, number, f"{problem}, not a key of 32 hex digits and a status")
+        if best.get(key) != "ok":
+            best[key] = status
     if reader.damage is not None:
         logger.warning("%s: %s; the jobs in that part run again", path, reader.damage)
     return best

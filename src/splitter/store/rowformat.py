@@ -11,22 +11,31 @@ import json
 import pickle
 import re
 from collections.abc import Mapping
+from typing import Protocol
 
 __all__ = [
     "BASE_COLUMNS",
     "EXTRA_COLUMN",
     "FAILED_STATUSES",
+    "INPUT_CHARS",
     "MAX_ROW_CHARS",
     "RESERVED",
     "STATUSES",
     "RefusedValue",
+    "JobLabels",
     "RowFormat",
     "cell_text",
     "csv_field",
+    "describe_input",
     "named_cells",
 ]
 
-BASE_COLUMNS = ("job_id", "machine", "status", "start_time", "duration", "error")
+BASE_COLUMNS = (
+    "job_id", "machine", "status", "start_time", "duration", "error", "job_key", "input", "origin",
+)  # fmt: skip
+"""Every row's first columns. ``job_key`` names the job by content; ``input`` is a
+failed job's input as text (empty for ok rows); ``origin`` says where a row
+copied from another folder came from (empty for the rows run here)."""
 EXTRA_COLUMN = "extra"
 STATUSES = ("ok", "error", "crashed", "timeout")
 FAILED_STATUSES = STATUSES[1:]
@@ -34,6 +43,8 @@ RESERVED = frozenset((*BASE_COLUMNS, EXTRA_COLUMN))
 # The most characters a row's job cells may hold together (names and texts);
 # a larger result is recorded as an error row, never written out of reach of readers.
 MAX_ROW_CHARS = 1 << 24
+# The most characters of a failed job's input kept in its row's ``input`` cell.
+INPUT_CHARS = 1000
 # Cell types whose str() is their cell text, and what a cell must not hold unquoted.
 _PLAIN = frozenset((str, int, float, bool))
 _QUOTED = re.compile(r'["\r\n]')
@@ -43,17 +54,45 @@ class RefusedValue(ValueError):
     """A job's return value that cannot be stored as it is; the message says why and the fix."""
 
 
+class JobLabels(Protocol):
+    """What a row says of its job besides the outcome: its key, and its input as text."""
+
+    def key_text(self, job_id: int) -> str:
+        """The job's key, 32 hex digits."""
+        ...
+
+    def input(self, job_id: int) -> str:
+        """The job's input as one line of text (`describe_input`), for a failed row."""
+        ...
+
+
+def describe_input(value: object) -> str:
+    """A job's input (its item, or ``key(item)``) as one line of at most INPUT_CHARS characters."""
+    try:
+        text = " ".join(repr(value).split())
+    except Exception as exc:  # a user's __repr__ may raise; the row must still be written
+        text = f"<{type(value).__name__} whose repr raised {type(exc).__name__}>"
+    return text if len(text) <= INPUT_CHARS else text[: INPUT_CHARS - 1] + "…"
+
+
 class RowFormat:
     """Formats attempts for a fixed header: BASE_COLUMNS, ``columns``, ``extra``.
 
     A return value that cannot be stored (see `named_cells`) becomes an error
     row with the reason; its job id is added to ``refused`` for the caller's
-    tally, which clears the list.
+    tally, which clears the list. ``labels`` gives each job's key and input.
     """
 
-    def __init__(self, machine: str, columns: tuple[str, ...], declared: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        machine: str,
+        columns: tuple[str, ...],
+        declared: tuple[str, ...],
+        labels: JobLabels,
+    ) -> None:
         self.columns = columns
         self.refused: list[int] = []
+        self.labels = labels
         self._declared = declared
         self._column_set = frozenset(columns)
         self._width = len(columns)
@@ -99,12 +138,15 @@ class RowFormat:
     def base(
         self, job_id: int, status: str, start_time: float, duration: float, error: str
     ) -> str:
-        """The first columns of a line (for rows whose cells are formatted later)."""
+        """The first columns of a line, up to ``origin`` (for rows whose cells come later)."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
         if error:
             error = csv_field(error.replace("\r\n", " ").replace("\n", " ").replace("\r", " "))
-        return self._base % (job_id, status, start_time, duration) + error
+        labels = self.labels
+        described = "" if status == "ok" else csv_field(labels.input(job_id))
+        fields = self._base % (job_id, status, start_time, duration)
+        return f"{fields}{error},{labels.key_text(job_id)},{described},"
 
     def line_with_cells(self, line: str, cells: dict[str, str]) -> str:
         """The job cells in header order, then ``extra`` with what has no column."""

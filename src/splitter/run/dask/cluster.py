@@ -99,14 +99,14 @@ class DaskCluster:
     def __call__(
         self,
         setup: JobSetup,
-        items: Any,
+        pool: Any,
         job_ids: Any,
         on_log: LogSink,
         job_timeout: float | None,
     ) -> Any:
         from splitter.run.dask.engine import DaskEngine
 
-        return DaskEngine(self, setup, items, job_ids, on_log, job_timeout)
+        return DaskEngine(self, setup, pool, job_ids, on_log, job_timeout)
 
     def connect(self, setup: JobSetup, topic: str, put: Put) -> Connection:
         """A client on the scheduler (a local cluster started first for ``local[:N]``)."""

@@ -26,7 +26,7 @@ from typing import Any
 from splitter.errors import SplitterError
 from splitter.run.dask.cluster import Connection, DaskCluster
 from splitter.run.dask.task import run_batch, unpack
-from splitter.run.engine import JobSetup, LogSink, Received, Row, RunningJob
+from splitter.run.engine import JobPool, JobSetup, LogSink, Received, Row, RunningJob
 from splitter.run.jobcall import one_line
 
 __all__ = ["TARGET_BATCH_SECONDS", "DaskEngine", "batch_size"]
@@ -86,14 +86,14 @@ class DaskEngine:
         self,
         cluster: DaskCluster,
         setup: JobSetup,
-        items: Sequence[Any],
+        pool: JobPool,
         job_ids: Sequence[int],
         on_log: LogSink,
         job_timeout: float | None,
     ) -> None:
         self._cluster = cluster
         self._setup = setup
-        self._items = items
+        self._pool = pool
         self._pending: deque[int] = deque(job_ids)
         self._single: deque[int] = deque()
         self._outstanding = set(job_ids)
@@ -185,9 +185,8 @@ class DaskEngine:
                 return
             self._count += 1
             key = f"splitter-batch-{self._run}-{self._count}"
-            items = [(job, self._items[job]) for job in jobs]
             future = self._connection.submit(
-                run_batch, key, items, self._job_timeout, self._careful,
+                run_batch, key, self._pool.batch(jobs), self._job_timeout, self._careful,
                 done=lambda _, key=key: self._put("done", key),
             )  # fmt: skip
             self._batches[key] = _Batch(key, jobs, future)

@@ -34,7 +34,7 @@ from contextlib import suppress
 from typing import Any
 
 from splitter.campaign.config import parse_config
-from splitter.run.engine import JobSetup, Row
+from splitter.run.engine import BatchEntry, JobSetup, Row
 from splitter.run.injection import Progress
 from splitter.run.jobcall import JobCall, JobLogCollector, picklable, record_dict, write_job_log
 
@@ -157,11 +157,11 @@ def run_batch(
     payload: bytes,
     topic: str,
     key: str,
-    batch: list[tuple[int, Any]],
+    batch: list[BatchEntry],
     job_timeout: float | None,
     careful: bool,
 ) -> tuple[str, bytes]:
-    """Runs in a Dask worker: run ``batch`` (job id, item pairs); return (worker, packed rows)."""
+    """Runs in a Dask worker: run ``batch`` (`BatchEntry`s); return (worker, packed rows)."""
     from distributed import get_worker
 
     worker = get_worker()
@@ -210,18 +210,18 @@ def _take_index() -> int:
 
 
 def _run_jobs(
-    run: _BatchRun, call: JobCall, batch: list[tuple[int, Any]], job_logs: JobLogCollector | None
+    run: _BatchRun, call: JobCall, batch: list[BatchEntry], job_logs: JobLogCollector | None
 ) -> None:
     slots = run.slots
     last_send = time.monotonic()
-    for job_id, item in batch:
+    for job_id, job_key, item, _ in batch:
         if job_logs is not None:
             job_logs.lines.clear()
         slots[2] = slots[3] = 0.0
         slots[1] = time.monotonic()
         run.started_wall = time.time()
         slots[0] = job_id
-        row = call(job_id, item)
+        row = call(job_id, job_key, item)
         slots[0] = IDLE
         with run.lock:
             run.unsent.append(row)

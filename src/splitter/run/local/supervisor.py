@@ -38,7 +38,7 @@ from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import Any
 
 from splitter.errors import SplitterError
-from splitter.run.engine import JobSetup, LogSink, Received, Row, RunningJob
+from splitter.run.engine import JobPool, JobSetup, LogSink, Received, Row, RunningJob
 from splitter.run.local.worker import GROUP, IDLE, SLOT_WIDTH, worker_main
 
 __all__ = ["LocalPool", "Supervisor", "WorkersFailedError"]
@@ -68,12 +68,12 @@ class LocalPool:
     def __call__(
         self,
         setup: JobSetup,
-        items: Sequence[Any],
+        pool: JobPool,
         job_ids: Sequence[int],
         on_log: LogSink,
         job_timeout: float | None,
     ) -> Supervisor:
-        return Supervisor(setup, items, job_ids, self.workers, on_log, job_timeout)
+        return Supervisor(setup, pool, job_ids, self.workers, on_log, job_timeout)
 
 
 class _Handle:
@@ -95,7 +95,7 @@ class Supervisor:
     def __init__(
         self,
         setup: JobSetup,
-        items: Sequence[Any],
+        pool: JobPool,
         job_ids: Sequence[int],
         workers: int,
         on_log: LogSink,
@@ -105,7 +105,7 @@ class Supervisor:
             raise ValueError("workers must be at least 1")
         self._ctx: SpawnContext = multiprocessing.get_context("spawn")
         self._setup = setup
-        self._items = items
+        self._pool = pool
         self._pending: deque[int] = deque(job_ids)
         self._workers = min(workers, max(1, len(self._pending)))
         self._job_timeout = job_timeout
@@ -229,8 +229,7 @@ class Supervisor:
             size = 1 if self._pending[0] in self._alone else self._next_batch_size(handle)
             batch = [self._pending.popleft() for _ in range(min(size, len(self._pending)))]
             try:
-                items = [(job_id, self._items[job_id]) for job_id in batch]
-                handle.conn.send((self.columns, items))
+                handle.conn.send((self.columns, self._pool.batch(batch)))
             except (BrokenPipeError, ConnectionResetError):
                 self._pending.extendleft(reversed(batch))
                 continue  # Its sentinel reports the death on this step.

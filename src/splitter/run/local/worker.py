@@ -5,7 +5,8 @@ frozen). Protocol over the worker's own duplex pipe, strictly alternating so
 neither side can block the other on a full pipe:
 
     parent -> worker   (columns, batch): the results' job columns once fixed
-                       (else None) and a list of (job_id, item); None: "exit"
+                       (else None) and a list of `BatchEntry` (job_id, job key,
+                       item, input label); None: "exit"
     worker -> parent   (kind, payload, batch_done, busy_seconds), any number
                        per batch, the last one with batch_done=True: kind
                        "rows" carries Row tuples, "text" a FormattedRows (the
@@ -36,9 +37,16 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from splitter.campaign.config import parse_config
-from splitter.run.engine import FormattedRows, JobSetup, Row
+from splitter.run.engine import BatchEntry, FormattedRows, JobSetup, Row
 from splitter.run.injection import Progress
-from splitter.run.jobcall import JobCall, JobLogCollector, picklable, record_dict, write_job_log
+from splitter.run.jobcall import (
+    BatchLabels,
+    JobCall,
+    JobLogCollector,
+    picklable,
+    record_dict,
+    write_job_log,
+)
 from splitter.store.rowformat import RowFormat
 
 __all__ = ["GROUP", "IDLE", "SLOT_WIDTH", "worker_main"]
@@ -87,44 +95,48 @@ class _Worker:
             JobLogCollector(setup.machine, setup.log_format) if setup.job_log_dir else None
         )
         self.row_format: RowFormat | None = None
+        self.labels = BatchLabels()
 
     def send(self, message: object) -> None:
         # User code may log from its own threads: one message at a time.
         with self.send_lock:
             self.conn.send(message)
 
-    def run_one(self, job_id: int, item: Any) -> Row:
+    def run_one(self, job_id: int, job_key: bytes, item: Any) -> Row:
         slots, base = self.slots, self.base
         slots[base + 2] = 0.0
         slots[base + 3] = 0.0
         slots[base + 1] = time.monotonic()
         slots[base] = job_id
-        row = self.call(job_id, item)
+        row = self.call(job_id, job_key, item)
         slots[base] = IDLE
         return row
 
     def run_batch(
-        self, columns: tuple[str, ...] | None, batch: Sequence[tuple[int, Any]], stop: Any
+        self, columns: tuple[str, ...] | None, batch: Sequence[BatchEntry], stop: Any
     ) -> None:
         if columns is not None and self.row_format is None:
-            self.row_format = RowFormat(self.setup.machine, columns, self.setup.declared_columns)
+            self.row_format = RowFormat(
+                self.setup.machine, columns, self.setup.declared_columns, self.labels
+            )
+        self.labels.take(batch)
         rows: list[Row] = []
         began = last_send = time.perf_counter()
-        for job_id, item in batch:
+        for job_id, job_key, item, _ in batch:
             if stop.value:
                 break
-            rows.append(self.run_one_logged(job_id, item))
+            rows.append(self.run_one_logged(job_id, job_key, item))
             now = time.perf_counter()
             if now - last_send >= SEND_INTERVAL:
                 self.send_rows(rows, False, now - began)
                 rows, began, last_send = [], now, now
         self.send_rows(rows, True, time.perf_counter() - began)
 
-    def run_one_logged(self, job_id: int, item: Any) -> Row:
+    def run_one_logged(self, job_id: int, job_key: bytes, item: Any) -> Row:
         if self.job_logs is None:
-            return self.run_one(job_id, item)
+            return self.run_one(job_id, job_key, item)
         self.job_logs.lines.clear()
-        row = self.run_one(job_id, item)
+        row = self.run_one(job_id, job_key, item)
         if self.job_logs.lines:
             write_job_log(self.setup, job_id, self.job_logs.lines)
         return row
