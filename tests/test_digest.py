@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 from splitter.campaign.canonical import tagged_digest
 from splitter.campaign.digest import (
+    campaign_seed,
     config_digest,
     digest_matches,
     full_hex,
     group_digest,
     parse_expected_digest,
-    campaign_seed,
     plan_digest,
     rescue_digest,
 )

@@ -505,7 +505,6 @@ def _write_report(merged: Path, out: Path | None) -> None:
 
 def _cmd_status(args: argparse.Namespace, program: Program) -> int:
     from splitter.merge.status import folder_status, status_table
-
     from splitter.store.outdir import is_moved_aside
 
     folders = [folder for folder in args.folders if not is_moved_aside(folder)]

@@ -317,7 +317,9 @@ def pool_header(count: int) -> bytes:
     return _PACK_LEN(_T_TUPLE, 2) + encode(_POOL_DOMAIN) + _PACK_LEN(_T_LIST, count)
 
 
-def _item_chunks(pool: Iterable[Any], key: Callable[[Any], object] | None) -> Iterator[EncodedChunk]:
+def _item_chunks(
+    pool: Iterable[Any], key: Callable[[Any], object] | None
+) -> Iterator[EncodedChunk]:
     out = bytearray()
     ends: list[int] = []
     for index, item in enumerate(pool):
@@ -325,7 +327,9 @@ def _item_chunks(pool: Iterable[Any], key: Callable[[Any], object] | None) -> It
         try:
             _encode_into(value, out)
         except UnsupportedValue as exc:
-            raise UsageError(_unsupported_item_message(index, value, exc, key is not None)) from exc
+            raise UsageError(
+                _unsupported_item_message(index, value, exc, key is not None)
+            ) from exc
         ends.append(len(out))
         if len(out) >= _FLUSH_BYTES:
             yield _chunk_of(bytes(out), ends)

@@ -96,7 +96,7 @@ class PoolIdentity:
 def identify_pool(
     items: Sequence[Any] | np.ndarray[Any, Any], key: Callable[[Any], object] | None = None
 ) -> PoolIdentity:
-    """The pool digest and the job keys of ``items`` (each encoded as ``key(item)`` with ``key``)."""
+    """The pool digest and the job keys of ``items`` (with ``key``: of each ``key(item)``)."""
     hasher = hashlib.blake2b(digest_size=32)
     hasher.update(pool_header(len(items)))
     content = np.empty((len(items), 2), dtype=np.uint64)
@@ -121,7 +121,9 @@ def key_texts(words: Words) -> list[str]:
 
 def parse_key_texts(texts: Sequence[str]) -> tuple[Words, npt.NDArray[np.bool_]]:
     """Hex key texts back as (count, 2) uint64 words, and which texts were valid keys."""
-    joined = "".join(text if len(text) == KEY_HEX_DIGITS else "-" * KEY_HEX_DIGITS for text in texts)
+    joined = "".join(
+        text if len(text) == KEY_HEX_DIGITS else "-" * KEY_HEX_DIGITS for text in texts
+    )
     data = np.frombuffer(joined.encode("ascii", "replace"), dtype=np.uint8)
     return parse_key_matrix(data.reshape(len(texts), KEY_HEX_DIGITS))
 
@@ -162,7 +164,7 @@ def _hash_encodings(rows: npt.NDArray[np.uint8]) -> Words:
 
 
 def _with_repeats(content: Words) -> Words:
-    """The job keys: the content hash, or for the k-th repeat of an item (k >= 1) a hash of it and k.
+    """The job keys: each content hash, or for the k-th repeat (k >= 1) a hash of it and k.
 
     Repeats are found by one sort of the hashes' low words with the index in
     the low bits, so equal items sit together in pool order; only the runs of

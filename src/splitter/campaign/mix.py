@@ -16,7 +16,7 @@ import struct
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["lane_keys", "hash_rows", "mix"]
+__all__ = ["hash_rows", "lane_keys", "mix"]
 
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)

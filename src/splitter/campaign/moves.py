@@ -66,7 +66,7 @@ class Moves:
         lines = [f"since plan {self.since[:16]}: {self.new} new jobs, {self.removed} removed,"
                  f" {self.moved} moved between machines"]  # fmt: skip
         for row in rows:
-            cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+            cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
             lines.append("  ".join(cells).rstrip())
         return "\n".join(lines)
 
@@ -86,9 +86,11 @@ def plan_moves(before: PlanShape, now: PlanShape) -> Moves:
     machines = []
     for name in names:
         index = position.get(name)
-        had = int(np.count_nonzero(before.owners == before.machines.index(name))) if (
-            name in before.machines
-        ) else 0
+        had = (
+            int(np.count_nonzero(before.owners == before.machines.index(name)))
+            if (name in before.machines)
+            else 0
+        )
         mine = now.owners == index if index is not None else np.zeros(len(found), dtype=bool)
         keeps = int(np.count_nonzero(kept & mine))
         has = int(np.count_nonzero(mine))

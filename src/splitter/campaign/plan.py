@@ -179,7 +179,7 @@ def split_counts(weights: Sequence[float], n: int) -> tuple[int, ...]:
 def make_plan(
     campaign_seed: bytes, pool_digest: bytes, machines: Sequence[Machine], keys: Words
 ) -> Plan:
-    """The plan of the pool whose job keys are ``keys``: contiguous shares in machines.json order."""
+    """The plan of the pool of job keys ``keys``: contiguous shares in machines.json order."""
     digest = plan_digest(campaign_seed, pool_digest, machines)
     order = job_order(campaign_seed, keys)
     return Plan(digest, campaign_seed, pool_digest, len(keys), _shares(machines, len(keys)), order)

@@ -34,7 +34,6 @@ from splitter.errors import (
     ConfigError,
     ReduceError,
     UsageError,
-    VerificationError,
 )
 from splitter.merge.capacity import (
     SUGGESTED_NAME,
@@ -43,6 +42,7 @@ from splitter.merge.capacity import (
     machines_text,
     suggested_machines,
 )
+from splitter.merge.plans import MergedPlan, check_one_campaign, merged_plan
 from splitter.merge.rules import (
     REPORT_NAME,
     BestRows,
@@ -52,7 +52,6 @@ from splitter.merge.rules import (
     merged_columns,
     wall_seconds,
 )
-from splitter.merge.plans import MergedPlan, check_one_campaign, merged_plan
 from splitter.merge.scan import Promoted, Scan, attempt_of, scan_results
 from splitter.store.frames import FrameReader, FrameWriter, open_regular
 from splitter.store.hostfolder import HostFolder, job_columns, read_host
@@ -211,9 +210,7 @@ def _folder_counts(host: HostFolder, scan: Scan) -> FolderCounts:
     )  # fmt: skip
 
 
-def _refuse_existing(
-    out: Path, names: Sequence[str], force: bool, inputs: Sequence[str]
-) -> None:
+def _refuse_existing(out: Path, names: Sequence[str], force: bool, inputs: Sequence[str]) -> None:
     """Refuse to replace merged files, unless forced or an earlier merge of the same folders."""
     if force or _same_merge(out, inputs):
         return

@@ -40,7 +40,11 @@ class PlanSeen:
 
     def as_json(self) -> dict[str, object]:
         """Its entry in report.json's ``plans``."""
-        return {"plan_digest": self.digest, "first_run": self.first_run, "folders": list(self.folders)}
+        return {
+            "plan_digest": self.digest,
+            "first_run": self.first_run,
+            "folders": list(self.folders),
+        }
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from splitter.store.rowformat import FAILED_STATUSES
 
 __all__ = [
     "ABSENT",
-    "Attempt",
     "REPORT_NAME",
     "STATUS_CODES",
+    "Attempt",
     "BestRows",
     "FolderCounts",
     "FrameIndex",

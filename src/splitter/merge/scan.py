@@ -195,12 +195,16 @@ class _Scanner:
         """The rows of jobs in the merged plan, each line with that plan's job id."""
         for row in np.flatnonzero((found != recorded) & (found >= 0)).tolist():
             line = lines[row]
-            lines[row] = f"{found[row]}{line[line.index(','):]}"
+            lines[row] = f"{found[row]}{line[line.index(',') :]}"
         kept = found >= 0
         self.gone += int(np.count_nonzero(~kept))
         if kept.all():
             return found, lines, codes
-        return found[kept], [line for line, keep in zip(lines, kept, strict=True) if keep], codes[kept]
+        return (
+            found[kept],
+            [line for line, keep in zip(lines, kept, strict=True) if keep],
+            codes[kept],
+        )
 
     def _cells(self, rows: Iterable[list[str]]) -> None:
         try:

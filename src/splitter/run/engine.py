@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     from splitter.campaign.identity import JobKeys
 
 __all__ = [
+    "BatchEntry",
     "Engine",
     "EngineFactory",
-    "BatchEntry",
     "FormattedRows",
     "JobPool",
     "JobSetup",

@@ -148,8 +148,8 @@ class JobContext:
 
     ``folder`` is the host folder the run writes (``OUT/<machine>/``), ``worker``
     the worker's index (0..workers-1), ``key`` the job's key (32 hex digits),
-    ``seed`` the job's 64-bit seed (``job_seed64``). ``hold_process_group(pgid)`` tells the parent which
-    process group the job's own child processes are in, so a timeout, a lost
+    ``seed`` the job's 64-bit seed (``job_seed64``). ``hold_process_group(pgid)``
+    tells the parent which process group the job's own child processes are in, so a timeout, a lost
     worker or a stop kills all of them; ``hold_process_group(0)`` when it is gone.
     """
 

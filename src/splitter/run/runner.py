@@ -49,8 +49,8 @@ from splitter.store.manifest import (
 )
 from splitter.store.outdir import OutputFolder, prepare_output
 from splitter.store.planfile import PlanRecord, read_plan_file, write_plan_file
-from splitter.store.reuse import check_reusable, ok_rows
 from splitter.store.results import ResultsWriter, recorded_outcomes
+from splitter.store.reuse import check_reusable, ok_rows
 from splitter.store.shield import raise_or_defer
 from splitter.version import __version__
 
@@ -370,8 +370,10 @@ class _Manifest:
             "workers": options.workers,
             "started": _iso(t0),
             **campaign_history(
-                _previous_manifest(folder), campaign.plan.digest.hex(),
-                campaign.pool_digest.hex(), _iso(t0),
+                _previous_manifest(folder),
+                campaign.plan.digest.hex(),
+                campaign.pool_digest.hex(),
+                _iso(t0),
             ),
             "versions": {
                 "splitter": __version__,

@@ -101,7 +101,7 @@ def _recorded(path: Path) -> tuple[str, str, object] | None:
 
 
 def _check_same_campaign(path: Path, previous: tuple[str, str, object], config: bytes) -> None:
-    digest, recorded_config, version = previous
+    _, recorded_config, version = previous
     if version != MANIFEST_FORMAT:
         raise VerificationError(
             f"{path} holds a run of splitter 0.1 (manifest format {version}), whose job seeds"
