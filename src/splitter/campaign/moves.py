@@ -66,7 +66,8 @@ class Moves:
         lines = [f"since plan {self.since[:16]}: {self.new} new jobs, {self.removed} removed,"
                  f" {self.moved} moved between machines"]  # fmt: skip
         for row in rows:
-            cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+            numbers = zip(row[1:], widths[1:], strict=True)
+            cells = [row[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in numbers]
             lines.append("  ".join(cells).rstrip())
         return "\n".join(lines)
 
