@@ -8,6 +8,7 @@ from pathlib import Path
 
 BENCHES = (
     "bench_plan",
+    "bench_resume",
     "bench_run",
     "bench_merge",
     "bench_report",
