@@ -33,6 +33,7 @@ def run_jobs(
     progress: bool = False,
     dask: str | None = None,
     dask_attempts: int = 3,
+    reuse: tuple[str | Path, ...] = (),
 ) -> RunSummary:
     """Run ``machine``'s share of ``pool`` (the whole pool when ``machine`` is None).
 
@@ -41,7 +42,8 @@ def run_jobs(
     pool). Raises ``SplitterError`` subclasses for problems a user can fix;
     ``summary.exit_code`` is what the command would exit with. ``dask`` (a
     scheduler address or ``local[:N]``; else $SPLITTER_DASK) runs the jobs on a
-    Dask cluster, as ``run --dask`` does.
+    Dask cluster, as ``run --dask`` does. ``reuse`` names folders of the same
+    splitter.ini whose ok rows are copied instead of run, as ``run --reuse``.
     """
     engine = dask_engine(dask, dask_attempts)
     campaign = load_campaign(locate_configs(Path(configs) if configs else None), pool, key)
@@ -60,6 +62,6 @@ def run_jobs(
     options = RunOptions(
         out=Path(out), machine=name, workers=workers or cores,
         retry_failed=retry_failed, fresh=fresh, interactive=progress and sys.stderr.isatty(),
-        manifest_extra=extra,
+        manifest_extra=extra, reuse=tuple(Path(folder) for folder in reuse),
     )  # fmt: skip
     return run_share(campaign, job, share, options, engine or LocalPool(options.workers))
