@@ -64,13 +64,13 @@ def one_line_error(result: subprocess.CompletedProcess[str], exit_code: int = 2)
         pytest.param(
             '{"alpha": [1.0, 2, 3]}',
             "machine 'alpha' has [1.0, 2, 3], but each machine must be "
-            "[per_thread_perf, cores], like [1.0, 8]",
+            '[per_thread_perf, cores], like [1.0, 8], or an object like {"perf": 1.0, "cores": 8}',
             id="three-values",
         ),
         pytest.param(
             '{"alpha": 8}',
             "machine 'alpha' has 8, but each machine must be [per_thread_perf, cores], "
-            "like [1.0, 8]",
+            'like [1.0, 8], or an object like {"perf": 1.0, "cores": 8}',
             id="not-a-list",
         ),
         pytest.param(

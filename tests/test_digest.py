@@ -20,7 +20,7 @@ from splitter.campaign.digest import (
     rescue_digest,
     run_seed,
 )
-from splitter.campaign.machines import Machine
+from splitter.campaign.machines import Machine, parse_machines
 from splitter.errors import UsageError
 
 CONFIG = {"job": {"steps": "10"}, "run": {"workers": "2"}}
@@ -80,6 +80,24 @@ def test_plan_digest_takes_perf_as_float_and_cores_as_int() -> None:
 )
 def test_plan_digest_changes_with_any_machine_or_their_order(machines: list[Machine]) -> None:
     assert plan_digest(SEED, machines) != plan_digest(SEED, MACHINES)
+
+
+def test_plan_digest_of_a_long_form_machine_with_only_cores_is_the_short_forms() -> None:
+    (long_form,) = parse_machines('{"alpha": {"perf": 2.0, "cores": 4}}', "m.json")
+    assert plan_digest(SEED, [long_form, MACHINES[1]]) == plan_digest(SEED, MACHINES)
+
+
+@pytest.mark.parametrize(
+    "alpha",
+    [
+        Machine("alpha", 2.0, 4, gpus=1),
+        Machine("alpha", 2.0, 4, mem=2**30),
+        Machine("alpha", 2.0, 4, tags=("cuda",)),
+        Machine("alpha", 2.0, 4, resources=(("licences", 2),)),
+    ],
+)
+def test_plan_digest_changes_with_any_capacity(alpha: Machine) -> None:
+    assert plan_digest(SEED, [alpha, MACHINES[1]]) != plan_digest(SEED, MACHINES)
 
 
 def test_plan_digest_changes_with_the_run_seed() -> None:

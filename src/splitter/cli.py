@@ -416,7 +416,8 @@ def _cmd_init(args: argparse.Namespace, program: Program) -> int:
     if result.written:
         print(
             f"next: list every machine in {args.configs / 'machines.json'} as "
-            '"name": [per_thread_perf, cores], add your own sections to '
+            '"name": [per_thread_perf, cores] (or in the long form of the second entry, '
+            "with GPUs, memory and tags), add your own sections to "
             f"{args.configs / 'splitter.ini'}, then copy the folder to every host"
         )
     return 0
