@@ -77,8 +77,11 @@ class Needs:
         return (self.cores, self.gpus, self.mem, self.tags, self.resources)
 
     def describe(self) -> str:
-        """The needs as a task file writes them, like ``cores=4 gpus=1 mem=8G tags=openfoam``."""
-        return describe_counts(self.counts(), self.tags)
+        """The needs as a task file writes them, like ``cores=4 gpus=1 mem=8G tags=openfoam``.
+
+        Counts of zero and empty tags are left out: ``Needs()`` is ``cores=1``.
+        """
+        return describe_counts(self.counts(), self.tags or None)
 
 
 NeedsSpec = Mapping[str, Any] | Needs | Callable[[Any], Any] | None
