@@ -17,7 +17,9 @@ from conftest import ENTRY, run_cli, write_configs, write_entry
 MACHINES_JSON = "configs/machines.json"
 SPLITTER_INI = "configs/splitter.ini"
 SHAPE = 'write it as {"name": [per_thread_perf, cores], ...}'
-KNOWN_RUNNER_OPTIONS = "nice, progress_interval, job_timeout, flush_interval"
+KNOWN_RUNNER_OPTIONS = (
+    "nice, progress_interval, job_timeout, flush_interval, pin_cores, enforce_mem"
+)
 
 
 def one_line_error(result: subprocess.CompletedProcess[str], exit_code: int = 2) -> str:

@@ -59,6 +59,13 @@ _EXPLAINED = {
     "flush_interval": (
         "Seconds at most between flushes of the results file to disk, above 0 and at most 1."
     ),
+    "pin_cores": (
+        "Pin each job to the cores it holds (CPU affinity) where the OS allows: true or false."
+    ),
+    "enforce_mem": (
+        "Stop a job that uses more memory than its needs declare (mem=8G) and record it\n"
+        "as error, so it cannot take the host down: true or false."
+    ),
 }
 
 _YOUR_SECTIONS = """\
