@@ -35,3 +35,15 @@ def test_the_file_is_replaced_whole(tmp_path: Path) -> None:
     update_machine_entry(path, "alpha", 4.0, 2)
     assert json.loads(path.read_text())["alpha"] == [4.0, 2]
     assert [p.name for p in tmp_path.iterdir()] == ["machines.json"]
+
+
+def test_a_long_form_entry_keeps_the_fields_calibrate_does_not_measure() -> None:
+    text = (
+        '{"alpha": [1.0, 2], "beta": {"perf": 1.5, "gpus": 2, "cores": 4, "mem": "64G", '
+        '"tags": ["cuda"], "licences": 3}}'
+    )
+    new = with_entry(text, "m.json", "beta", 2.75, 6)
+    assert new == (
+        '{\n  "alpha": [1.0, 2],\n  "beta": {"perf": 2.75, "gpus": 2, "cores": 6, '
+        '"mem": "64G", "tags": ["cuda"], "licences": 3}\n}\n'
+    )

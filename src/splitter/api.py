@@ -9,6 +9,7 @@ from typing import Any
 
 from splitter.campaign.load import load_campaign, locate_configs
 from splitter.campaign.machines import find_machine
+from splitter.campaign.needs import NeedsSpec, needs_of
 from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.run.cpus import usable_cpus
 from splitter.run.dask import dask_engine
@@ -34,6 +35,7 @@ def run_jobs(
     dask: str | None = None,
     dask_attempts: int = 3,
     reuse: tuple[str | Path, ...] = (),
+    needs: NeedsSpec = None,
 ) -> RunSummary:
     """Run ``machine``'s share of ``pool`` (the whole pool when ``machine`` is None).
 
@@ -44,9 +46,13 @@ def run_jobs(
     scheduler address or ``local[:N]``; else $SPLITTER_DASK) runs the jobs on a
     Dask cluster, as ``run --dask`` does. ``reuse`` names folders of the same
     splitter.ini whose ok rows are copied instead of run, as ``run --reuse``.
+    ``needs`` is what each job holds while it runs, as for ``splitter.main``: one
+    dict for every job or a function of the item returning one.
     """
     engine = dask_engine(dask, dask_attempts)
     campaign = load_campaign(locate_configs(Path(configs) if configs else None), pool, key)
+    if needs is not None:
+        needs_of(campaign.items, needs)  # bad needs stop here, before anything runs
     plan = campaign.plan
     extra: tuple[tuple[str, object], ...] = (("all", machine is None),)
     if machine is None:

@@ -27,6 +27,7 @@ from splitter.campaign.digest import full_hex, group_digest
 from splitter.campaign.load import Campaign, load_campaign, locate_configs
 from splitter.campaign.machines import MACHINES_FILE, machine_for_hostname
 from splitter.campaign.moves import Moves, PlanShape, plan_moves
+from splitter.campaign.needs import NeedsSpec, needs_of
 from splitter.campaign.plan import CALIBRATION_SAMPLE, owners
 from splitter.campaign.templates import default_machine_name, write_templates
 from splitter.campaign.view import plan_json, plan_table
@@ -57,6 +58,7 @@ class Program:
     key: Callable[[Any], Any] | None = None
     reduce: Callable[[Any, dict[str, Any]], Any] | None = None
     initial: Any = None
+    needs: NeedsSpec = None
 
 
 def main(
@@ -66,9 +68,15 @@ def main(
     key: Callable[[Any], Any] | None = None,
     reduce: Callable[[Any, dict[str, Any]], Any] | None = None,
     initial: Any = None,
+    needs: NeedsSpec = None,
     argv: Sequence[str] | None = None,
 ) -> NoReturn:
     """The whole command line for an entry script: ``splitter.main(job, pool)``.
+
+    ``needs`` says what a job holds while it runs: one dict for every job, like
+    ``{"cores": 4, "gpus": 1, "mem": "8G", "tags": ["openfoam"]}``, or a function
+    of the item returning one (see `splitter.campaign.needs`); the default is one
+    core.
 
     ``reduce(accumulator, row)``, if given, is folded by ``merge`` over the
     merged ok rows in job_id order, starting from ``initial``; the result is
@@ -84,7 +92,7 @@ def main(
     # never reach argument parsing.
     multiprocessing.freeze_support()
     frozen_start()
-    sys.exit(run_cli(argv, Program(job, pool, key, reduce, initial)))
+    sys.exit(run_cli(argv, Program(job, pool, key, reduce, initial, needs)))
 
 
 def console_main(argv: Sequence[str] | None = None) -> NoReturn:
@@ -393,6 +401,8 @@ def _campaign(
     campaign = load_campaign(
         locate_configs(args.configs), program.pool, program.key, machines=machines
     )
+    if program.needs is not None:
+        needs_of(campaign.items, program.needs)  # bad needs stop here, before anything runs
     if getattr(args, "tasks", None) is not None:
         from splitter.campaign.taskfile import task_settings
         from splitter.run.shelltask import resolve_shell
@@ -456,7 +466,8 @@ def _cmd_init(args: argparse.Namespace, program: Program) -> int:
     if result.written:
         print(
             f"next: list every machine in {args.configs / 'machines.json'} as "
-            '"name": [per_thread_perf, cores], add your own sections to '
+            '"name": [per_thread_perf, cores] (or in the long form of the second entry, '
+            "with GPUs, memory and tags), add your own sections to "
             f"{args.configs / 'splitter.ini'}, then copy the folder to every host"
         )
     return 0

@@ -63,6 +63,8 @@ nice = 10
 progress_interval = 30
 job_timeout = 0
 flush_interval = 1.0
+pin_cores = false
+enforce_mem = false
 """
 
 _T = TypeVar("_T")
@@ -92,6 +94,8 @@ class RunnerSettings:
     progress_interval: float
     job_timeout: float | None
     flush_interval: float
+    pin_cores: bool
+    enforce_mem: bool
     seed: int = 0
 
 
@@ -214,6 +218,8 @@ def runner_settings(parser: configparser.ConfigParser, source: str) -> RunnerSet
         progress_interval=read("run", "progress_interval", _seconds(), "30"),
         job_timeout=read("run", "job_timeout", _timeout, "3600"),
         flush_interval=read("run", "flush_interval", _seconds(most=1.0), "1.0"),
+        pin_cores=read("run", "pin_cores", _boolean, "false"),
+        enforce_mem=read("run", "enforce_mem", _boolean, "false"),
         seed=read("run", "seed", _whole(0, 2**64 - 1), "1"),
     )
 

@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 PLACEHOLDER_MACHINE = "other-host"
+_LONG_FORM = '{"perf": 1.0, "cores": 4, "gpus": 0, "mem": "16G", "tags": []}'
 
 _HEADER = """\
 # splitter.ini: the runner's settings ([logging], [results], [run]) and your own
@@ -62,6 +63,13 @@ _EXPLAINED = {
     "flush_interval": (
         "Seconds at most between flushes of the results file to disk, above 0 and at most 1."
     ),
+    "pin_cores": (
+        "Pin each job to the cores it holds (CPU affinity) where the OS allows: true or false."
+    ),
+    "enforce_mem": (
+        "Stop a job that uses more memory than its needs declare (mem=8G) and record it\n"
+        "as error, so it cannot take the host down: true or false."
+    ),
 }
 
 _YOUR_SECTIONS = """\
@@ -94,12 +102,16 @@ def default_machine_name(hostname: str) -> str:
 
 
 def machines_template(hostname: str, cores: int) -> str:
-    """machines.json text with this host and a placeholder for another machine."""
+    """machines.json text with this host and a placeholder for another machine.
+
+    JSON has no comments, so the placeholder is written in the long form: it
+    shows where GPUs, memory and tags go.
+    """
     if cores < 1:
         raise ValueError(f"cores must be at least 1, not {cores}")
     name = default_machine_name(hostname)
     other = "another-host" if name.lower() == PLACEHOLDER_MACHINE else PLACEHOLDER_MACHINE
-    entries = [f"  {json.dumps(name)}: [1.0, {cores}]", f"  {json.dumps(other)}: [1.0, 4]"]
+    entries = [f"  {json.dumps(name)}: [1.0, {cores}]", f"  {json.dumps(other)}: {_LONG_FORM}"]
     return "{\n" + ",\n".join(entries) + "\n}\n"
 
 
