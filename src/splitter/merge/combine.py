@@ -131,7 +131,8 @@ def merge_folders(
         report = merge_report(hosts[0].plan_digest, hosts[0].run_seed, best, counts, damaged)
         runs = [(host.machine, host.observed) for host in hosts if host.observed is not None]
         report.update(capacity_report(runs))
-        staging.new(REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+        text = json.dumps(report, indent=2, allow_nan=False) + "\n"  # NaN is not JSON
+        staging.new(REPORT_NAME).write_text(text, "utf-8")
         suggested = suggested_machines(runs)
         if suggested:
             staging.new(SUGGESTED_NAME).write_text(machines_text(suggested), "utf-8")

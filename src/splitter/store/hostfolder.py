@@ -8,6 +8,7 @@ The rows themselves are streamed by `splitter.merge.scan`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,7 +123,11 @@ def _number(data: dict[str, object], key: str) -> float | None:
     value = data.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int of hundreds of digits
+        return None
+    return number if math.isfinite(number) else None  # NaN must never reach report.json
 
 
 def job_columns(host: HostFolder) -> tuple[str, ...]:
