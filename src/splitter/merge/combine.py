@@ -148,7 +148,8 @@ def _folder_counts(host: HostFolder, scan: Scan) -> FolderCounts:
     return FolderCounts(
         machine=host.machine, folder=str(host.path), digest=host.digest.hex(), rows=scan.rows,
         statuses=scan.statuses, share=host.share, state=host.state,
-        wall_seconds=wall_seconds(host.started, host.ended, scan.first_start, scan.last_end),
+        wall_seconds=host.observed.wall_seconds if host.observed is not None  # as `run` said
+        else wall_seconds(host.started, host.ended, scan.first_start, scan.last_end),
     )  # fmt: skip
 
 

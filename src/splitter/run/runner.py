@@ -37,9 +37,10 @@ from splitter.run.engine import Engine, EngineFactory, FormattedRows, JobSetup
 from splitter.run.logs import RunLogging
 from splitter.run.tally import RunSummary, Tally
 from splitter.store.lock import FolderLock
-from splitter.store.manifest import MANIFEST_FORMAT, MANIFEST_NAME, write_manifest
+from splitter.store.manifest import MANIFEST_FORMAT, MANIFEST_NAME, read_manifest, write_manifest
 from splitter.store.outdir import OutputFolder, prepare_output
 from splitter.store.results import ResultsWriter, recorded_outcomes
+from splitter.store.runhistory import carried_runs, this_run
 from splitter.store.shield import raise_or_defer
 from splitter.version import __version__
 
@@ -260,6 +261,8 @@ class _Manifest:
         self.path = folder.path / MANIFEST_NAME
         # The run's wall time counts from run_share's start, on a clock that never jumps.
         self.began = time.monotonic() - (time.time() - t0)
+        self.t0 = t0
+        self.earlier = carried_runs(read_manifest(folder.path) if folder.resumed else {})
         self.data: dict[str, object] = {
             "format": MANIFEST_FORMAT,
             "machine": options.machine,
@@ -292,6 +295,7 @@ class _Manifest:
         if rate is not None:
             self.data["rate_jobs_per_s"] = round(rate, 6)
         self.data["ended"] = _iso(time.time()) if state != "running" else None
+        self.data["runs"] = [*self.earlier, this_run(self.data, self.t0, time.time())]
         write_manifest(self.path, self.data)
 
 

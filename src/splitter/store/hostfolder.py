@@ -15,6 +15,7 @@ from pathlib import Path
 from splitter.store.frames import CorruptFileError
 from splitter.store.manifest import MANIFEST_NAME, read_manifest
 from splitter.store.results import BASE_COLUMNS, RESULTS_NAME, ResultsReader
+from splitter.store.runhistory import read_runs, run_totals
 
 __all__ = ["MAX_JOBS", "HostFolder", "HostRun", "job_columns", "read_host"]
 
@@ -55,7 +56,8 @@ class HostFolder:
     started: object
     ended: object
     observed: HostRun | None = None
-    """The declared and observed capacity of its last run; None in an older manifest."""
+    """The declared and observed capacity of its runs (all that ran jobs); None in an older
+    manifest."""
 
     @property
     def results(self) -> Path:
@@ -111,6 +113,10 @@ def _observed(data: dict[str, object]) -> HostRun | None:
     )
     if busy is None or wall is None or type(jobs) is not int:
         return None
+    runs = read_runs(data)
+    if runs is not None:  # every run of the folder, not only the last (which may have done none)
+        totals = run_totals(runs)
+        busy, wall, jobs = totals.busy_seconds, totals.wall_seconds, totals.jobs_done
     cores = data.get("cores")
     return HostRun(
         perf=_number(data, "perf"), cores=cores if type(cores) is int else None,
