@@ -89,7 +89,7 @@ def _pictures(
     t0 = timeline_start(cols, story)
     svgs = {
         "timeline": timeline_svg(cols, hosts, story, t0),
-        "throughput": plots.throughput_svg(cols, hosts, float(cols.start.min())),
+        "throughput": plots.throughput_svg(cols, hosts, t0),  # the timeline's time axis
         "durations": plots.durations_svg(cols, hosts),
     }
     if any(row.declared is not None for row in capacity):
