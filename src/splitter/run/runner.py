@@ -51,6 +51,7 @@ from splitter.store.outdir import OutputFolder, prepare_output
 from splitter.store.planfile import PlanRecord, read_plan_file, write_plan_file
 from splitter.store.results import ResultsWriter, recorded_outcomes
 from splitter.store.reuse import check_reusable, ok_rows
+from splitter.store.runhistory import carried_runs, this_run
 from splitter.store.shield import raise_or_defer
 from splitter.version import __version__
 
@@ -357,6 +358,8 @@ class _Manifest:
         self.path = folder.path / MANIFEST_NAME
         # The run's wall time counts from run_share's start, on a clock that never jumps.
         self.began = time.monotonic() - (time.time() - t0)
+        self.t0 = t0
+        self.earlier = carried_runs(read_manifest(folder.path) if folder.resumed else {})
         self.data: dict[str, object] = {
             "format": MANIFEST_FORMAT,
             "machine": options.machine,
@@ -395,6 +398,7 @@ class _Manifest:
         if rate is not None:
             self.data["rate_jobs_per_s"] = round(rate, 6)
         self.data["ended"] = _iso(time.time()) if state != "running" else None
+        self.data["runs"] = [*self.earlier, this_run(self.data, self.t0, time.time())]
         write_manifest(self.path, self.data)
 
 

@@ -8,6 +8,7 @@ The rows themselves are streamed by `splitter.merge.scan`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from splitter.errors import VerificationError
 from splitter.store.frames import CorruptFileError
 from splitter.store.manifest import MANIFEST_FORMAT, MANIFEST_NAME, read_manifest
 from splitter.store.results import BASE_COLUMNS, RESULTS_NAME, ResultsReader
+from splitter.store.runhistory import read_runs, run_totals
 
 __all__ = ["MAX_JOBS", "HostFolder", "HostRun", "job_columns", "read_host"]
 
@@ -57,7 +59,8 @@ class HostFolder:
     started: object
     ended: object
     observed: HostRun | None = None
-    """The declared and observed capacity of its last run; None in an older manifest."""
+    """The declared and observed capacity of its runs (all that ran jobs); None in an older
+    manifest."""
     plan_started: str = ""
     """When this folder first ran its plan (ISO 8601 UTC)."""
     pools_seen: tuple[str, ...] = ()
@@ -138,6 +141,10 @@ def _observed(data: dict[str, object]) -> HostRun | None:
     )
     if busy is None or wall is None or type(jobs) is not int:
         return None
+    runs = read_runs(data)
+    if runs is not None:  # every run of the folder, not only the last (which may have done none)
+        totals = run_totals(runs)
+        busy, wall, jobs = totals.busy_seconds, totals.wall_seconds, totals.jobs_done
     cores = data.get("cores")
     return HostRun(
         perf=_number(data, "perf"), cores=cores if type(cores) is int else None,
@@ -150,7 +157,11 @@ def _number(data: dict[str, object], key: str) -> float | None:
     value = data.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int of hundreds of digits
+        return None
+    return number if math.isfinite(number) else None  # NaN must never reach report.json
 
 
 def job_columns(host: HostFolder) -> tuple[str, ...]:
