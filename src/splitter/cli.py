@@ -219,6 +219,15 @@ def _add_run(commands: Any, tasks: bool) -> None:
         "--dask-attempts", type=_positive_int, default=3, metavar="N",
         help="with --dask: a job whose worker dies N times is recorded crashed (default 3)",
     )  # fmt: skip
+    failing = parser.add_mutually_exclusive_group()
+    failing.add_argument(
+        "--max-failures", type=_positive_int, metavar="N",
+        help="stop the run (exit 1) at its N-th failed job; a resume goes on",
+    )  # fmt: skip
+    failing.add_argument(
+        "--fail-fast", action="store_const", const=1, dest="max_failures",
+        help="stop the run at its first failed job (--max-failures 1)",
+    )  # fmt: skip
     parser.add_argument(
         "--reuse", type=Path, nargs="+", default=(), metavar="DIR",
         help="copy the ok rows of these folders (host or merged, same splitter.ini) "
@@ -546,6 +555,7 @@ def _cmd_run(args: argparse.Namespace, program: Program) -> int:
         rescue_machines=args.machines, array=array,
         stop_at_once=getattr(args, "tasks", None) is not None,
         dask=args.dask, dask_attempts=args.dask_attempts, reuse=tuple(args.reuse),
+        max_failures=args.max_failures,
     )  # fmt: skip
     campaign, _ = _campaign(args, program, None if array is None else array.count)
     return run_command(campaign, program.job, request)

@@ -82,6 +82,8 @@ class RunOptions:
     """Ctrl-C and SIGTERM stop at once (shell tasks: the signal reaches them), not softly."""
     reuse: tuple[Path, ...] = ()
     """Folders of the same splitter.ini whose ok rows this run copies instead of running."""
+    max_failures: int | None = None
+    """Stop the run (exit 1) once this many of its jobs have failed: ``--max-failures N``."""
 
 
 def run_share(
@@ -176,6 +178,8 @@ def _run(
             logs.handle_worker_record, settings.job_timeout,
         )  # fmt: skip
 
+        fail_fast = FailFast(options.max_failures)
+
         def checkpoint() -> None:
             manifest.write(tally, "running", display.rate())
 
@@ -188,11 +192,16 @@ def _run(
             settings.flush_interval,
             checkpoint,
             options.stop_at_once,
+            fail_fast,
         )
         display.close()
-        summary = tally.summary(options.machine, folder.path, interrupted, time.time() - started)
+        logs.report_repeats()
+        summary = tally.summary(
+            options.machine, folder.path, interrupted and not fail_fast.tripped,
+            time.time() - started, fail_fast.reason,
+        )  # fmt: skip
         log.info("%s", summary.line())
-    manifest.write(tally, "interrupted" if interrupted else "finished", display.rate())
+    manifest.write(tally, summary.state, display.rate())
     return summary
 
 
@@ -278,8 +287,9 @@ def _drive(
     flush_interval: float,
     checkpoint: Callable[[], None],
     stop_at_once: bool = False,
+    fail_fast: FailFast | None = None,
 ) -> bool:
-    """The parent's loop; True when it was interrupted."""
+    """The parent's loop; True when it was interrupted (or stopped by ``fail_fast``)."""
     next_flush = time.monotonic() + flush_interval
     next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
     stopped_hard = False
@@ -299,6 +309,8 @@ def _drive(
                         count, busy = 1, rows[3]
                     tally.record(count, failures, busy)
                     display.advance(count - len(failures), len(failures))
+                    if fail_fast is not None and failures:
+                        fail_fast.check(tally.failed_now, engine)
                 engine.columns = writer.columns
                 display.refresh(engine.running())
                 if time.monotonic() >= next_flush:
@@ -317,6 +329,32 @@ def _drive(
         else:
             engine.close()
     return stopped_hard or engine.stopping
+
+
+class FailFast:
+    """``--max-failures N``: stop the run at its N-th failed job, as disBatch's --fail-fast.
+
+    The engine stops at once; the jobs it was running stay unrecorded, so a
+    resume runs them.
+    """
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.reason: str | None = None
+
+    @property
+    def tripped(self) -> bool:
+        """Whether the run was stopped for its failures."""
+        return self.reason is not None
+
+    def check(self, failed: int, engine: Engine) -> None:
+        """Stop ``engine`` once ``failed`` jobs of this run have failed."""
+        if self.limit is None or self.tripped or failed < self.limit:
+            return
+        self.reason = f"{failed} jobs failed (--max-failures {self.limit})"
+        log.warning("stopping: %s; the running jobs stop and run again on resume", self.reason)
+        engine.request_stop()
+        engine.kill()
 
 
 @contextlib.contextmanager
