@@ -48,9 +48,23 @@ def test_bad_needs_stop_run_before_anything_is_written(tmp_path: Path) -> None:
 
 
 def test_good_needs_let_plan_go_on(tmp_path: Path) -> None:
-    write_campaign(tmp_path, '{"cores": 1, "tags": ["any"]}')
+    write_campaign(tmp_path, '{"cores": 2}')
     result = run_cli(["digest"], tmp_path)
     assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_a_job_no_machine_can_hold_is_refused_with_exit_2_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    write_campaign(tmp_path, 'lambda item: {"cores": 8} if item == 3 else {}')
+    result = run_cli(["run", "--machine", "alpha", "--yes"], tmp_path)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "main.py: error: job 3 needs cores=8, but no machine in machines.json can hold it "
+        "(the closest, 'gamma', has cores=4); lower what the job needs, or declare a machine "
+        "that has it\n"
+    )
+    assert not (tmp_path / "results").exists()
 
 
 def test_run_jobs_refuses_bad_needs_before_running(tmp_path: Path) -> None:

@@ -167,7 +167,8 @@ def test_make_plan_cuts_contiguous_shares_in_machine_order() -> None:
     assert plan.digest == plan_digest(SEED, identify_pool(range(20)).digest, MACHINES)
     assert plan.total == 20
     assert plan.shares == (
-        Share(MACHINES[0], 0, 8), Share(MACHINES[1], 8, 19), Share(MACHINES[2], 19, 20)
+        Share(MACHINES[0], ((0, 8),)), Share(MACHINES[1], ((8, 19),)),
+        Share(MACHINES[2], ((19, 20),)),
     )  # fmt: skip
     assert [share.size for share in plan.shares] == [8, 11, 1]
 
@@ -195,7 +196,7 @@ def test_plan_digest_changes_with_any_machine_name_perf_cores_or_order(
 
 def test_share_for_finds_a_machine_by_name() -> None:
     plan = plan_of(MACHINES, range(20))
-    assert plan.share_for("beta") == Share(MACHINES[1], 8, 19)
+    assert plan.share_for("beta") == Share(MACHINES[1], ((8, 19),))
     with pytest.raises(KeyError):
         plan.share_for("delta")
 
@@ -210,7 +211,7 @@ def test_share_jobs_are_the_plan_order_slice_the_host_runs() -> None:
 def test_share_jobs_refuses_a_share_from_another_plan() -> None:
     plan = plan_of(MACHINES, range(20))
     with pytest.raises(ValueError, match=r"^the share of 'alpha' is not part of this plan$"):
-        share_jobs(plan, Share(MACHINES[0], 0, 3))
+        share_jobs(plan, Share(MACHINES[0], ((0, 3),)))
 
 
 def test_owners_name_each_jobs_machine_by_its_share() -> None:

@@ -109,3 +109,54 @@ def test_plan_json_and_table_agree_on_every_share(tmp_path: Path) -> None:
         name, _, _, _, size, _, positions = row.split()
         assert (name, int(size)) == (share["name"], share["share"])
         assert positions == f"{share['start']}..{share['stop'] - 1}"
+
+
+MIXED = {
+    "alpha": {"perf": 1.0, "cores": 8, "gpus": 2, "mem": "64G", "tags": ["openfoam"]},
+    "beta": [1.0, 8],
+}
+
+
+def mixed_needs(item: int) -> dict[str, object]:
+    return {"gpus": 1, "mem": "8G"} if item % 5 == 0 else {}
+
+
+def test_plan_table_with_needs_shows_each_kind_and_each_machines_share_of_it(
+    tmp_path: Path,
+) -> None:
+    folder = write_configs(tmp_path / "configs", MIXED)
+    made = load_campaign(ConfigsLocation(folder, "--configs"), range(100), needs=mixed_needs)
+
+    assert plan_table(made).split("\n")[4:] == [
+        "kind  jobs  needs",
+        "1       20  cores=1 gpus=1 mem=8G",
+        "2       80  cores=1",
+        "",
+        "machine  perf  cores  weight  share  kind 1  kind 2  holds",
+        "alpha       1      8       8     50      20      30  gpus=2 mem=64G tags=openfoam",
+        "beta        1      8       8     50       -      50",
+        "",
+        "kind N: how many jobs of that kind the machine runs, a slice of that kind's jobs in "
+        "plan order (see `plan --json`)",
+    ]
+
+
+def test_plan_json_with_needs_gives_the_kinds_and_each_machines_slices(tmp_path: Path) -> None:
+    folder = write_configs(tmp_path / "configs", MIXED)
+    made = load_campaign(ConfigsLocation(folder, "--configs"), range(100), needs=mixed_needs)
+    shown = json.loads(json.dumps(plan_json(made)))
+
+    assert shown["kinds"] == [
+        {"kind": 1, "needs": "cores=1 gpus=1 mem=8G", "cores": 1, "gpus": 1, "mem": 8 * 2**30,
+         "tags": [], "resources": {}, "jobs": 20},
+        {"kind": 2, "needs": "cores=1", "cores": 1, "gpus": 0, "mem": 0, "tags": [],
+         "resources": {}, "jobs": 80},
+    ]  # fmt: skip
+    alpha, beta = shown["machines"]
+    assert alpha["holds"] == {"cores": 8, "gpus": 2, "mem": 64 * 2**30, "tags": ["openfoam"]}
+    assert alpha["kinds"] == [
+        {"kind": 1, "share": 20, "start": 0, "stop": 20},
+        {"kind": 2, "share": 30, "start": 0, "stop": 30},
+    ]
+    assert (beta["share"], "holds" in beta, "start" in beta) == (50, False, False)
+    assert beta["kinds"][1] == {"kind": 2, "share": 50, "start": 30, "stop": 80}

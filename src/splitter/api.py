@@ -9,7 +9,7 @@ from typing import Any
 
 from splitter.campaign.load import load_campaign, locate_configs
 from splitter.campaign.machines import find_machine
-from splitter.campaign.needs import NeedsSpec, needs_of
+from splitter.campaign.needs import NeedsSpec
 from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.run.cpus import usable_cpus
 from splitter.run.dask import dask_engine
@@ -50,9 +50,8 @@ def run_jobs(
     dict for every job or a function of the item returning one.
     """
     engine = dask_engine(dask, dask_attempts)
-    campaign = load_campaign(locate_configs(Path(configs) if configs else None), pool, key)
-    if needs is not None:
-        needs_of(campaign.items, needs)  # bad needs stop here, before anything runs
+    where = locate_configs(Path(configs) if configs else None)
+    campaign = load_campaign(where, pool, key, needs=needs)
     plan = campaign.plan
     extra: tuple[tuple[str, object], ...] = (("all", machine is None),)
     if machine is None:

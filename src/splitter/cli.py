@@ -12,6 +12,7 @@ else is our bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing
 import os
@@ -27,7 +28,7 @@ from splitter.campaign.digest import full_hex, group_digest
 from splitter.campaign.load import Campaign, load_campaign, locate_configs
 from splitter.campaign.machines import MACHINES_FILE, machine_for_hostname
 from splitter.campaign.moves import Moves, PlanShape, plan_moves
-from splitter.campaign.needs import NeedsSpec, needs_of
+from splitter.campaign.needs import NeedsSpec
 from splitter.campaign.plan import CALIBRATION_SAMPLE, owners
 from splitter.campaign.templates import default_machine_name, write_templates
 from splitter.campaign.view import plan_json, plan_table
@@ -406,12 +407,11 @@ def _campaign(
     if args.machines is not None and args.rescue is None:
         raise UsageError("--machines chooses the machines of a rescue; pass it with --rescue M")
     tasks = array_tasks if args.command == "run" else args.slurm_array
-    machines = None if tasks is None else array_machines(tasks)
+    machines = None if tasks is None else functools.partial(array_machines, tasks)
     campaign = load_campaign(
-        locate_configs(args.configs), program.pool, program.key, machines=machines
-    )
-    if program.needs is not None:
-        needs_of(campaign.items, program.needs)  # bad needs stop here, before anything runs
+        locate_configs(args.configs), program.pool, program.key, machines=machines,
+        needs=program.needs,
+    )  # fmt: skip
     if getattr(args, "tasks", None) is not None:
         from splitter.campaign.taskfile import task_settings
         from splitter.run.shelltask import resolve_shell

@@ -5,7 +5,7 @@ over the canonical encoding of a tuple that starts with a domain string, so a
 digest of one kind can never be mistaken for another. The chain is
 
     config digest -> campaign seed ----------------+
-    pool digest (the items, so their job keys) ----+--> plan digest (+ machines)
+    pool digest (the items, so their job keys) ----+--> plan digest (+ machines, + needs)
                                                           -> rescue digest (+ rescued ids)
 
 Hosts compare the plan digest. Jobs only ever see the campaign seed and their
@@ -55,16 +55,22 @@ def campaign_seed(config_digest: bytes) -> bytes:
     return tagged_digest("splitter/campaign-seed/v2", config_digest)
 
 
-def plan_digest(campaign_seed: bytes, pool_digest: bytes, machines: Sequence[Machine]) -> bytes:
-    """Return the plan digest over the campaign seed, the pool and the machines, in order.
+def plan_digest(
+    campaign_seed: bytes, pool_digest: bytes, machines: Sequence[Machine], needs: object = None
+) -> bytes:
+    """Return the plan digest over the campaign seed, the pool, the machines and the needs.
 
     Perf is taken as a float and cores as an int, so machines.json may write
     ``[2, 4]`` or ``[2.0, 4]`` for the same machine. A machine that holds more
     than cores adds (gpus, mem, tags, named counts); one that does not is
     entered as before, so its digest is what it was before the long form.
+    ``needs`` is every job's needs in canonical form (``JobKinds.canonical``);
+    None, when every job needs one core, leaves the digest as before needs.
     """
     entries = [_machine_entry(machine) for machine in machines]
-    return tagged_digest("splitter/plan/v2", campaign_seed, pool_digest, entries)
+    if needs is None:
+        return tagged_digest("splitter/plan/v2", campaign_seed, pool_digest, entries)
+    return tagged_digest("splitter/plan/v2", campaign_seed, pool_digest, entries, needs)
 
 
 def _machine_entry(machine: Machine) -> tuple[object, ...]:

@@ -237,7 +237,12 @@ def _cannot_hold(kind: Kind, machines: Sequence[Machine]) -> str:
         missing = sum(capacity.get(name, 0) < need for name, need in needs.counts().items())
         return missing + (not set(needs.tags) <= set(machine.tags))
 
-    closest = min(machines, key=lambda machine: (shortfalls(machine), -machine.weight))
+    def largest(machine: Machine) -> tuple[int, ...]:
+        capacity = machine.capacity()
+        return tuple(-capacity.get(name, 0) for name in needs.counts())
+
+    # Short of the fewest things, then the most of what the job needs, then the heaviest.
+    closest = min(machines, key=lambda m: (shortfalls(m), largest(m), -m.weight))
     has = closest.describe(list(needs.counts()), tags=bool(needs.tags))
     return (
         f"job {kind.first_job} needs {needs.describe()}, but no machine in machines.json can "

@@ -24,7 +24,9 @@ from splitter.campaign.config import (
 )
 from splitter.campaign.digest import campaign_seed, config_digest
 from splitter.campaign.identity import JobKeys, identify_pool
+from splitter.campaign.kinds import JobKinds, job_kinds
 from splitter.campaign.machines import MACHINES_FILE, Machine, load_machines
+from splitter.campaign.needs import Needs, NeedsSpec
 from splitter.campaign.plan import Plan, make_plan
 from splitter.errors import ConfigError
 
@@ -61,6 +63,11 @@ class Campaign:
     campaign_seed: bytes
     plan: Plan
 
+    @property
+    def kinds(self) -> JobKinds:
+        """Every job's needs: the distinct kinds and each job's kind."""
+        return self.plan.kinds
+
 
 def locate_configs(explicit: Path | None) -> ConfigsLocation:
     """``--configs DIR``, else ``./configs``, else the configs embedded in a binary."""
@@ -96,14 +103,18 @@ def load_campaign(
     pool: Any,
     key: Callable[[Any], Any] | None = None,
     *,
-    machines: Sequence[Machine] | None = None,
+    machines: Sequence[Machine] | Callable[[Sequence[Needs]], Sequence[Machine]] | None = None,
+    needs: NeedsSpec = None,
 ) -> Campaign:
     """Validate the configs, digest the pool and the config, and plan the split.
 
     ``machines``, if given, replaces machines.json (which is then not read):
-    a Slurm array plans over its tasks.
+    a Slurm array plans over its tasks, given as a function of the campaign's
+    kinds of job. ``needs`` is what each job holds while it runs (see
+    `splitter.campaign.needs`): bad needs, and a job no machine can hold, are
+    refused here, before anything runs.
     """
-    planned = load_machines(configs.path / MACHINES_FILE) if machines is None else tuple(machines)
+    listed = load_machines(configs.path / MACHINES_FILE) if machines is None else None
     config_path = configs.path / CONFIG_FILE
     # A missing splitter.ini is fine: the runner's sections have built-in defaults.
     config_text = read_config_text(config_path) or ""
@@ -111,6 +122,12 @@ def load_campaign(
     settings = runner_settings(config, str(config_path))
     items = materialize_pool(pool)
     identity = identify_pool(items, key)
+    kinds = job_kinds(items, needs)
+    if listed is not None:
+        planned = listed
+    else:
+        assert machines is not None
+        planned = tuple(machines(kinds.needs) if callable(machines) else machines)
     config_hash = config_digest(config_content(config))
     seed = campaign_seed(config_hash)
     return Campaign(
@@ -126,5 +143,5 @@ def load_campaign(
         pool_digest=identity.digest,
         config_digest=config_hash,
         campaign_seed=seed,
-        plan=make_plan(seed, identity.digest, planned, identity.keys.words),
+        plan=make_plan(seed, identity.digest, planned, identity.keys.words, kinds),
     )

@@ -8,12 +8,16 @@ versions); the split is a largest-remainder apportionment computed in exact
 rational arithmetic, so every platform plans the same shares.
 
     campaign seed + job keys -> job_order: the jobs sorted by order key
-    weights                  -> split_counts: how many jobs each machine gets
-    both                     -> Plan: share i is positions [start, stop) of the order
+    kinds of job + machines  -> how many jobs of each kind each machine gets
+    both                     -> Plan: per kind, share i is positions [start, stop)
+                                of that kind's jobs in the order
 
-Adding k jobs inserts them at their own places in the order, so each share
-boundary moves by at most about k positions: at most about k x machines
-existing jobs change hands.
+With one kind of job (every job one core: a campaign without needs) the
+order is cut once, by largest remainder of perf x cores (`split_counts`);
+with several, each kind's jobs in plan order are cut among the machines that
+hold it (`splitter.campaign.kinds`). Adding k jobs inserts them at their own
+places in the order, so each share boundary moves by at most about k
+positions: at most about k x machines existing jobs change hands.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import numpy.typing as npt
 
 from splitter.campaign.canonical import tagged_digest
 from splitter.campaign.digest import plan_digest, rescue_digest
+from splitter.campaign.kinds import PLAIN, JobKinds, Slices, kind_slices, slice_owners
 from splitter.campaign.machines import Machine
 from splitter.campaign.mix import mix
 
@@ -56,16 +61,18 @@ Words = npt.NDArray[np.uint64]
 
 @dataclass(frozen=True)
 class Share:
-    """One machine's share: positions [start, stop) of the ordered pool."""
+    """One machine's share: per kind of job, positions [start, stop) of that kind's jobs.
+
+    With one kind, ``slices`` is one range of the plan order itself.
+    """
 
     machine: Machine
-    start: int
-    stop: int
+    slices: Slices
 
     @property
     def size(self) -> int:
         """The number of jobs in the share."""
-        return self.stop - self.start
+        return sum(stop - start for start, stop in self.slices)
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,8 @@ class Plan:
     """For a rescue: the sorted job ids it plans, a subset of the pool; else None."""
     base: Plan | None = field(default=None, compare=False, repr=False)
     """For a rescue: the campaign's plan it rescues; else None."""
+    kinds: JobKinds = field(default=PLAIN, compare=False, repr=False)
+    """Every job's needs (their kinds, counted in the digest)."""
 
     @property
     def size(self) -> int:
@@ -177,12 +186,21 @@ def split_counts(weights: Sequence[float], n: int) -> tuple[int, ...]:
 
 
 def make_plan(
-    campaign_seed: bytes, pool_digest: bytes, machines: Sequence[Machine], keys: Words
+    campaign_seed: bytes,
+    pool_digest: bytes,
+    machines: Sequence[Machine],
+    keys: Words,
+    kinds: JobKinds = PLAIN,
 ) -> Plan:
-    """The plan of the pool of job keys ``keys``: contiguous shares in machines.json order."""
-    digest = plan_digest(campaign_seed, pool_digest, machines)
+    """The plan of the pool of job keys ``keys``: contiguous shares in machines.json order.
+
+    ``kinds`` are the jobs' needs; without them every job needs one core, and
+    the digest is what it was before needs.
+    """
+    digest = plan_digest(campaign_seed, pool_digest, machines, kinds.canonical())
     order = job_order(campaign_seed, keys)
-    return Plan(digest, campaign_seed, pool_digest, len(keys), _shares(machines, len(keys)), order)
+    shares = _shares(machines, kinds, order)
+    return Plan(digest, campaign_seed, pool_digest, len(keys), shares, order, kinds=kinds)
 
 
 def make_rescue_plan(plan: Plan, machines: Sequence[Machine], job_ids: npt.ArrayLike) -> Plan:
@@ -195,27 +213,43 @@ def make_rescue_plan(plan: Plan, machines: Sequence[Machine], job_ids: npt.Array
     rescued = np.unique(np.asarray(job_ids, dtype=np.int64))
     if len(rescued) and (rescued[0] < 0 or rescued[-1] >= total):
         raise ValueError(f"rescued job ids must lie in range({total})")
-    digest = rescue_digest(plan_digest(plan.campaign_seed, plan.pool_digest, machines), rescued)
-    shares = _shares(machines, len(rescued))
+    kinds = plan.kinds
+    within = plan_digest(plan.campaign_seed, plan.pool_digest, machines, kinds.canonical())
+    digest = rescue_digest(within, rescued)
+    planned = plan.order[np.isin(plan.order, rescued, assume_unique=True)]
+    shares = _shares(machines, kinds, planned)
     return Plan(
-        digest, plan.campaign_seed, plan.pool_digest, total, shares, plan.order, rescued, plan
-    )
+        digest, plan.campaign_seed, plan.pool_digest, total, shares, plan.order, rescued, plan,
+        kinds,
+    )  # fmt: skip
 
 
-def _shares(machines: Sequence[Machine], count: int) -> tuple[Share, ...]:
-    sizes = split_counts([machine.weight for machine in machines], count)
-    stops = np.cumsum(sizes).tolist()
-    return tuple(
-        Share(machine, stop - size, stop)
-        for machine, size, stop in zip(machines, sizes, stops, strict=True)
-    )
+def _shares(
+    machines: Sequence[Machine], kinds: JobKinds, jobs: npt.NDArray[np.int64]
+) -> tuple[Share, ...]:
+    """Each machine's share of ``jobs`` (the planned jobs in plan order)."""
+    if kinds.plain:
+        sizes = split_counts([machine.weight for machine in machines], len(jobs))
+        stops = np.cumsum(sizes).tolist()
+        slices: tuple[Slices, ...] = tuple(
+            ((stop - size, stop),) for size, stop in zip(sizes, stops, strict=True)
+        )
+    else:
+        slices = kind_slices(kinds, jobs, machines)
+    return tuple(Share(machine, cut) for machine, cut in zip(machines, slices, strict=True))
 
 
 def share_jobs(plan: Plan, share: Share) -> npt.NDArray[np.int64]:
     """Return the job ids of ``share`` in plan order, the order its host runs them."""
     if share not in plan.shares:
         raise ValueError(f"the share of {share.machine.name!r} is not part of this plan")
-    return all_jobs(plan)[share.start : share.stop].copy()
+    jobs = all_jobs(plan)
+    if plan.kinds.of_job is None:
+        ((start, stop),) = share.slices
+        return jobs[start:stop].copy()
+    mine = slice_owners(plan.kinds, jobs, [s.slices for s in plan.shares])
+    picked: npt.NDArray[np.int64] = jobs[mine == plan.shares.index(share)]
+    return picked
 
 
 def all_jobs(plan: Plan) -> npt.NDArray[np.int64]:
@@ -229,6 +263,10 @@ def owners(plan: Plan) -> npt.NDArray[np.uint16]:
     """Each job's machine, as its index in the plan's shares (a rescue's: those it plans)."""
     owner = np.zeros(plan.total, dtype=np.uint16)
     jobs = all_jobs(plan)
+    if plan.kinds.of_job is not None:
+        owner[jobs] = slice_owners(plan.kinds, jobs, [share.slices for share in plan.shares])
+        return owner
     for index, share in enumerate(plan.shares):
-        owner[jobs[share.start : share.stop]] = index
+        ((start, stop),) = share.slices
+        owner[jobs[start:stop]] = index
     return owner

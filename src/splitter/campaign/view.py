@@ -1,17 +1,33 @@
-"""The plan as people and programs read it: a table, or JSON."""
+"""The plan as people and programs read it: a table, or JSON.
+
+A campaign whose jobs all need one core shows one range of the plan order
+per machine; one with needs shows its kinds of job and, per machine, how
+many jobs of each kind it runs (`plan --json`: each kind's slice).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from splitter.campaign.digest import full_hex, group_digest
 from splitter.campaign.load import Campaign
+from splitter.campaign.machines import Machine
+from splitter.campaign.needs import Needs
+from splitter.campaign.plan import Plan, Share
 
 __all__ = ["plan_json", "plan_table"]
 
+FOOTER = "positions: each machine's slice of the pool in plan order (see `plan --json`)"
+KINDS_FOOTER = (
+    "kind N: how many jobs of that kind the machine runs, a slice of that kind's jobs "
+    "in plan order (see `plan --json`)"
+)
+
 
 def plan_json(campaign: Campaign) -> dict[str, object]:
-    """Digest, total and every machine's weight, share and index range."""
+    """Digest, total and every machine's weight, share and index range (per kind, with needs)."""
     plan = campaign.plan
-    return {
+    shown: dict[str, object] = {
         "digest": full_hex(plan.digest),
         "digest_grouped": group_digest(plan.digest),
         "campaign_seed": campaign.campaign_seed.hex(),
@@ -21,19 +37,47 @@ def plan_json(campaign: Campaign) -> dict[str, object]:
         "planned": plan.size,
         "rescue": plan.rescued is not None,
         "configs": {"path": str(campaign.configs.path), "origin": campaign.configs.origin},
-        "machines": [
-            {
-                "name": share.machine.name,
-                "perf": share.machine.perf,
-                "cores": share.machine.cores,
-                "weight": share.machine.weight,
-                "share": share.size,
-                "start": share.start,
-                "stop": share.stop,
-            }
-            for share in plan.shares
-        ],
+        "machines": [_machine_json(share, plan) for share in plan.shares],
     }
+    if not plan.kinds.plain:
+        counts = _kind_counts(plan)
+        shown["kinds"] = [
+            {"kind": index + 1, "needs": needs.describe(), **_needs_json(needs), "jobs": count}
+            for index, (needs, count) in enumerate(zip(plan.kinds.needs, counts, strict=True))
+        ]
+    return shown
+
+
+def _machine_json(share: Share, plan: Plan) -> dict[str, object]:
+    machine = share.machine
+    entry: dict[str, object] = {
+        "name": machine.name, "perf": machine.perf, "cores": machine.cores,
+        "weight": machine.weight, "share": share.size,
+    }  # fmt: skip
+    if plan.kinds.plain:
+        ((start, stop),) = share.slices
+        return {**entry, "start": start, "stop": stop}
+    if not machine.cores_only:
+        entry["holds"] = {**machine.capacity(), "tags": list(machine.tags)}
+    entry["kinds"] = [
+        {"kind": index + 1, "share": stop - start, "start": start, "stop": stop}
+        for index, (start, stop) in enumerate(share.slices)
+    ]
+    return entry
+
+
+def _needs_json(needs: Needs) -> dict[str, object]:
+    return {
+        "cores": needs.cores, "gpus": needs.gpus, "mem": needs.mem, "tags": list(needs.tags),
+        "resources": dict(needs.resources),
+    }  # fmt: skip
+
+
+def _kind_counts(plan: Plan) -> list[int]:
+    return [
+        sum(share.slices[kind][1] - share.slices[kind][0] for share in plan.shares)
+        for kind in range(len(plan.kinds.needs))
+    ]
 
 
 def plan_table(campaign: Campaign, rescue_over: str | None = None) -> str:
@@ -42,16 +86,6 @@ def plan_table(campaign: Campaign, rescue_over: str | None = None) -> str:
     ``rescue_over`` says, for a rescue, what chose its machines.
     """
     plan = campaign.plan
-    total_weight = sum(share.machine.weight for share in plan.shares)
-    rows = [("machine", "perf", "cores", "weight", "share", "%", "positions")]
-    for share in plan.shares:
-        machine = share.machine
-        rows.append((
-            machine.name, f"{machine.perf:g}", str(machine.cores), f"{machine.weight:g}",
-            str(share.size), f"{100 * machine.weight / total_weight:.1f}",
-            f"{share.start}..{share.stop - 1}" if share.size else "-",
-        ))  # fmt: skip
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         f"digest  {group_digest(plan.digest)}   (full: {full_hex(plan.digest)})",
         f"jobs    {plan.size}" + ("" if plan.rescued is None else f" (a rescue, of {plan.total})"),
@@ -60,14 +94,66 @@ def plan_table(campaign: Campaign, rescue_over: str | None = None) -> str:
     if rescue_over is not None:
         names = ", ".join(machine.name for machine in campaign.machines)
         lines.append(f"rescue  over {names} ({rescue_over})")
-    lines += [
-        "",
+    lines.append("")
+    if plan.kinds.plain:
+        lines += _aligned(_plain_rows(plan), 1)
+        return "\n".join([*lines, "", FOOTER])
+    counts = _kind_counts(plan)
+    kinds = [("kind", "jobs", "needs")] + [
+        (str(index + 1), str(count), needs.describe())
+        for index, (needs, count) in enumerate(zip(plan.kinds.needs, counts, strict=True))
     ]
+    lines += _aligned(kinds, 1)
+    lines.append("")
+    lines += _aligned(_kind_rows(plan), 1)
+    return "\n".join([*lines, "", KINDS_FOOTER])
+
+
+def _plain_rows(plan: Plan) -> list[tuple[str, ...]]:
+    total_weight = sum(share.machine.weight for share in plan.shares)
+    header = ("machine", "perf", "cores", "weight", "share", "%", "positions")
+    rows: list[tuple[str, ...]] = [header]
+    for share in plan.shares:
+        machine = share.machine
+        ((start, stop),) = share.slices
+        rows.append((
+            *_machine_cells(machine), str(share.size),
+            f"{100 * machine.weight / total_weight:.1f}",
+            f"{start}..{stop - 1}" if share.size else "-",
+        ))  # fmt: skip
+    return rows
+
+
+def _kind_rows(plan: Plan) -> list[tuple[str, ...]]:
+    kinds = [f"kind {index + 1}" for index in range(len(plan.kinds.needs))]
+    header = ("machine", "perf", "cores", "weight", "share", *kinds, "holds")
+    rows: list[tuple[str, ...]] = [header]
+    for share in plan.shares:
+        machine = share.machine
+        sizes = [str(stop - start) if stop > start else "-" for start, stop in share.slices]
+        extra = machine.describe(
+            ["gpus", "mem", *dict(machine.resources)], tags=bool(machine.tags)
+        )
+        holds = " ".join(word for word in extra.split() if not word.endswith("=0"))
+        rows.append((*_machine_cells(machine), str(share.size), *sizes, holds))
+    return rows
+
+
+def _machine_cells(machine: Machine) -> tuple[str, str, str, str]:
+    return machine.name, f"{machine.perf:g}", str(machine.cores), f"{machine.weight:g}"
+
+
+def _aligned(rows: Sequence[tuple[str, ...]], left: int) -> list[str]:
+    """Rows as lines: the first ``left`` columns, and a last holds or needs, to the left."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    last_left = rows[0][-1] in ("holds", "needs")
+    lines = []
     for row in rows:
-        cells = [row[0].ljust(widths[0])] + [
-            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=False)
+        cells = [
+            cell.ljust(width)
+            if i < left or (last_left and i == len(row) - 1)
+            else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
         ]
         lines.append("  ".join(cells).rstrip())
-    lines.append("")
-    lines.append("positions: each machine's slice of the pool in plan order (see `plan --json`)")
-    return "\n".join(lines)
+    return lines
