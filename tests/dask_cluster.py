@@ -65,14 +65,15 @@ class DaskProcesses:
             time.sleep(0.1)
         raise RuntimeError(f"dask scheduler did not listen on {self.address}: {self.logs()}")
 
-    def start_workers(self, *names: str) -> None:
-        """Start one single-threaded `dask worker` per name and wait for all of them."""
+    def start_workers(self, *names: str, threads: int = 1, resources: str = "") -> None:
+        """Start one `dask worker` per name (``resources`` as --resources) and wait for all."""
         for name in names:
-            self.workers[name] = self._start(
-                name,
-                ["worker", self.address, "--nthreads", "1", "--name", name, "--no-dashboard"],
-            )
-        self.wait_for_workers(len(self.workers))
+            argv = ["worker", self.address, "--nthreads", str(threads), "--name", name]
+            if resources:
+                argv += ["--resources", resources]
+            self.workers[name] = self._start(name, [*argv, "--no-dashboard"])
+        if names:
+            self.wait_for_workers(len(self.workers))
 
     def wait_for_workers(self, count: int) -> None:
         from distributed import Client

@@ -14,6 +14,7 @@ from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.run.cpus import usable_cpus
 from splitter.run.dask import dask_engine
 from splitter.run.local import LocalPool
+from splitter.run.local.dispatch import local_slots
 from splitter.run.runner import RunOptions, run_share
 from splitter.run.tally import RunSummary
 
@@ -54,6 +55,7 @@ def run_jobs(
     campaign = load_campaign(where, pool, key, needs=needs)
     plan = campaign.plan
     extra: tuple[tuple[str, object], ...] = (("all", machine is None),)
+    chosen = None
     if machine is None:
         name, share, cores = "all", all_jobs(plan), usable_cpus()
     else:
@@ -69,4 +71,11 @@ def run_jobs(
         retry_failed=retry_failed, fresh=fresh, interactive=progress and sys.stderr.isatty(),
         manifest_extra=extra, reuse=tuple(Path(folder) for folder in reuse),
     )  # fmt: skip
-    return run_share(campaign, job, share, options, engine or LocalPool(options.workers))
+    if engine is None:
+        settings = campaign.settings
+        host = local_slots(
+            chosen, options.workers, campaign.kinds, share,
+            (settings.pin_cores, settings.enforce_mem),
+        )  # fmt: skip
+        return run_share(campaign, job, share, options, LocalPool(options.workers, host))
+    return run_share(campaign, job, share, options, engine)

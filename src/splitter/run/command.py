@@ -26,6 +26,7 @@ from splitter.merge.rescue import Rescue, describe, load_rescue
 from splitter.run.cpus import usable_cpus
 from splitter.run.dask import dask_engine
 from splitter.run.local import LocalPool
+from splitter.run.local.dispatch import local_slots
 from splitter.run.prompt import ask, ask_machine, confirm, say
 from splitter.run.runner import RunOptions, run_share
 from splitter.run.slurm import ArrayTask
@@ -101,8 +102,14 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
         manifest_extra=tuple(extra), stop_at_once=request.stop_at_once, reuse=request.reuse,
         max_failures=request.max_failures,
     )  # fmt: skip
-    factory = engine or LocalPool(options.workers)
-    return run_share(campaign, job, share, options, factory).exit_code
+    if engine is not None:
+        return run_share(campaign, job, share, options, engine).exit_code
+    host = local_slots(machine, options.workers, campaign.kinds, share, _host(campaign))
+    return run_share(campaign, job, share, options, LocalPool(options.workers, host)).exit_code
+
+
+def _host(campaign: Campaign) -> tuple[bool, bool]:
+    return campaign.settings.pin_cores, campaign.settings.enforce_mem
 
 
 def _check_rescuer(campaign: Campaign, name: str | None, rescue: Rescue) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from splitter.campaign.identity import JobKeys
+    from splitter.campaign.kinds import JobKinds
 
 __all__ = [
     "BatchEntry",
@@ -64,11 +65,13 @@ LogSink = Callable[[dict[str, Any]], None]
 
 @dataclass(frozen=True)
 class JobPool:
-    """The campaign's jobs as engines take them: items, keys and the ``key=`` hook, by job id."""
+    """The campaign's jobs as engines take them: items, keys, ``key=`` and needs, by job id."""
 
     items: Sequence[Any]
     keys: JobKeys
     key: Callable[[Any], Any] | None = None
+    kinds: JobKinds | None = None
+    """Every job's needs: what it holds while it runs (None: one core each)."""
 
     def batch(self, job_ids: Sequence[int]) -> list[BatchEntry]:
         """The entries of ``job_ids`` to send to a worker."""

@@ -1,8 +1,9 @@
-"""What a job receives besides its item: random_obj, config, progress and job_context.
+"""What a job receives besides its item: random_obj, config, progress, job_context, resources.
 
 Each is injected as a keyword argument only when the job's signature takes it
 (or takes ``**kwargs``), so a plain ``def job(x)`` costs nothing extra.
-``job_context`` (where the job runs: its id, machine, worker, folder) is
+``job_context`` (where the job runs: its id, machine, worker, folder) and
+``resources`` (the cores, GPUs, memory and named counts it holds) are
 injected only when named explicitly, so ``**kwargs`` jobs see no new key.
 A job ends with a status other than ok or error by raising ``JobFailed``.
 """
@@ -12,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import random
-from collections.abc import Callable, MutableSequence
+from collections.abc import Callable, Mapping, MutableSequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +27,7 @@ __all__ = [
     "JobContext",
     "JobFailed",
     "JobRandom",
+    "JobResources",
     "Progress",
     "injected_names",
     "job_seed64",
@@ -32,7 +35,7 @@ __all__ = [
 ]
 
 INJECTABLE = ("random_obj", "config", "progress")
-EXPLICIT_ONLY = ("job_context",)
+EXPLICIT_ONLY = ("job_context", "resources")
 
 
 def injected_names(job: Callable[..., Any]) -> frozenset[str]:
@@ -191,3 +194,22 @@ class JobContext:
         """Say that the job's children run in process group ``pgid`` (0: none any more)."""
         if self._slots is not None:
             self._slots[self._offset] = float(pgid)
+
+
+@dataclass(frozen=True)
+class JobResources:
+    """What a job holds while it runs: ``resources`` for a job that names it.
+
+    ``cores`` how many cores, ``gpus`` its GPU ids ("0", "1": also in
+    ``CUDA_VISIBLE_DEVICES``), ``mem`` the bytes it declared (0: none),
+    ``named`` its named counts, ``cpus`` the CPU ids its cores run on (where
+    known; the job is pinned to them with ``[run] pin_cores``), and
+    ``environment`` the variables a shell task gets (SPLITTER_CORES, ...).
+    """
+
+    cores: int = 1
+    gpus: tuple[str, ...] = ()
+    mem: int = 0
+    named: Mapping[str, int] = field(default_factory=dict)
+    cpus: tuple[int, ...] = ()
+    environment: Mapping[str, str] = field(default_factory=dict, repr=False)

@@ -18,7 +18,15 @@ from collections.abc import MutableSequence, Sequence
 from typing import Any
 
 from splitter.run.engine import BatchEntry, JobSetup, Row
-from splitter.run.injection import JobContext, JobFailed, JobRandom, Progress, injected_names
+from splitter.run.injection import (
+    JobContext,
+    JobFailed,
+    JobRandom,
+    JobResources,
+    Progress,
+    injected_names,
+)
+from splitter.run.memguard import address_space_limit, size_words
 from splitter.store.logfile import UtcFormatter
 from splitter.store.rowformat import describe_input
 
@@ -64,6 +72,10 @@ class JobCall:
         self.worker, self.slots, self.group = worker, slots, group
         self.pid = os.getpid()
         self.wanted = injected_names(setup.job)
+        self.resources = JobResources()
+        """What the jobs hold now (the engine sets it for each batch)."""
+        self.mem_limit = 0
+        """Bytes the jobs may use, enforced (0: none): a MemoryError then says so."""
         self.log = logging.getLogger("splitter.worker")
 
     def keywords(self, job_id: int, job_key: bytes) -> dict[str, Any]:
@@ -82,6 +94,8 @@ class JobCall:
                 job_id, job_key, setup.machine, self.worker, setup.folder, setup.campaign_seed,
                 self.slots, self.group,
             )  # fmt: skip
+        if "resources" in wanted:
+            kwargs["resources"] = self.resources
         return kwargs
 
     def __call__(self, job_id: int, job_key: bytes, item: Any) -> Row:
@@ -89,7 +103,9 @@ class JobCall:
         began = time.perf_counter()
         try:
             kwargs = self.keywords(job_id, job_key) if self.wanted else {}
-            if type(item) is tuple:
+            if self.mem_limit:
+                value = self._guarded(item, kwargs)
+            elif type(item) is tuple:
                 value = self.setup.job(*item, **kwargs)
             else:
                 value = self.setup.job(item, **kwargs)
@@ -102,8 +118,18 @@ class JobCall:
         except (Exception, SystemExit, KeyboardInterrupt) as exc:
             self.exit_if_forked()
             duration = time.perf_counter() - began
-            self.log.error("job %d failed: %s", job_id, one_line(exc), exc_info=True)
-            return (job_id, "error", start, duration, one_line(exc), None)
+            error = one_line(exc)
+            if isinstance(exc, MemoryError) and self.mem_limit:
+                error = f"used more than its {size_words(self.mem_limit)} ({error})"
+            self.log.error("job %d failed: %s", job_id, error, exc_info=True)
+            return (job_id, "error", start, duration, error, None)
+
+    def _guarded(self, item: Any, kwargs: dict[str, Any]) -> Any:
+        """The job's call within ``mem_limit``, lifted before its error is handled."""
+        with address_space_limit(self.mem_limit):
+            if type(item) is tuple:
+                return self.setup.job(*item, **kwargs)
+            return self.setup.job(item, **kwargs)
 
     def exit_if_forked(self) -> None:
         """End a child the job forked that returned into our code: only the worker reports."""

@@ -153,7 +153,7 @@ def _run(
 ) -> RunSummary:
     """Log, record and display the run of ``todo`` on ``engine``; the manifest says how it went."""
     settings, share = campaign.settings, tally.share
-    pool = JobPool(campaign.items, campaign.keys, campaign.key)
+    pool = JobPool(campaign.items, campaign.keys, campaign.key, campaign.kinds)
     with (
         RunLogging(
             folder.path, options.machine, settings, options.stream, bars=options.interactive

@@ -26,7 +26,7 @@ from typing import Any
 
 from splitter.campaign.taskfile import TaskSettings, read_task_file, task_settings
 from splitter.errors import UsageError
-from splitter.run.injection import JobContext, JobFailed
+from splitter.run.injection import JobContext, JobFailed, JobResources
 from splitter.run.taskoutput import StreamCapture
 
 __all__ = ["TaskJob", "load_tasks", "resolve_shell", "task_environment"]
@@ -76,7 +76,12 @@ class TaskJob:
     """The job of a task campaign: each pool item is one shell command line."""
 
     def __call__(
-        self, line: str, *, config: configparser.ConfigParser, job_context: JobContext
+        self,
+        line: str,
+        *,
+        config: configparser.ConfigParser,
+        job_context: JobContext,
+        resources: JobResources,
     ) -> dict[str, Any]:
         """Run ``line``; its columns are ``exit_code`` and ``command``."""
         settings, shell, env = _per_process(config)
@@ -84,6 +89,7 @@ class TaskJob:
         folder = context.folder
         env = {
             **env,
+            **resources.environment,
             "SPLITTER_JOB_ID": str(context.job_id),
             "SPLITTER_JOB_KEY": context.key,
             "SPLITTER_SEED": str(context.seed),

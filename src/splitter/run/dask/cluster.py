@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,13 +134,29 @@ class Connection:
         self._threads_at = 0.0
         self._lost_since: float | None = None
 
-    def submit(self, function: Callable[..., Any], key: str, *args: Any, done: Any) -> Any:
-        """Submit ``function(setup, topic, key, *args)``; ``done(future)`` runs when it ends."""
+    def submit(
+        self,
+        function: Callable[..., Any],
+        key: str,
+        *args: Any,
+        done: Any,
+        resources: Mapping[str, float] | None = None,
+    ) -> Any:
+        """Submit ``function(setup, topic, key, *args)``; ``done(future)`` runs when it ends.
+
+        ``resources``: the Dask resources the task holds while it runs (None: none).
+        """
         future = self.client.submit(
-            function, self._payload, self._topic, key, *args, key=key, pure=False
-        )
+            function, self._payload, self._topic, key, *args, key=key, pure=False,
+            resources=dict(resources) if resources else None,
+        )  # fmt: skip
         future.add_done_callback(done)
         return future
+
+    def resources(self) -> dict[str, dict[str, float]]:
+        """The resources each worker of the cluster declares, by address."""
+        workers = self.client.scheduler_info().get("workers", {})
+        return {address: dict(info.get("resources", {})) for address, info in workers.items()}
 
     def threads(self) -> int:
         """The cluster's worker threads now (asked at most once a second)."""

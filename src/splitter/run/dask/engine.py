@@ -23,8 +23,12 @@ from collections import Counter, deque
 from collections.abc import Sequence
 from typing import Any
 
-from splitter.errors import SplitterError
+import numpy as np
+
+from splitter.campaign.kinds import PLAIN
+from splitter.errors import SplitterError, UsageError
 from splitter.run.dask.cluster import Connection, DaskCluster
+from splitter.run.dask.needs import counts_cores, dask_resources, unheld_kind
 from splitter.run.dask.task import run_batch, unpack
 from splitter.run.engine import JobPool, JobSetup, LogSink, Received, Row, RunningJob
 from splitter.run.jobcall import one_line
@@ -32,6 +36,9 @@ from splitter.run.jobcall import one_line
 __all__ = ["TARGET_BATCH_SECONDS", "DaskEngine", "batch_size"]
 
 TARGET_BATCH_SECONDS = 0.5
+# With kinds of job, a batch gathers jobs of the first waiting job's kind,
+# looking this many times its size ahead among the others.
+KIND_LOOKAHEAD = 4
 # Towards the end batches shrink, but not below this: a task's round trip
 # through the scheduler takes milliseconds, and a batch shorter than that
 # leaves its worker waiting for the next.
@@ -94,6 +101,8 @@ class DaskEngine:
         self._cluster = cluster
         self._setup = setup
         self._pool = pool
+        self._kinds = pool.kinds or PLAIN
+        self._cores = counts_cores(self._kinds.needs)
         self._pending: deque[int] = deque(job_ids)
         self._single: deque[int] = deque()
         self._outstanding = set(job_ids)
@@ -123,6 +132,22 @@ class DaskEngine:
     def start(self) -> None:
         """Connect to the scheduler (or start the local cluster) and listen to events."""
         self._connection = self._cluster.connect(self._setup, f"splitter-{self._run}", self._put)
+        if not self._kinds.plain:
+            self._check_resources(self._connection)
+
+    def _check_resources(self, connection: Connection) -> None:
+        """Refuse kinds no worker can hold: Dask would keep their tasks waiting forever."""
+        workers = connection.resources()
+        jobs = np.fromiter(self._pending, dtype=np.int64, count=len(self._pending))
+        found, first = np.unique(self._kinds.of(jobs), return_index=True)
+        kinds = [
+            (self._kinds.needs[kind], int(jobs[at]))
+            for kind, at in zip(found.tolist(), first.tolist(), strict=True)
+        ]
+        problem = unheld_kind(kinds, workers, self._cores) if workers else None
+        if problem is not None:
+            connection.close()
+            raise UsageError(problem)
 
     def _put(self, kind: str, message: Any) -> None:
         self._events.put((kind, message))
@@ -185,9 +210,12 @@ class DaskEngine:
                 return
             self._count += 1
             key = f"splitter-batch-{self._run}-{self._count}"
+            needs = self._kinds.needs[self._kinds.kind(jobs[0])]
             future = self._connection.submit(
                 run_batch, key, self._pool.batch(jobs), self._job_timeout, self._careful,
+                None if self._kinds.plain else needs,
                 done=lambda _, key=key: self._put("done", key),
+                resources=dask_resources(needs, self._cores),
             )  # fmt: skip
             self._batches[key] = _Batch(key, jobs, future)
 
@@ -202,13 +230,29 @@ class DaskEngine:
             self._seconds_per_job, self._size, len(self._pending), self._connection.threads(),
             self._spread(),
         )  # fmt: skip
-        jobs: list[int] = []
-        while self._pending and len(jobs) < size:
-            job = self._pending.popleft()
-            if job in self._outstanding:
-                jobs.append(job)
+        jobs = self._take(size)
         if len(jobs) > 1 or self._seconds_per_job is not None:
             self._size = max(1, len(jobs))
+        return jobs
+
+    def _take(self, size: int) -> list[int]:
+        """Up to ``size`` pending jobs, all of the first one's kind (others keep their places)."""
+        jobs: list[int] = []
+        if self._kinds.of_job is None:
+            while self._pending and len(jobs) < size:
+                job = self._pending.popleft()
+                if job in self._outstanding:
+                    jobs.append(job)
+            return jobs
+        kind, passed = -1, list[int]()
+        while self._pending and len(jobs) < size and len(passed) < KIND_LOOKAHEAD * size:
+            job = self._pending.popleft()
+            if job not in self._outstanding:
+                continue
+            if kind < 0:
+                kind = self._kinds.kind(job)
+            (jobs if self._kinds.kind(job) == kind else passed).append(job)
+        self._pending.extendleft(reversed(passed))
         return jobs
 
     def _handle(self, kind: str, message: Any, rows: Received) -> None:

@@ -115,6 +115,7 @@ class WaitingJobs:
     def __init__(self) -> None:
         self._groups: dict[Needs, deque[tuple[int, int]]] = {}
         self._pushed = 0
+        self._front = 0
         self._size = 0
 
     def __len__(self) -> int:
@@ -125,6 +126,17 @@ class WaitingJobs:
         self._groups.setdefault(needs, deque()).append((self._pushed, job))
         self._pushed += 1
         self._size += 1
+
+    def push_front(self, job: int, needs: Needs) -> None:
+        """Queue ``job`` ahead of every job waiting (a job handed back, to run first)."""
+        self._front -= 1
+        self._groups.setdefault(needs, deque()).appendleft((self._front, job))
+        self._size += 1
+
+    def first(self, needs: Needs) -> int | None:
+        """The first waiting job of ``needs``, left on the queue; None if none waits."""
+        group = self._groups.get(needs)
+        return group[0][1] if group else None
 
     def heads(self) -> list[tuple[int, Needs]]:
         """The first waiting job of each kind of needs, the earliest pushed first."""

@@ -19,6 +19,12 @@ at most two worker deaths, never an endless respawn.
 Batches grow from one job towards about ``TARGET_BATCH_SECONDS`` of work, from
 the busy time workers report, and shrink towards the end so no worker idles
 while another holds a long batch (guided self-scheduling).
+
+With needs, a batch holds its jobs' slots while it runs (`dispatch.JobQueue`:
+what is free decides which batch starts), and goes to a worker started for
+its binding (its cores and GPUs), a new one replacing an idle worker of
+another binding if need be; a shell task whose process group outgrows the
+memory it declared (``[run] enforce_mem``) is stopped like a timeout.
 """
 
 from __future__ import annotations
@@ -30,20 +36,27 @@ import multiprocessing.connection
 import os
 import signal
 import time
-from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnContext, SpawnProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from splitter.errors import SplitterError
 from splitter.run.engine import JobPool, JobSetup, LogSink, Received, Row, RunningJob
+from splitter.run.local.hold import Grant
 from splitter.run.local.worker import GROUP, IDLE, SLOT_WIDTH, worker_main
+from splitter.run.memguard import over_memory, size_words
+from splitter.run.shelltask import TaskJob
+
+if TYPE_CHECKING:
+    from splitter.run.local.dispatch import HostSlots, Taken
 
 __all__ = ["LocalPool", "Supervisor", "WorkersFailedError"]
 
 TARGET_BATCH_SECONDS = 0.1
+# How often the memory of running shell tasks is read (each read scans /proc).
+MEMORY_CHECK_SECONDS = 0.25
 MAX_GROWTH = 16
 # Workers that die before running anything point at a broken entry script,
 # not at a job: give up instead of respawning forever.
@@ -61,9 +74,11 @@ class WorkersFailedError(SplitterError):
 
 @dataclass(frozen=True)
 class LocalPool:
-    """The local engine's factory: ``workers`` processes on this machine."""
+    """The local engine's factory: ``workers`` processes on this machine, lending ``host``."""
 
     workers: int
+    host: HostSlots | None = None
+    """What this host lends to jobs with needs (None: ``workers`` cores, nothing else)."""
 
     def __call__(
         self,
@@ -73,7 +88,7 @@ class LocalPool:
         on_log: LogSink,
         job_timeout: float | None,
     ) -> Supervisor:
-        return Supervisor(setup, pool, job_ids, self.workers, on_log, job_timeout)
+        return Supervisor(setup, pool, job_ids, self.workers, on_log, job_timeout, self.host)
 
 
 class _Handle:
@@ -84,6 +99,8 @@ class _Handle:
         self.process = process
         self.conn = conn
         self.batch: list[int] | None = None
+        self.taken: Taken | None = None
+        self.grant: Grant | None = None
         self.reported = 0
         self.batch_size = 1
         self.heard_from = False
@@ -100,13 +117,21 @@ class Supervisor:
         workers: int,
         on_log: LogSink,
         job_timeout: float | None = None,
+        host: HostSlots | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self._ctx: SpawnContext = multiprocessing.get_context("spawn")
         self._setup = setup
         self._pool = pool
-        self._pending: deque[int] = deque(job_ids)
+        # Here, not above: a worker imports this package, and needs no NumPy.
+        from splitter.campaign.kinds import PLAIN
+        from splitter.run.local.allocator import HostCapacity
+        from splitter.run.local.dispatch import HostSlots, JobQueue
+
+        host = host or HostSlots(HostCapacity(workers), environ=dict(os.environ))
+        self._pending = JobQueue(job_ids, pool.kinds or PLAIN, host)
+        self._by_group = isinstance(setup.job, TaskJob)
         self._workers = min(workers, max(1, len(self._pending)))
         self._job_timeout = job_timeout
         self._slots: Any = self._ctx.RawArray("d", self._workers * SLOT_WIDTH)
@@ -114,6 +139,8 @@ class Supervisor:
         self._handles: dict[int, _Handle] = {}
         self._seconds_per_job: float | None = None
         self._failed_starts = 0
+        self._next_memory_check = 0.0
+        self._memory_limits: dict[int, int] = {}
         # Jobs of a batch whose worker died between jobs: each runs alone next time.
         self._alone: set[int] = set()
         self._on_log = on_log
@@ -128,9 +155,10 @@ class Supervisor:
         return not busy and (self.stopping or not self._pending)
 
     def start(self) -> None:
-        """Start the worker processes."""
-        for slot in range(self._workers):
-            self._spawn(slot)
+        """Start the worker processes (with needs, as batches come: see `_dispatch`)."""
+        if self._pending.plain:
+            for slot in range(self._workers):
+                self._spawn(slot, self._pending.grant(None, slot, self._by_group))
 
     def step(self, timeout: float) -> Received:
         """Dispatch to idle workers, wait up to ``timeout`` s, return the rows received."""
@@ -149,6 +177,7 @@ class Supervisor:
             else:
                 self._bury(handle, rows, "crashed")
         self._enforce_timeout(rows)
+        self._enforce_memory(rows)
         return rows
 
     def request_stop(self) -> None:
@@ -208,7 +237,8 @@ class Supervisor:
         """The process group the worker's current job runs its children in (0: none)."""
         return int(self._slots[handle.slot * SLOT_WIDTH + GROUP])
 
-    def _spawn(self, slot: int) -> None:
+    def _spawn(self, slot: int, grant: Grant) -> _Handle:
+        """Start worker ``slot`` with ``grant``'s variables: libraries read them at load."""
         base = slot * SLOT_WIDTH
         self._slots[base : base + SLOT_WIDTH] = [IDLE, 0.0, 0.0, 0.0, 0.0]
         parent_end, child_end = self._ctx.Pipe(duplex=True)
@@ -218,29 +248,69 @@ class Supervisor:
             name=f"worker-{slot + 1}",
             daemon=True,
         )
-        process.start()
+        with _environment(grant.resources.environment):
+            process.start()
         child_end.close()
-        self._handles[slot] = _Handle(slot, process, parent_end)
+        handle = self._handles[slot] = _Handle(slot, process, parent_end)
+        handle.grant = grant
+        return handle
 
     def _dispatch(self) -> None:
-        for handle in list(self._handles.values()):
-            if handle.batch is not None or self.stopping or not self._pending:
-                continue
-            size = 1 if self._pending[0] in self._alone else self._next_batch_size(handle)
-            batch = [self._pending.popleft() for _ in range(min(size, len(self._pending)))]
+        idle = [handle for handle in self._handles.values() if handle.batch is None]
+        free = [slot for slot in range(self._workers) if slot not in self._handles]
+        while (idle or free) and not self.stopping and self._pending:
+            size = self._next_batch_size(idle[0] if idle else None)
+            taken = self._pending.take(size, self._alone)
+            if taken is None:
+                return  # Nothing fits in what is free now.
+            handle = self._worker_for(taken, idle, free)
+            assert handle.grant is not None
+            batch = taken.jobs
             try:
-                handle.conn.send((self.columns, self._pool.batch(batch)))
+                handle.conn.send((self.columns, self._pool.batch(batch), handle.grant))
             except (BrokenPipeError, ConnectionResetError):
-                self._pending.extendleft(reversed(batch))
+                self._pending.release(taken)
+                self._pending.put_back(batch)
                 continue  # Its sentinel reports the death on this step.
             handle.batch, handle.reported, handle.batch_size = batch, 0, size
+            handle.taken = taken
 
-    def _next_batch_size(self, handle: _Handle) -> int:
+    def _worker_for(self, taken: Taken, idle: list[_Handle], free: list[int]) -> _Handle:
+        """An idle worker started for the batch's binding, else a new one in its stead."""
+
+        def grant(slot: int) -> Grant:
+            return self._pending.grant(taken.slots, slot, self._by_group)
+
+        for handle in idle:
+            if handle.grant is not None and handle.grant.binding == grant(handle.slot).binding:
+                idle.remove(handle)
+                handle.grant = grant(handle.slot)
+                return handle
+        if free:
+            slot = free.pop(0)
+        else:
+            slot = idle.pop(0).slot
+            self._retire(self._handles[slot])
+        return self._spawn(slot, grant(slot))
+
+    def _retire(self, handle: _Handle) -> None:
+        """Let an idle worker exit (a worker of another binding takes its place)."""
+        with contextlib.suppress(OSError):
+            handle.conn.send(None)
+        handle.process.join(5)
+        if handle.process.is_alive():
+            handle.process.kill()
+            handle.process.join()
+        handle.conn.close()
+        del self._handles[handle.slot]
+
+    def _next_batch_size(self, handle: _Handle | None) -> int:
         share_of_rest = max(1, len(self._pending) // (2 * self._workers))
         if self._seconds_per_job is None:
             return 1
         wanted = int(TARGET_BATCH_SECONDS / max(self._seconds_per_job, 1e-7))
-        return max(1, min(wanted, handle.batch_size * MAX_GROWTH, share_of_rest))
+        grown = (handle.batch_size if handle is not None else 1) * MAX_GROWTH
+        return max(1, min(wanted, grown, share_of_rest))
 
     def _receive(self, handle: _Handle, rows: Received) -> None:
         try:
@@ -268,7 +338,8 @@ class Supervisor:
         if done:
             assert handle.batch is not None
             # A stop request ends a batch early: its unrun jobs are not lost.
-            self._pending.extendleft(reversed(handle.batch[handle.reported :]))
+            self._end_batch(handle)
+            self._pending.put_back(handle.batch[handle.reported :])
             handle.batch = None
 
     def _learn_duration(self, seconds: float) -> None:
@@ -285,6 +356,26 @@ class Supervisor:
                 handle.process.kill()
                 _signal_group(group, signal.SIGKILL)
                 self._bury(handle, rows, "timeout")
+
+    def _enforce_memory(self, rows: Received) -> None:
+        """Stop a shell task whose process group holds more memory than it declared."""
+        now = time.monotonic()
+        if now < self._next_memory_check:
+            return
+        self._next_memory_check = now + MEMORY_CHECK_SECONDS
+        for handle, job in self._running():
+            group, limit = self._group(handle), handle.grant.group_mem if handle.grant else 0
+            if limit and group and over_memory(group, limit) is not None:
+                self._memory_limits[job.job_id] = limit
+                handle.process.kill()
+                _signal_group(group, signal.SIGKILL)
+                self._bury(handle, rows, "memory")
+
+    def _end_batch(self, handle: _Handle) -> None:
+        """The batch of ``handle`` is over: what it held is free."""
+        if handle.taken is not None:
+            self._pending.release(handle.taken)
+            handle.taken = None
 
     def _bury(self, handle: _Handle, rows: Received, status: str) -> None:
         """Record a dead worker's job, requeue its other unreported jobs, replace it."""
@@ -312,9 +403,10 @@ class Supervisor:
             self._alone.update(unreported)
         elif not handle.heard_from:
             self._count_failed_start(exitcode)
-        self._pending.extendleft(reversed(unreported))
-        if not self.stopping and self._pending:
-            self._spawn(handle.slot)
+        self._end_batch(handle)
+        self._pending.put_back(unreported)
+        if not self.stopping and self._pending and handle.grant is not None:
+            self._spawn(handle.slot, handle.grant)
 
     def _count_failed_start(self, exitcode: int | None) -> None:
         self._failed_starts += 1
@@ -330,6 +422,10 @@ class Supervisor:
         if status == "timeout":
             limit = f"{self._job_timeout:g}"
             error = f"job ran longer than job_timeout = {limit} s; its worker was stopped"
+        elif status == "memory":
+            status = "error"
+            limit = size_words(self._memory_limits.pop(job_id))
+            error = f"used more than its {limit}; its processes were stopped"
         elif status == "returned":
             status = "crashed"
             error = (
@@ -340,6 +436,21 @@ class Supervisor:
             error = f"worker process died ({_describe_exit(exitcode)}) while running this job"
         log.warning("job %d %s: %s", job_id, status, error)
         return (job_id, status, time.time() - seconds, seconds, error, None)
+
+
+@contextlib.contextmanager
+def _environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """This process's environment with ``variables`` set, for a child started meanwhile."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _signal_group(group: int, signum: int) -> bool:

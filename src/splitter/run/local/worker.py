@@ -4,9 +4,11 @@ Runs in a worker process (started with the ``spawn`` method, also when
 frozen). Protocol over the worker's own duplex pipe, strictly alternating so
 neither side can block the other on a full pipe:
 
-    parent -> worker   (columns, batch): the results' job columns once fixed
-                       (else None) and a list of `BatchEntry` (job_id, job key,
-                       item, input label); None: "exit"
+    parent -> worker   (columns, batch, grant): the results' job columns once
+                       fixed (else None), a list of `BatchEntry` (job_id, job
+                       key, item, input label) and the `Grant` of what its
+                       jobs hold (cores, GPUs, variables, pinning, memory);
+                       None: "exit"
     worker -> parent   (kind, payload, batch_done, busy_seconds), any number
                        per batch, the last one with batch_done=True: kind
                        "rows" carries Row tuples, "text" a FormattedRows (the
@@ -47,6 +49,7 @@ from splitter.run.jobcall import (
     record_dict,
     write_job_log,
 )
+from splitter.run.local.hold import Holder
 from splitter.store.rowformat import RowFormat
 
 __all__ = ["GROUP", "IDLE", "SLOT_WIDTH", "worker_main"]
@@ -91,6 +94,7 @@ class _Worker:
         config = parse_config(setup.config_text, setup.config_source)
         progress = Progress(slots, self.base + 2)
         self.call = JobCall(setup, config, progress, slot, slots, self.base + GROUP)
+        self.holder = Holder(self.call)
         self.job_logs = (
             JobLogCollector(setup.machine, setup.log_format) if setup.job_log_dir else None
         )
@@ -181,7 +185,8 @@ def worker_main(
     _configure_logging(worker)
     try:
         while (message := conn.recv()) is not None:
-            columns, batch = message
+            columns, batch, grant = message
+            worker.holder.hold(grant)
             worker.run_batch(columns, batch, stop)
     except (EOFError, BrokenPipeError):
         pass  # The parent has gone; nothing is left to report to.
