@@ -273,9 +273,13 @@ def _add_slurm_script(commands: Any, program: Program) -> None:
         "slurm-script", help="print an sbatch script whose array tasks are the machines"
     )
     parser.add_argument(
-        "entry", type=Path, metavar="ENTRY", nargs="?" if program.job else None,
+        "entry", type=Path, metavar="ENTRY", nargs="?",
         help="the entry script or its binary" + (" (default: this one)" if program.job else ""),
     )  # fmt: skip
+    if program.job is None:
+        parser.add_argument(
+            "--tasks", type=Path, metavar="FILE", help="the tasks run this task file instead"
+        )
     parser.add_argument("--array", type=_positive_int, required=True, metavar="N", help="tasks")
     parser.add_argument("--cpus", type=_positive_int, default=1, metavar="C", help="per task")
     parser.add_argument("--time", metavar="LIMIT", help="sbatch --time, like 2:00:00")
@@ -564,9 +568,16 @@ def _cmd_run(args: argparse.Namespace, program: Program) -> int:
 def _cmd_slurm_script(args: argparse.Namespace, program: Program) -> int:
     from splitter.run.slurm_script import array_script, render_script
 
+    task_file = getattr(args, "tasks", None)
+    if program.job is None and (args.entry is None) == (task_file is None):
+        raise UsageError(
+            "slurm-script runs either ENTRY (an entry script or its binary) or --tasks FILE; "
+            "give one of them"
+        )
     script = array_script(
         args.entry, args.array, cpus=args.cpus, time=args.time, partition=args.partition,
         out=args.out, logs=args.logs, configs=args.configs, python=args.python,
+        task_file=task_file,
     )  # fmt: skip
     print(render_script(script), end="")
     return 0

@@ -104,12 +104,23 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
     )  # fmt: skip
     if engine is not None:
         return run_share(campaign, job, share, options, engine).exit_code
-    host = local_slots(machine, options.workers, campaign.kinds, share, _host(campaign))
+    lends = _array_capacity(machine, request) if request.array is not None else machine
+    host = local_slots(lends, options.workers, campaign.kinds, share, _host(campaign))
     return run_share(campaign, job, share, options, LocalPool(options.workers, host)).exit_code
 
 
 def _host(campaign: Campaign) -> tuple[bool, bool]:
     return campaign.settings.pin_cores, campaign.settings.enforce_mem
+
+
+def _array_capacity(machine: Machine | None, request: RunRequest) -> Machine | None:
+    """What an array task lends its jobs: the CPUs and the memory (--mem) Slurm gave it."""
+    if machine is None:
+        return None
+    mem = os.environ.get("SLURM_MEM_PER_NODE", "")
+    cores = request.workers or usable_cpus()
+    granted = int(mem) * 2**20 if mem.isdigit() else machine.mem
+    return dataclasses.replace(machine, cores=max(cores, machine.cores), mem=granted)
 
 
 def _check_rescuer(campaign: Campaign, name: str | None, rescue: Rescue) -> None:

@@ -10,25 +10,29 @@ other ENTRY is a Python script, run by an interpreter, by default the one
 running ``slurm-script`` (``sys.executable``: the venv where splitter is
 installed), which the nodes must see at the same path (a shared file system),
 or by ``--python PATH``. A frozen ``splitter`` cannot run a Python script, so
-there ``--python`` is required.
+there ``--python`` is required. A task file (``--tasks FILE``) runs under the
+``splitter`` that printed the script: the generic binary itself, or
+``python -m splitter``.
 
 What a task asks Slurm for comes from the campaign's kinds of job
 (``task_resources``): each task holds the most any kind needs, so that every
 task can run every kind (see SAME_FOR_EVERY_TASK for why).
 
 ``render_script``, ``task_resources`` and ``entry_command`` are pure;
-``probe_digest`` runs the entry once, as the tasks will, to learn the digest;
-``array_script`` gathers it all for the command.
+``probe_plan`` runs the entry once, as the tasks will, to learn the digest
+and the kinds of job; ``array_script`` gathers it all for the command.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from splitter.campaign.digest import group_digest
 from splitter.campaign.needs import Needs
@@ -39,7 +43,7 @@ __all__ = [
     "TaskResources",
     "array_script",
     "entry_command",
-    "probe_digest",
+    "probe_plan",
     "render_script",
     "task_resources",
 ]
@@ -89,7 +93,7 @@ class ArrayScript:
     """Everything the script says: the command of a task and the array's options."""
 
     command: tuple[str, ...]
-    """The program of a task: ``(binary,)`` or ``(python, script)``, absolute paths."""
+    """The program of a task: ``(binary,)``, ``(python, script)`` or ``(python, -m, splitter)``."""
     tasks: int
     digest: bytes
     workdir: Path
@@ -103,6 +107,8 @@ class ArrayScript:
     time: str | None = None
     partition: str | None = None
     job_name: str = "splitter"
+    task_file: Path | None = None
+    """The task file the tasks run (``run --tasks FILE``); None for an entry's own pool."""
 
 
 def array_script(
@@ -116,35 +122,44 @@ def array_script(
     time: str | None = None,
     partition: str | None = None,
     python: str | None = None,
-    kinds: Sequence[Needs] = (),
+    task_file: Path | None = None,
 ) -> ArrayScript:
     """The script for ENTRY (default: the running entry script or binary) as ``tasks`` tasks.
 
+    With ``task_file``, the tasks run that file under this splitter instead.
     Paths become absolute, as the tasks start elsewhere; the logs folder is made
-    now, since Slurm opens a task's log before the task starts. ``kinds`` (the
-    campaign's kinds of job) set what each task asks for, with ``cpus`` at least.
+    now, since Slurm opens a task's log before the task starts. The campaign's
+    kinds of job (from its plan) set what each task asks for, ``cpus`` at least.
     """
     frozen = bool(getattr(sys, "frozen", False))
-    path = (entry or Path(sys.executable if frozen else sys.argv[0])).resolve()
-    try:
-        with path.open("rb") as file:
-            head = file.read(len(ELF_MAGIC))
-    except OSError as exc:
-        raise UsageError(
-            f"cannot read ENTRY {path} ({exc.strerror}); pass the entry script or its binary"
-        ) from None
-    command = entry_command(path, head, python, frozen, sys.executable)
+    command: tuple[str, ...]
+    if task_file is not None:
+        command = (sys.executable,) if frozen else (python or sys.executable, "-m", "splitter")
+        task_file, name = task_file.resolve(), task_file.stem
+    else:
+        path = (entry or Path(sys.executable if frozen else sys.argv[0])).resolve()
+        command, name = entry_command(path, _head(path), python, frozen, sys.executable), path.stem
     configs = None if configs is None else configs.resolve()
     workdir = Path.cwd()
-    digest = probe_digest(command, tasks, configs, workdir)
+    digest, kinds = probe_plan(command, tasks, configs, workdir, task_file)
     logs = logs.resolve()
     logs.mkdir(parents=True, exist_ok=True)
     asks = task_resources(kinds, cpus)
     return ArrayScript(
         command=command, tasks=tasks, digest=digest, workdir=workdir, out=out.resolve(),
         logs=logs, cpus=asks.cpus, gpus=asks.gpus, mem=asks.mem, configs=configs, time=time,
-        partition=partition, job_name=path.stem,
+        partition=partition, job_name=name, task_file=task_file,
     )  # fmt: skip
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as file:
+            return file.read(len(ELF_MAGIC))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read ENTRY {path} ({exc.strerror}); pass the entry script or its binary"
+        ) from None
 
 
 def entry_command(
@@ -167,9 +182,17 @@ def entry_command(
     return (python or executable, str(entry))
 
 
-def probe_digest(command: Sequence[str], tasks: int, configs: Path | None, cwd: Path) -> bytes:
-    """The plan digest of an array of ``tasks``, from the entry itself, as a task computes it."""
-    argv = [*command, "digest", "--full", "--slurm-array", str(tasks)]
+def probe_plan(
+    command: Sequence[str],
+    tasks: int,
+    configs: Path | None,
+    cwd: Path,
+    task_file: Path | None = None,
+) -> tuple[bytes, tuple[Needs, ...]]:
+    """The plan digest of an array of ``tasks`` and the kinds of job, as a task computes them."""
+    argv = [*command, "plan", "--json", "--slurm-array", str(tasks)]
+    if task_file is not None:
+        argv += ["--tasks", str(task_file)]
     if configs is not None:
         argv += ["--configs", str(configs)]
     try:
@@ -178,17 +201,28 @@ def probe_digest(command: Sequence[str], tasks: int, configs: Path | None, cwd: 
         )
     except OSError as exc:
         raise UsageError(f"cannot start {shlex.join(command)} ({exc}); check ENTRY") from None
-    lines = done.stdout.split()
-    if done.returncode != 0 or len(lines) != 1:
+    if done.returncode != 0:
         said = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise UsageError(
             f"`{shlex.join(argv)}` failed (exit {done.returncode}: {said}); fix that first, "
             "since every task would fail the same way"
         )
     try:
-        return bytes.fromhex(lines[0])
-    except ValueError:
-        raise UsageError(f"`{shlex.join(argv)}` printed {lines[0]!r}, not a digest") from None
+        shown = json.loads(done.stdout)
+        digest = bytes.fromhex(shown["digest"])
+        kinds = tuple(_kind(kind) for kind in shown.get("kinds", ()))
+    except (ValueError, KeyError, TypeError):
+        printed = done.stdout.strip()[:80]
+        raise UsageError(f"`{shlex.join(argv)}` printed {printed!r}, not a plan") from None
+    return digest, kinds
+
+
+def _kind(shown: Any) -> Needs:
+    """A kind of job as ``plan --json`` shows it."""
+    named = tuple(sorted((str(name), int(count)) for name, count in shown["resources"].items()))
+    return Needs(
+        int(shown["cores"]), int(shown["gpus"]), int(shown["mem"]), tuple(shown["tags"]), named
+    )
 
 
 def render_script(script: ArrayScript) -> str:
@@ -231,6 +265,8 @@ def render_script(script: ArrayScript) -> str:
         "--requeue",
     ]
     run = [f"exec {shlex.join(script.command)} run --slurm-array {script.tasks}"]
+    if script.task_file is not None:
+        run.append(f"--tasks {quote(str(script.task_file))}")
     run.append(f"--expect-digest {script.digest.hex()}")
     if script.configs is not None:
         run.append(f"--configs {quote(str(script.configs))}")
