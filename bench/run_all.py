@@ -15,6 +15,7 @@ BENCHES = (
     "bench_exe",
     "bench_tasks",
     "bench_makespan",
+    "bench_needs",
     "bench_dask",
 )
 

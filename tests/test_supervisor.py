@@ -105,10 +105,10 @@ def test_a_job_that_kills_its_worker_after_returning_is_crashed_after_two_deaths
     spawned = 0
     spawn = supervisor._spawn
 
-    def counting_spawn(slot: int) -> None:
+    def counting_spawn(*args: Any) -> Any:
         nonlocal spawned
         spawned += 1
-        spawn(slot)
+        return spawn(*args)
 
     supervisor._spawn = counting_spawn  # type: ignore[method-assign]
     supervisor.start()

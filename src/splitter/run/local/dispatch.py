@@ -128,9 +128,14 @@ def _refuse_unfit(capacity: HostCapacity, kinds: JobKinds, share: npt.ArrayLike)
 class JobQueue:
     """The share's waiting jobs and this host's free slots; see the module's docstring."""
 
-    def __init__(self, job_ids: Sequence[int], kinds: JobKinds, host: HostSlots) -> None:
+    def __init__(
+        self, job_ids: Sequence[int], kinds: JobKinds, host: HostSlots, by_group: bool = False
+    ) -> None:
+        """``by_group``: the jobs are shell tasks, whose memory is their process group's
+        (watched by the parent), not their worker's."""
         self.kinds = kinds
         self.host = host
+        self.by_group = by_group
         self.plain = kinds.plain
         self._jobs: deque[int] = deque(job_ids)
         self._waiting = WaitingJobs()
@@ -180,19 +185,15 @@ class JobQueue:
         if taken.slots is not None:
             self._allocator.release(taken.jobs[0])
 
-    def grant(self, held: Slots | None, worker: int, by_group: bool = False) -> Grant:
-        """What jobs holding ``held`` (None: plain jobs) hold, run by worker ``worker``.
-
-        ``by_group``: the jobs are shell tasks, whose memory is their process
-        group's (watched by the parent), not their worker's.
-        """
+    def grant(self, held: Slots | None, worker: int) -> Grant:
+        """What jobs holding ``held`` (None: plain jobs) hold, run by worker ``worker``."""
         slots = held if held is not None else Slots((worker,))
         found = self._grants.get(slots)
         if found is None:
-            found = self._grants[slots] = self._make_grant(slots, by_group)
+            found = self._grants[slots] = self._make_grant(slots)
         return found
 
-    def _make_grant(self, slots: Slots, by_group: bool) -> Grant:
+    def _make_grant(self, slots: Slots) -> Grant:
         host = self.host
         capacity = host.capacity
         cpus = slots.cpus(capacity)
@@ -204,7 +205,7 @@ class JobQueue:
         limit = slots.mem if host.enforce_mem else 0
         return Grant(
             resources, cpus if host.pin_cores else (),
-            0 if by_group else limit, limit if by_group else 0,
+            0 if self.by_group else limit, limit if self.by_group else 0,
         )  # fmt: skip
 
     def _needs(self, job: int) -> Needs:

@@ -130,11 +130,17 @@ class Supervisor:
         from splitter.run.local.dispatch import HostSlots, JobQueue
 
         host = host or HostSlots(HostCapacity(workers), environ=dict(os.environ))
-        self._pending = JobQueue(job_ids, pool.kinds or PLAIN, host)
-        self._by_group = isinstance(setup.job, TaskJob)
+        self._pending = JobQueue(
+            job_ids, pool.kinds or PLAIN, host, isinstance(setup.job, TaskJob)
+        )
         self._workers = min(workers, max(1, len(self._pending)))
+        # With needs, idle workers of other bindings may wait beside the running
+        # ones (one more per kind and GPU), so a batch seldom waits for a start.
+        kinds = self._pending.kinds
+        spares = 0 if kinds.plain else len(host.capacity.gpus) + len(kinds.needs)
+        self._processes = self._workers + spares
         self._job_timeout = job_timeout
-        self._slots: Any = self._ctx.RawArray("d", self._workers * SLOT_WIDTH)
+        self._slots: Any = self._ctx.RawArray("d", self._processes * SLOT_WIDTH)
         self._stop: Any = self._ctx.RawValue("b", 0)
         self._handles: dict[int, _Handle] = {}
         self._seconds_per_job: float | None = None
@@ -158,7 +164,7 @@ class Supervisor:
         """Start the worker processes (with needs, as batches come: see `_dispatch`)."""
         if self._pending.plain:
             for slot in range(self._workers):
-                self._spawn(slot, self._pending.grant(None, slot, self._by_group))
+                self._spawn(slot, self._pending.grant(None, slot))
 
     def step(self, timeout: float) -> Received:
         """Dispatch to idle workers, wait up to ``timeout`` s, return the rows received."""
@@ -257,8 +263,9 @@ class Supervisor:
 
     def _dispatch(self) -> None:
         idle = [handle for handle in self._handles.values() if handle.batch is None]
-        free = [slot for slot in range(self._workers) if slot not in self._handles]
-        while (idle or free) and not self.stopping and self._pending:
+        free = [slot for slot in range(self._processes) if slot not in self._handles]
+        busy = len(self._handles) - len(idle)
+        while (idle or free) and busy < self._workers and not self.stopping and self._pending:
             size = self._next_batch_size(idle[0] if idle else None)
             taken = self._pending.take(size, self._alone)
             if taken is None:
@@ -274,12 +281,13 @@ class Supervisor:
                 continue  # Its sentinel reports the death on this step.
             handle.batch, handle.reported, handle.batch_size = batch, 0, size
             handle.taken = taken
+            busy += 1
 
     def _worker_for(self, taken: Taken, idle: list[_Handle], free: list[int]) -> _Handle:
         """An idle worker started for the batch's binding, else a new one in its stead."""
 
         def grant(slot: int) -> Grant:
-            return self._pending.grant(taken.slots, slot, self._by_group)
+            return self._pending.grant(taken.slots, slot)
 
         for handle in idle:
             if handle.grant is not None and handle.grant.binding == grant(handle.slot).binding:
