@@ -212,8 +212,8 @@ class DaskEngine:
             key = f"splitter-batch-{self._run}-{self._count}"
             needs = self._kinds.needs[self._kinds.kind(jobs[0])]
             future = self._connection.submit(
-                run_batch, key, self._pool.batch(jobs), self._job_timeout, self._careful,
-                None if self._kinds.plain else needs,
+                run_batch, key, self._pool.batch(jobs), self._job_timeout,
+                None if self._kinds.plain else needs, self._careful,
                 done=lambda _, key=key: self._put("done", key),
                 resources=dask_resources(needs, self._cores),
             )  # fmt: skip

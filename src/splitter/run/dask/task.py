@@ -31,15 +31,16 @@ import pickle
 import threading
 import time
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from splitter.campaign.config import parse_config
-from splitter.campaign.needs import Needs
+from splitter.run.dask.gpus import GpuIds, resources_of
 from splitter.run.engine import BatchEntry, JobSetup, Row
-from splitter.run.injection import JobResources, Progress
+from splitter.run.injection import Progress
 from splitter.run.jobcall import JobCall, JobLogCollector, picklable, record_dict, write_job_log
-from splitter.run.local.allocator import GPU_LIST_VARIABLES, HostCapacity, Slots
-from splitter.run.local.jobenv import job_environment
+
+if TYPE_CHECKING:
+    from splitter.campaign.needs import Needs
 
 __all__ = ["SEND_INTERVAL", "TIMEOUT_EXIT_CODE", "pack", "run_batch", "unpack"]
 
@@ -67,7 +68,7 @@ _indices: set[int] = set()
 _lock = threading.Lock()
 _watchdog: threading.Thread | None = None
 _previous_single = [False]
-_gpus: dict[str, list[str]] = {}  # "all": this process's GPU ids, "free": those no batch holds
+_gpus = GpuIds()
 
 
 def pack(rows: list[Row], records: Records) -> bytes:
@@ -163,8 +164,8 @@ def run_batch(
     key: str,
     batch: list[BatchEntry],
     job_timeout: float | None,
+    needs: Needs | None,
     careful: bool,
-    needs: Needs | None = None,
 ) -> tuple[str, bytes]:
     """Runs in a Dask worker: run ``batch`` (`BatchEntry`s); return (worker, packed rows).
 
@@ -192,49 +193,21 @@ def run_batch(
         root.addHandler(job_logs)
     _watch(run)
     index = _take_index()
-    held = _take_gpus(worker, needs.gpus if needs else 0)
+    held = _gpus.take(worker, needs.gpus if needs else 0)
     try:
         call = JobCall(setup, config, Progress(run.slots, 2), worker=index)
         if needs is not None:
-            call.resources = _resources(needs, held)
+            call.resources = resources_of(needs, held, _gpus.all)
         _run_jobs(run, call, batch, job_logs)
     finally:
+        _gpus.give_back(held)
         with _lock:
             _active.discard(run)
             _indices.discard(index)
-            _gpus["free"] = sorted(_gpus.get("free", []) + held, key=_gpus["all"].index)
         root.removeHandler(handler)
         if job_logs is not None:
             root.removeHandler(job_logs)
     return worker.address, run.take()
-
-
-def _take_gpus(worker: Any, count: int) -> list[str]:
-    """The lowest ``count`` GPU ids of this worker process that no running batch holds.
-
-    The ids are the worker's CUDA_VISIBLE_DEVICES (or ROCm's list) if set, else
-    0, 1, ... for the GPU resource it declares; Dask never runs more batches at
-    once than that resource allows, so there are always enough.
-    """
-    with _lock:
-        if "all" not in _gpus:
-            declared = int(worker.state.total_resources.get("GPU", 0))
-            listed = next((os.environ[n] for n in GPU_LIST_VARIABLES if n in os.environ), None)
-            ids = [part.strip() for part in (listed or "").split(",") if part.strip()]
-            _gpus["all"] = (ids or [str(i) for i in range(declared)])[: max(declared, 0)]
-            _gpus["free"] = list(_gpus["all"])
-        held, _gpus["free"] = _gpus["free"][:count], _gpus["free"][count:]
-        return held
-
-
-def _resources(needs: Needs, gpus: list[str]) -> JobResources:
-    """What a job of ``needs`` holds on this worker: its counts and GPU ids, no CPU ids."""
-    slots = Slots(tuple(range(needs.cores)), tuple(gpus), needs.mem, needs.resources)
-    capacity = HostCapacity(needs.cores, tuple(_gpus.get("all", ())))
-    return JobResources(
-        cores=needs.cores, gpus=tuple(gpus), mem=needs.mem, named=dict(needs.resources),
-        environment=job_environment(slots, capacity, os.environ),
-    )  # fmt: skip
 
 
 def _take_index() -> int:

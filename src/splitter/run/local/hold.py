@@ -6,13 +6,16 @@ environment, so a Python job's own subprocesses and the libraries it loads
 see them; a variable an earlier batch set and this one does not is removed.
 Pinning sets the CPU affinity of every thread of the worker, where the OS
 has ``sched_setaffinity`` (Linux); elsewhere jobs run where the OS puts them.
+The parent starts each worker with its first grant's variables already set
+(`spawn_environment`), since numerical libraries and CUDA read them once,
+when the process loads them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,7 +24,7 @@ from splitter.run.injection import JobResources
 if TYPE_CHECKING:
     from splitter.run.jobcall import JobCall
 
-__all__ = ["Binding", "Grant", "Holder", "pin_threads"]
+__all__ = ["Binding", "Grant", "Holder", "pin_threads", "spawn_environment"]
 
 Binding = tuple[int, tuple[str, ...]]
 """What a worker process is started for: how many cores, which GPUs."""
@@ -87,3 +90,18 @@ def pin_threads(cpus: Sequence[int]) -> bool:
             os.sched_setaffinity(thread, cpus)
             pinned = True
     return pinned
+
+
+@contextlib.contextmanager
+def spawn_environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """This process's environment with ``variables`` set, for a child started meanwhile."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

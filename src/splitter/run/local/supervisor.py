@@ -36,7 +36,7 @@ import multiprocessing.connection
 import os
 import signal
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnContext, SpawnProcess
@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from splitter.errors import SplitterError
 from splitter.run.engine import JobPool, JobSetup, LogSink, Received, Row, RunningJob
-from splitter.run.local.hold import Grant
+from splitter.run.local.hold import Grant, spawn_environment
 from splitter.run.local.worker import GROUP, IDLE, SLOT_WIDTH, worker_main
 from splitter.run.memguard import over_memory, size_words
 from splitter.run.shelltask import TaskJob
@@ -254,7 +254,7 @@ class Supervisor:
             name=f"worker-{slot + 1}",
             daemon=True,
         )
-        with _environment(grant.resources.environment):
+        with spawn_environment(grant.resources.environment):
             process.start()
         child_end.close()
         handle = self._handles[slot] = _Handle(slot, process, parent_end)
@@ -444,21 +444,6 @@ class Supervisor:
             error = f"worker process died ({_describe_exit(exitcode)}) while running this job"
         log.warning("job %d %s: %s", job_id, status, error)
         return (job_id, status, time.time() - seconds, seconds, error, None)
-
-
-@contextlib.contextmanager
-def _environment(variables: Mapping[str, str]) -> Iterator[None]:
-    """This process's environment with ``variables`` set, for a child started meanwhile."""
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _signal_group(group: int, signum: int) -> bool:
