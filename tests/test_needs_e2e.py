@@ -9,6 +9,7 @@ import pytest
 import splitter
 from conftest import run_cli, write_configs
 from splitter.errors import UsageError
+from splitter.store.results import ResultsReader
 
 ENTRY = """\
 import splitter
@@ -75,3 +76,34 @@ def test_run_jobs_refuses_bad_needs_before_running(tmp_path: Path) -> None:
             needs=lambda item: [item],
         )  # fmt: skip
     assert not (tmp_path / "out").exists()
+
+
+GUARDED = """\
+import splitter
+
+
+def job(megabytes, *, resources):
+    return {"held": len(bytearray(megabytes * 2**20)) // 2**20, "mem": resources.mem}
+
+
+if __name__ == "__main__":
+    splitter.main(job, [8, 400, 16], needs={"mem": "64M"})
+"""
+
+
+def test_run_with_enforce_mem_records_a_job_past_its_memory_as_an_error(tmp_path: Path) -> None:
+    machines = {"alpha": {"perf": 1.0, "cores": 1, "mem": "1G"}}
+    write_configs(tmp_path / "configs", machines, config="[run]\nenforce_mem = true\n")
+    (tmp_path / "main.py").write_text(GUARDED, encoding="utf-8")
+    result = run_cli(["run", "--machine", "alpha", "--yes"], tmp_path)
+    assert result.returncode == 1, result.stderr
+    reader = ResultsReader(tmp_path / "results" / "alpha" / "results.csv.zst")
+    rows = {row[0]: dict(zip(reader.header, row, strict=False)) for row in reader}
+    assert [(rows[i]["status"], rows[i]["held"]) for i in ("0", "2")] == [
+        ("ok", "8"),
+        ("ok", "16"),
+    ]
+    assert (rows["1"]["status"], rows["1"]["error"]) == (
+        "error", "used more than its 64 MiB (MemoryError)"
+    )  # fmt: skip
+    assert rows["0"]["mem"] == str(64 * 2**20)
