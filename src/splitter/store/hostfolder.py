@@ -55,6 +55,8 @@ class HostFolder:
     ended: object
     observed: HostRun | None = None
     """The declared and observed capacity of its last run; None in an older manifest."""
+    paused: tuple[float, str] | None = None
+    """Since when (Unix seconds) and why its run is paused for the workstation's owner."""
 
     @property
     def results(self) -> Path:
@@ -72,6 +74,7 @@ def read_host(folder: Path) -> HostFolder:
             total=_count(data, "total"),
             share=_count(data, "share"), state=_text(data, "state"),
             started=data.get("started"), ended=data.get("ended"), observed=_observed(data),
+            paused=_paused(data),
         )  # fmt: skip
     except KeyError as exc:
         raise CorruptFileError(
@@ -116,6 +119,18 @@ def _observed(data: dict[str, object]) -> HostRun | None:
         busy_seconds=busy, wall_seconds=wall, jobs_done=jobs,
         rate=_number(data, "rate_jobs_per_s"), updated=_number(data, "updated"),
     )  # fmt: skip
+
+
+def _paused(data: dict[str, object]) -> tuple[float, str] | None:
+    """The owner's pause of a running host, read leniently (absent in older manifests)."""
+    owner = data.get("owner")
+    paused = owner.get("paused") if isinstance(owner, dict) else None
+    if not isinstance(paused, dict):
+        return None
+    since, reason = _number(paused, "since"), paused.get("reason")
+    if since is None or not isinstance(reason, str):
+        return None
+    return since, reason
 
 
 def _number(data: dict[str, object], key: str) -> float | None:
