@@ -128,4 +128,3 @@ def test_the_probe_of_a_killed_runs_lock_is_free_and_names_the_dead_holder(
         holder.kill()
         holder.wait()
     assert probe_lock(tmp_path) == LockProbe(False, holder.pid, socket.gethostname())
-
