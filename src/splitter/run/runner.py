@@ -35,6 +35,7 @@ from splitter.campaign.load import Campaign
 from splitter.run.display import ProgressDisplay
 from splitter.run.engine import Engine, EngineFactory, FormattedRows, JobSetup
 from splitter.run.logs import RunLogging
+from splitter.run.owner.control import OwnerControl, earlier_intervals
 from splitter.run.tally import RunSummary, Tally
 from splitter.store.lock import FolderLock
 from splitter.store.manifest import MANIFEST_FORMAT, MANIFEST_NAME, write_manifest
@@ -105,7 +106,9 @@ def _run_in(
     share_ids: list[int] = np.asarray(share).tolist()
     todo = [j for j in share_ids if _wanted(outcomes.get(j), options)]
     tally = Tally.from_outcomes(outcomes, share_ids, todo)
-    manifest = _Manifest(campaign, options, folder, len(share), started)
+    earlier = earlier_intervals(folder.path) if folder.resumed else []
+    owner = OwnerControl(folder.path, campaign.settings.owner, options.workers, earlier)
+    manifest = _Manifest(campaign, options, folder, len(share), started, owner)
     manifest.write(tally, "running")
     try:
         return _run(campaign, job, todo, options, engine, folder, tally, manifest, started)
@@ -159,6 +162,7 @@ def _run(
             settings.flush_interval,
             checkpoint,
             options.stop_at_once,
+            manifest.owner,
         )
         display.close()
         summary = tally.summary(options.machine, folder.path, interrupted, time.time() - started)
@@ -180,6 +184,7 @@ def _drive(
     flush_interval: float,
     checkpoint: Callable[[], None],
     stop_at_once: bool = False,
+    owner: OwnerControl | None = None,
 ) -> bool:
     """The parent's loop; True when it was interrupted."""
     next_flush = time.monotonic() + flush_interval
@@ -189,6 +194,9 @@ def _drive(
         try:
             engine.start()
             while not engine.finished:
+                if owner is not None and owner.poll(engine):  # the owner's pause, workers
+                    display.set_pause(owner.paused.note() if owner.paused else None)
+                    checkpoint()
                 received = engine.step(min(STEP_SECONDS, max(0.0, next_flush - time.monotonic())))
                 for rows in received:
                     if isinstance(rows, FormattedRows):
@@ -233,7 +241,8 @@ def _interrupts(engine: Engine, at_once: bool = False) -> Iterator[None]:
         return
 
     def on_interrupt(signum: int, frame: object) -> None:
-        if at_once or engine.stopping or signum != signal.SIGINT:
+        # Jobs stopped in place cannot finish: stop now, they rerun on resume.
+        if at_once or engine.stopping or engine.paused_in_place or signum != signal.SIGINT:
             # Not in the middle of a frame write: its rows would be written twice.
             raise_or_defer(KeyboardInterrupt())
             return
@@ -255,9 +264,16 @@ class _Manifest:
     """manifest.json of a host folder, rewritten (write, then rename) at start and end."""
 
     def __init__(
-        self, campaign: Campaign, options: RunOptions, folder: OutputFolder, share: int, t0: float
+        self,
+        campaign: Campaign,
+        options: RunOptions,
+        folder: OutputFolder,
+        share: int,
+        t0: float,
+        owner: OwnerControl,
     ) -> None:
         self.path = folder.path / MANIFEST_NAME
+        self.owner = owner
         # The run's wall time counts from run_share's start, on a clock that never jumps.
         self.began = time.monotonic() - (time.time() - t0)
         self.data: dict[str, object] = {
@@ -292,6 +308,7 @@ class _Manifest:
         if rate is not None:
             self.data["rate_jobs_per_s"] = round(rate, 6)
         self.data["ended"] = _iso(time.time()) if state != "running" else None
+        self.data.update(self.owner.fields(ended=state != "running"))
         write_manifest(self.path, self.data)
 
 
