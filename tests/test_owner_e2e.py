@@ -431,3 +431,21 @@ def test_on_dask_a_pause_lets_the_running_batches_finish_and_submits_no_more(
     finally:
         kill_if_running(process)
     assert sorted(values(folder)) == list(range(20))
+
+
+def test_ctrl_c_stops_a_paused_run_at_once_since_its_stopped_jobs_cannot_finish(
+    tmp_path: Path,
+) -> None:
+    campaign(tmp_path, "[job]\nspin = 2\n")
+    folder = tmp_path / "out" / "all"
+    process = start(tmp_path, jobs=4)
+    try:
+        wait_for(lambda: owner_of(folder) and job_ticks(process.pid))
+        assert cli(tmp_path, "pause", "out/all").returncode == 0
+        jobs = list(job_ticks(process.pid))
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 130
+    finally:
+        kill_if_running(process)
+    assert manifest(folder)["state"] == "interrupted"
+    assert not [pid for pid in jobs if _state(pid) == "T"]
