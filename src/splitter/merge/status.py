@@ -97,7 +97,6 @@ def folder_status(folder: Path) -> FolderStatus:
     codes = best.codes[_share_mask(host, record)]
     count = np.bincount(codes[codes != ABSENT], minlength=len(STATUS_CODES))
     done = int(count.sum())
-    live = host.state == "running"
     remaining = max(0, host.share - done)
     state = "stopped" if host.state == "running" and not _alive(host) else host.state
     live = state == "running"
