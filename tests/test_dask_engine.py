@@ -14,6 +14,7 @@ from typing import Any, cast
 import pytest
 
 import splitter.run.dask
+from labels import keys_of
 from splitter.errors import UsageError
 from splitter.run.dask import task
 from splitter.run.dask.cluster import parse_address
@@ -24,6 +25,7 @@ from splitter.run.dask.engine import (
     batch_size,
 )
 from splitter.run.dask.task import pack, unpack
+from splitter.run.engine import JobPool
 from splitter.run.jobcall import JobLogCollector
 from test_run_e2e import ENTRY, write_campaign
 
@@ -142,9 +144,8 @@ class _Cluster:
 
 def _engine(cluster: _Cluster, jobs: int) -> DaskEngine:
     setup: Any = None  # The fake connection never sends it.
-    engine = DaskEngine(
-        cast(Any, cluster), setup, list(range(jobs)), range(jobs), lambda r: None, None
-    )
+    pool = JobPool(list(range(jobs)), keys_of(jobs))
+    engine = DaskEngine(cast(Any, cluster), setup, pool, range(jobs), lambda r: None, None)
     engine.start()
     return engine
 
