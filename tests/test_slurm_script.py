@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from splitter.errors import UsageError
-from splitter.run.slurm_script import ArrayScript, entry_command, render_script
+from splitter.run.slurm_script import ArrayScript, entry_command, render_script, tasks_command
 
 DIGEST = bytes(range(32))
 HEX = DIGEST.hex()
@@ -110,4 +110,34 @@ def test_a_frozen_splitter_cannot_run_a_script_without_python() -> None:
         "/w/main.py is a Python script, which this frozen splitter cannot run; pass --python "
         "PATH (an interpreter with splitter installed, as the nodes see it), or build the "
         "script into a binary with `make exe ENTRY=main.py` and pass that"
+    )
+
+
+def test_a_task_file_array_runs_splitter_on_it_in_every_task() -> None:
+    text = render_script(
+        script(command=("/venv/bin/python", "-m", "splitter"), task_file=Path("/work/t.txt"))
+    )
+    assert "#   tasks    /work/t.txt\n" in text
+    assert text.endswith(
+        "exec /venv/bin/python -m splitter run --slurm-array 3 \\\n    --tasks /work/t.txt \\\n"
+        f"    --expect-digest {HEX} \\\n    --out /work/results\n"
+    )
+
+
+def test_a_task_file_runs_under_python_m_splitter_or_this_binary_or_a_given_one() -> None:
+    assert tasks_command(None, b"", None, False, "/venv/bin/python") == (
+        "/venv/bin/python", "-m", "splitter",
+    )  # fmt: skip
+    assert tasks_command(None, b"", None, True, "/bin/splitter") == ("/bin/splitter",)
+    assert tasks_command(Path("/opt/splitter"), b"\x7fELF", None, False, "/x") == (
+        "/opt/splitter",
+    )
+
+
+def test_a_task_file_refuses_an_entry_that_is_no_binary() -> None:
+    with pytest.raises(UsageError) as caught:
+        tasks_command(Path("/w/main.py"), b"impo", None, False, "/venv/bin/python")
+    assert str(caught.value) == (
+        "with --tasks, ENTRY is the splitter binary that runs them, and /w/main.py is not a "
+        "binary; leave ENTRY out to run them with this splitter"
     )

@@ -71,7 +71,7 @@ class JobCall:
             setup = self.setup
             kwargs["job_context"] = JobContext(
                 job_id, setup.machine, self.worker, setup.folder, setup.run_seed,
-                self.slots, self.group,
+                self.slots, self.group, setup.plan_digest, setup.machine_rank,
             )  # fmt: skip
         return kwargs
 

@@ -163,6 +163,17 @@ class Connection:
         future.add_done_callback(done)
         return future
 
+    def on_each_host(self, function: Callable[..., Any], *args: Any) -> list[Any]:
+        """``function(setup, *args)`` on one worker of each host in the cluster; its results."""
+        workers = self.client.scheduler_info()["workers"]
+        chosen: dict[str, str] = {}
+        for address, info in sorted(workers.items()):
+            chosen.setdefault(str(info.get("host", address)), address)
+        if not chosen:
+            return []
+        found = self.client.run(function, self._payload, *args, workers=list(chosen.values()))
+        return list(found.values())
+
     def threads(self) -> int:
         """The cluster's worker threads now (asked at most once a second)."""
         now = time.monotonic()
