@@ -165,10 +165,10 @@ class Connection:
 
     def on_each_host(self, function: Callable[..., Any], *args: Any) -> list[Any]:
         """``function(setup, *args)`` on one worker of each host in the cluster; its results."""
-        workers = self.client.scheduler_info()["workers"]
         chosen: dict[str, str] = {}
-        for address, info in sorted(workers.items()):
-            chosen.setdefault(str(info.get("host", address)), address)
+        for address in sorted(self.client.nthreads()):
+            # tcp://10.0.0.5:40331: workers of one host share the part before the port.
+            chosen.setdefault(str(address).rsplit(":", 1)[0], str(address))
         if not chosen:
             return []
         found = self.client.run(function, self._payload, *args, workers=list(chosen.values()))
