@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -141,7 +142,8 @@ class _Cluster:
 
 
 def _engine(cluster: _Cluster, jobs: int) -> DaskEngine:
-    setup: Any = None  # The fake connection never sends it.
+    # The fake connection never sends it: only its job is read (no host hooks).
+    setup: Any = SimpleNamespace(job=abs)
     engine = DaskEngine(
         cast(Any, cluster), setup, list(range(jobs)), range(jobs), lambda r: None, None
     )

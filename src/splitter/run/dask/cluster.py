@@ -142,6 +142,17 @@ class Connection:
         future.add_done_callback(done)
         return future
 
+    def on_each_host(self, function: Callable[..., Any], *args: Any) -> list[Any]:
+        """``function(setup, *args)`` on one worker of each host in the cluster; its results."""
+        chosen: dict[str, str] = {}
+        for address in sorted(self.client.nthreads()):
+            # tcp://10.0.0.5:40331: workers of one host share the part before the port.
+            chosen.setdefault(str(address).rsplit(":", 1)[0], str(address))
+        if not chosen:
+            return []
+        found = self.client.run(function, self._payload, *args, workers=list(chosen.values()))
+        return list(found.values())
+
     def threads(self) -> int:
         """The cluster's worker threads now (asked at most once a second)."""
         now = time.monotonic()

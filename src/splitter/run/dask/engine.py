@@ -31,8 +31,17 @@ from typing import Any
 
 from splitter.errors import SplitterError
 from splitter.run.dask.cluster import Connection, DaskCluster
-from splitter.run.dask.task import run_batch, unpack
-from splitter.run.engine import JobPool, JobSetup, LogSink, Received, Row, RunningJob
+from splitter.run.dask.task import on_host, run_batch, unpack
+from splitter.run.engine import (
+    JobPool,
+    JobSetup,
+    LogSink,
+    Received,
+    Row,
+    RunningJob,
+    has_hooks,
+    lost_value,
+)
 from splitter.run.jobcall import one_line
 
 __all__ = ["TARGET_BATCH_SECONDS", "DaskEngine", "batch_size"]
@@ -119,6 +128,7 @@ class DaskEngine:
         # when one death must never be counted against the wrong job.
         self._careful = cluster.attempts == 1
         self._held = False
+        self._host_started = False
         self.stopping = False
         self.columns: tuple[str, ...] | None = None
         self.stops_in_place = False
@@ -131,8 +141,18 @@ class DaskEngine:
         return not self._batches and (self.stopping or not self._outstanding)
 
     def start(self) -> None:
-        """Connect to the scheduler (or start the local cluster) and listen to events."""
+        """Connect to the scheduler (or start the local cluster), listen, run host hooks' start."""
         self._connection = self._cluster.connect(self._setup, f"splitter-{self._run}", self._put)
+        if self._pending and has_hooks(self._setup):
+            self._host_started = True
+            self._on_each_host("start")
+
+    def _on_each_host(self, stage: str) -> None:
+        """A task file's PERENGINE commands, once on each host of the cluster (see `on_host`)."""
+        assert self._connection is not None
+        for host, lines in self._connection.on_each_host(on_host, stage):
+            for level, message in lines:
+                log.log(level, "%s on %s", message, host)
 
     def _put(self, kind: str, message: Any) -> None:
         self._events.put((kind, message))
@@ -195,7 +215,11 @@ class DaskEngine:
         raise ValueError("a Dask run's concurrency is its cluster's workers")
 
     def close(self) -> None:
-        """Disconnect (and stop the local cluster, if this run started it)."""
+        """Run host hooks' stop; disconnect (and stop the local cluster if this run started it)."""
+        if self._host_started and self._connection is not None:
+            self._host_started = False
+            if self._connection.client.status == "running":
+                self._on_each_host("stop")
         if self._connection is not None:
             self._connection.close()
             self._connection = None
@@ -351,7 +375,8 @@ class DaskEngine:
         times = self._deaths[job]
         error = f"worker process died {times} times while running this job (on a Dask worker)"
         log.warning("job %d crashed: %s", job, error)
-        return (job, "crashed", time.time(), 0.0, error, None)
+        value = lost_value(self._setup, self._pool.items[job], "crashed", "", 0)
+        return (job, "crashed", time.time(), 0.0, error, value)
 
     def _timed_out(self, batch: _Batch, message: dict[str, Any], rows: Received) -> None:
         job = message["job"]
@@ -361,7 +386,9 @@ class DaskEngine:
             limit = f"{self._job_timeout:g}"
             error = f"job ran longer than job_timeout = {limit} s; its worker was stopped"
             log.warning("job %d timeout: %s", job, error)
-            rows.append((job, "timeout", message["start"], message["seconds"], error, None))
+            host = str(message.get("host", ""))
+            value = lost_value(self._setup, self._pool.items[job], "timeout", host, 0)
+            rows.append((job, "timeout", message["start"], message["seconds"], error, value))
         self._requeue([j for j in batch.jobs if j in self._outstanding])
 
     def _requeue(self, jobs: list[int]) -> None:

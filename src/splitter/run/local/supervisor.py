@@ -36,6 +36,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import socket
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -46,7 +47,16 @@ from typing import Any
 
 from splitter.errors import SplitterError
 from splitter.run.cpus import usable_cpus
-from splitter.run.engine import JobPool, JobSetup, LogSink, Received, Row, RunningJob
+from splitter.run.engine import (
+    JobPool,
+    JobSetup,
+    LogSink,
+    Received,
+    Row,
+    RunningJob,
+    host_hook,
+    lost_value,
+)
 from splitter.run.local import freeze
 from splitter.run.local.worker import GROUP, IDLE, SLOT_WIDTH, worker_main
 
@@ -134,6 +144,7 @@ class Supervisor:
         # Jobs of a batch whose worker died between jobs: each runs alone next time.
         self._alone: set[int] = set()
         self._on_log = on_log
+        self._host_started = False
         self.stopping = False
         # The results' job columns, once fixed: then workers format their own rows.
         self.columns: tuple[str, ...] | None = None
@@ -145,7 +156,10 @@ class Supervisor:
         return not busy and (self.stopping or not self._pending)
 
     def start(self) -> None:
-        """Start the worker processes."""
+        """Run the job's host hooks' start here (PERENGINE START), then start the workers."""
+        if self._pending:
+            self._host_started = True
+            _log_lines(host_hook(self._setup, "start"))
         for slot in range(self._workers):
             self._spawn(slot)
 
@@ -271,6 +285,9 @@ class Supervisor:
             time.sleep(0.02)
         for group in groups:
             _signal_group(group, signal.SIGKILL)
+        if self._host_started:
+            self._host_started = False
+            _log_lines(host_hook(self._setup, "stop"))
 
     def _group(self, handle: _Handle) -> int:
         """The process group the worker's current job runs its children in (0: none)."""
@@ -371,7 +388,8 @@ class Supervisor:
         handle.process.join(5)
         handle.conn.close()
         # A lost worker's job may leave children behind: they go with it.
-        _signal_group(self._group(handle), signal.SIGKILL)
+        group = self._group(handle)
+        _signal_group(group, signal.SIGKILL)
         frozen = self._frozen.pop(handle.slot, None)
         if frozen is not None:
             freeze.end(frozen, signal.SIGKILL)
@@ -383,10 +401,10 @@ class Supervisor:
         exitcode = handle.process.exitcode
         if job_id != IDLE and int(job_id) in unreported:
             unreported.remove(int(job_id))
-            rows.append(self._death_row(int(job_id), started, status, exitcode))
+            rows.append(self._death_row(int(job_id), started, status, exitcode, group))
         elif started and len(unreported) == 1:
             # Alone in its batch, the job returned, then its worker died.
-            rows.append(self._death_row(unreported.pop(), started, "returned", exitcode))
+            rows.append(self._death_row(unreported.pop(), started, "returned", exitcode, 0))
         elif started and unreported:
             self._alone.update(unreported)
         elif not handle.heard_from:
@@ -404,8 +422,11 @@ class Supervisor:
                 'and keep its work under `if __name__ == "__main__":`'
             )
 
-    def _death_row(self, job_id: int, started: float, status: str, exitcode: int | None) -> Row:
+    def _death_row(
+        self, job_id: int, started: float, status: str, exitcode: int | None, group: int
+    ) -> Row:
         seconds = time.monotonic() - started
+        value = lost_value(self._setup, self._pool.items[job_id], status, socket.gethostname(), group)
         if status == "timeout":
             limit = f"{self._job_timeout:g}"
             error = f"job ran longer than job_timeout = {limit} s; its worker was stopped"
@@ -418,7 +439,12 @@ class Supervisor:
         else:
             error = f"worker process died ({_describe_exit(exitcode)}) while running this job"
         log.warning("job %d %s: %s", job_id, status, error)
-        return (job_id, status, time.time() - seconds, seconds, error, None)
+        return (job_id, status, time.time() - seconds, seconds, error, value)
+
+
+def _log_lines(lines: list[tuple[int, str]]) -> None:
+    for level, message in lines:
+        log.log(level, "%s", message)
 
 
 def _signal_group(group: int, signum: int) -> bool:
