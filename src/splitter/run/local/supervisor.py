@@ -426,7 +426,9 @@ class Supervisor:
         self, job_id: int, started: float, status: str, exitcode: int | None, group: int
     ) -> Row:
         seconds = time.monotonic() - started
-        value = lost_value(self._setup, self._pool.items[job_id], status, socket.gethostname(), group)
+        value = lost_value(
+            self._setup, self._pool.items[job_id], status, socket.gethostname(), group
+        )
         if status == "timeout":
             limit = f"{self._job_timeout:g}"
             error = f"job ran longer than job_timeout = {limit} s; its worker was stopped"
