@@ -13,9 +13,11 @@ from __future__ import annotations
 from splitter.campaign.machines import Machine
 from splitter.errors import UsageError
 
-__all__ = ["TASK_PREFIX", "array_machines", "task_name"]
+__all__ = ["MAX_ARRAY_TASKS", "TASK_PREFIX", "array_machines", "check_array_size", "task_name"]
 
 TASK_PREFIX = "task-"
+MAX_ARRAY_TASKS = 4_000_001
+"""The most tasks a Slurm array can have: the largest MaxArraySize Slurm accepts."""
 
 
 def task_name(index: int) -> str:
@@ -25,6 +27,16 @@ def task_name(index: int) -> str:
 
 def array_machines(count: int) -> tuple[Machine, ...]:
     """The ``count`` equal machines of an array of ``count`` tasks, in task order."""
+    check_array_size(count)
+    return tuple(Machine(name=task_name(index), perf=1.0, cores=1) for index in range(count))
+
+
+def check_array_size(count: int) -> None:
+    """Refuse an array of fewer than 1 or more tasks than Slurm allows (UsageError)."""
     if count < 1:
         raise UsageError(f"a Slurm array of {count} tasks has no machines; give at least 1 task")
-    return tuple(Machine(name=task_name(index), perf=1.0, cores=1) for index in range(count))
+    if count > MAX_ARRAY_TASKS:
+        raise UsageError(
+            f"a Slurm array of {count:,} tasks is more than Slurm allows ({MAX_ARRAY_TASKS:,},"
+            " its largest MaxArraySize); give fewer tasks, each running a larger share"
+        )

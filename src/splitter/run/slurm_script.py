@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from splitter.campaign.array import check_array_size
 from splitter.campaign.digest import group_digest
 from splitter.errors import UsageError
 
@@ -72,6 +73,7 @@ def array_script(
     Paths become absolute, as the tasks start elsewhere; the logs folder is made
     now, since Slurm opens a task's log before the task starts.
     """
+    check_array_size(tasks)
     frozen = bool(getattr(sys, "frozen", False))
     path = (entry or Path(sys.executable if frozen else sys.argv[0])).resolve()
     try:
