@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from splitter.campaign.machines import (
     Machine,
+    check_machine_name,
     find_machine,
     load_machines,
     machine_for_hostname,
@@ -306,3 +307,13 @@ def test_full_hostname_is_preferred_over_its_first_label() -> None:
 def test_unknown_hostname_matches_no_machine() -> None:
     assert machine_for_hostname((ALPHA, BETA), "delta.example.org") is None
     assert machine_for_hostname((ALPHA, BETA), "") is None
+
+
+def test_a_name_from_outside_machines_json_is_checked_as_its_names_and_says_where() -> None:
+    assert check_machine_name("lab-1", "--machine") == "lab-1"
+    with pytest.raises(UsageError) as caught:
+        check_machine_name("../../ESCAPED", "--machine")
+    assert str(caught.value) == (
+        "machine '../../ESCAPED' given by --machine has a name with '/' or '\\', but names"
+        " become folder names; use '-' instead"
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from splitter.campaign.load import load_campaign, locate_configs
-from splitter.campaign.machines import find_machine
+from splitter.campaign.machines import check_machine_name, find_machine
 from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.run.cpus import usable_cpus
 from splitter.run.dask import dask_engine
@@ -50,7 +50,8 @@ def run_jobs(
     if machine is None:
         name, share, cores = "all", all_jobs(plan), usable_cpus()
     else:
-        chosen = find_machine(campaign.machines, machine, str(campaign.configs.path))
+        name = check_machine_name(machine, "machine=")
+        chosen = find_machine(campaign.machines, name, str(campaign.configs.path))
         name, share, cores = (
             chosen.name,
             share_jobs(plan, plan.share_for(chosen.name)),

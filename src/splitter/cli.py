@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 from splitter.campaign.array import array_machines
 from splitter.campaign.digest import full_hex, group_digest
 from splitter.campaign.load import Campaign, load_campaign, locate_configs
-from splitter.campaign.machines import MACHINES_FILE, machine_for_hostname
+from splitter.campaign.machines import MACHINES_FILE, check_machine_name, machine_for_hostname
 from splitter.campaign.moves import Moves, PlanShape, plan_moves
 from splitter.campaign.plan import CALIBRATION_SAMPLE, owners
 from splitter.campaign.templates import default_machine_name, write_templates
@@ -586,9 +586,11 @@ def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
 
 def _calibrated_machine(campaign: Campaign, name: str | None) -> str:
     """--machine, else $SPLITTER_MACHINE, else the entry matching the hostname, else it."""
-    name = name or os.environ.get("SPLITTER_MACHINE")
-    if name:
-        return name
+    if name is not None:
+        return check_machine_name(name, "--machine")
+    named = os.environ.get("SPLITTER_MACHINE")
+    if named:
+        return check_machine_name(named, "SPLITTER_MACHINE")
     hostname = socket.gethostname()
     entry = machine_for_hostname(campaign.machines, hostname)
     return entry.name if entry is not None else default_machine_name(hostname)

@@ -21,7 +21,12 @@ from typing import Any
 
 from splitter.campaign.digest import group_digest
 from splitter.campaign.load import Campaign
-from splitter.campaign.machines import MACHINES_FILE, Machine
+from splitter.campaign.machines import (
+    MACHINES_FILE,
+    Machine,
+    check_machine_name,
+    machine_name_problem,
+)
 from splitter.campaign.plan import make_rescue_plan
 from splitter.errors import ConfigError, UsageError, VerificationError
 from splitter.merge.reportids import rescue_ids
@@ -87,6 +92,8 @@ def _survivors(
     source = campaign.configs.path / MACHINES_FILE
     known = {machine.name for machine in campaign.machines}
     if chosen is not None:
+        for name in chosen:
+            check_machine_name(name, "--machines")
         unknown = [name for name in chosen if name not in known]
         if unknown or not chosen:
             raise UsageError(
@@ -101,6 +108,13 @@ def _survivors(
             raise ConfigError(
                 f"{path} has a 'machines_seen' that is not a list of names; merge again"
             )
+        for name in seen:
+            problem = machine_name_problem(name)
+            if problem is not None:
+                raise ConfigError(
+                    f"{path} lists in 'machines_seen' a machine {name!r} that {problem}; merge"
+                    " again, or pass --machines with the names of the machines to rescue on"
+                )
         names, chosen_by = set(seen) & known, f"the machines whose folders {path} saw"
         if not names:
             raise UsageError(

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from splitter.campaign.load import Campaign
+from splitter.campaign.machines import check_machine_name
 from splitter.campaign.machinesfile import with_entry
 from splitter.campaign.plan import CALIBRATION_SAMPLE, all_jobs
 from splitter.errors import UsageError
@@ -156,7 +157,7 @@ def calibrate(
 
 def save_calibration(out: Path, calibration: Calibration) -> Path:
     """Write OUT/<machine>/calibration.json (write, then rename); return its path."""
-    folder = out / calibration.machine
+    folder = out / check_machine_name(calibration.machine, "the calibration")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / CALIBRATION_NAME
     write_manifest(path, calibration.as_json())
