@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from splitter.errors import ConfigError
-from splitter.store.lock import LOCK_NAME, FolderLock
+from splitter.store.lock import LOCK_NAME, FolderLock, locked_beside
 from test_run_e2e import ENTRY, rows, run, write_campaign
 
 
@@ -93,3 +93,21 @@ def test_a_second_run_on_a_folder_in_use_exits_2_and_a_killed_run_frees_it(
     assert resumed.returncode == 0, resumed.stderr
     recorded = sorted(int(row["job_id"]) for row in rows(tmp_path / "results" / "all"))
     assert recorded == list(range(40))  # every job once: no second writer interleaved
+
+
+def test_an_update_of_a_file_another_process_is_updating_waits_then_says_who(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "machines.json"
+    with (
+        locked_beside(path) as lock,
+        pytest.raises(ConfigError) as refused,
+        locked_beside(path, wait=0.1),
+    ):
+        pass
+    assert str(refused.value) == (
+        f"{path} is being updated by another process, which holds {lock}; wait for it to"
+        " finish, then run again"
+    )
+    with locked_beside(path, wait=0.1):
+        pass  # free again once the first let go

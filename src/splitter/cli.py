@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 
 from splitter.campaign.array import array_machines
 from splitter.campaign.digest import full_hex, group_digest
-from splitter.campaign.load import Campaign, load_campaign, locate_configs
+from splitter.campaign.load import EMBEDDED_ORIGIN, Campaign, load_campaign, locate_configs
 from splitter.campaign.machines import MACHINES_FILE, check_machine_name, machine_for_hostname
 from splitter.campaign.moves import Moves, PlanShape, plan_moves
 from splitter.campaign.plan import CALIBRATION_SAMPLE, owners
@@ -552,7 +552,12 @@ def _cmd_slurm_script(args: argparse.Namespace, program: Program) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
-    from splitter.run.calibrate import calibrate, save_calibration, update_machine_entry
+    from splitter.run.calibrate import (
+        calibrate,
+        check_updatable,
+        save_calibration,
+        update_machine_entry,
+    )
     from splitter.run.cpus import usable_cpus
     from splitter.run.local import LocalPool
 
@@ -560,6 +565,8 @@ def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
     assert program.job is not None
     campaign, _ = _campaign(args, program)
     machine = _calibrated_machine(campaign, args.machine)
+    if args.update:
+        _check_update(campaign, check_updatable)
     cores = usable_cpus()
     workers = args.workers or cores
     phases = "one worker" if workers == 1 else f"one worker then {workers}"
@@ -582,6 +589,16 @@ def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
             "host (and calibrate each of them, so all perfs are jobs/s of the same sample)"
         )
     return 0
+
+
+def _check_update(campaign: Campaign, check_updatable: Callable[[Path], None]) -> None:
+    """Before measuring: refuse an --update that could not be written."""
+    if campaign.configs.origin == EMBEDDED_ORIGIN:
+        raise UsageError(
+            "calibrate --update cannot change the configs embedded in this binary; pass"
+            " --configs DIR with a copy of them, or add the entry it prints by hand"
+        )
+    check_updatable(campaign.configs.path / MACHINES_FILE)
 
 
 def _calibrated_machine(campaign: Campaign, name: str | None) -> str:

@@ -12,17 +12,22 @@ included: a stale lock file never blocks a resume.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
 from splitter.errors import ConfigError
 
-__all__ = ["LOCK_NAME", "FolderLock"]
+__all__ = ["LOCK_NAME", "FolderLock", "locked_beside"]
 
 LOCK_NAME = "run.lock"
+UPDATE_WAIT_SECONDS = 30.0
+"""How long `locked_beside` waits for another process's update of the same file."""
 
 
 class FolderLock:
@@ -83,6 +88,31 @@ class FolderLock:
         traceback: TracebackType | None,
     ) -> None:
         self.release()
+
+
+@contextlib.contextmanager
+def locked_beside(path: Path, wait: float = UPDATE_WAIT_SECONDS) -> Iterator[Path]:
+    """Hold the exclusive lock of ``.<name>.lock`` beside ``path`` (yielded) while in the block.
+
+    For a read, change and rewrite of ``path`` that two processes may do at
+    once (``calibrate --update`` on one machines.json): the second waits for
+    the first, up to ``wait`` seconds, so neither update is lost. The lock
+    file stays: removing it would let a third process lock a new one.
+    """
+    lock = path.with_name(f".{path.name}.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        while not _try_lock(fd):
+            if time.monotonic() >= deadline:
+                raise ConfigError(
+                    f"{path} is being updated by another process, which holds {lock}; wait"
+                    " for it to finish, then run again"
+                )
+            time.sleep(0.02)
+        yield lock
+    finally:
+        os.close(fd)  # closing the descriptor releases the OS lock
 
 
 def _locked_fd(path: Path) -> int:
