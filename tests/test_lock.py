@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from splitter.errors import ConfigError
+from splitter.errors import ConfigError, describe_os_error
 from splitter.store.lock import LOCK_NAME, FolderLock, locked_beside
 from test_run_e2e import ENTRY, rows, run, write_campaign
 
@@ -111,3 +112,38 @@ def test_an_update_of_a_file_another_process_is_updating_waits_then_says_who(
     )
     with locked_beside(path, wait=0.1):
         pass  # free again once the first let go
+
+
+def test_a_full_disk_when_signing_the_lock_names_the_lock_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    folder = tmp_path / "out" / "alpha"
+    with FolderLock(folder) as lock:
+        monkeypatch.setattr(os, "write", full)
+        with pytest.raises(OSError) as caught:
+            lock.sign()
+    assert caught.value.filename == str(folder / LOCK_NAME)
+    assert describe_os_error(caught.value) == (
+        f"cannot use {folder / LOCK_NAME} (No space left on device); free some space, then"
+        " run the same command again (a run resumes where it stopped)"
+    )
+
+
+def test_a_full_disk_at_start_exits_2_with_one_sentence(tmp_path: Path) -> None:
+    # /dev/full refuses every write with ENOSPC, as a full disk does.
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full (Linux) to fill the disk at the lock")
+    write_campaign(tmp_path)
+    folder = tmp_path / "results" / "alpha"
+    folder.mkdir(parents=True)
+    (folder / LOCK_NAME).symlink_to("/dev/full")
+    done = run(tmp_path, "--machine", "alpha")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"campaign_main.py: error: cannot use {Path('results') / 'alpha' / LOCK_NAME} (No space"
+        " left on device); free some space, then run the same command again (a run resumes"
+        " where it stopped)"
+    )

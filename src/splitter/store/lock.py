@@ -57,9 +57,11 @@ class FolderLock:
     def sign(self) -> None:
         """Write this process's pid and host in the held lock file, for a refused run to show."""
         fd = self._held()
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, f"pid {os.getpid()} on host {socket.gethostname()}\n".encode())
+        text = f"pid {os.getpid()} on host {socket.gethostname()}\n".encode()
+        with _named(self.folder / LOCK_NAME):
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, text)
+            os.ftruncate(fd, len(text))
         self._signed = True
 
     def release(self) -> None:
@@ -119,7 +121,9 @@ def _locked_fd(path: Path) -> int:
     """An open descriptor of ``path`` holding its exclusive lock."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
     try:
-        if not _try_lock(fd):
+        with _named(path):
+            locked = _try_lock(fd)
+        if not locked:
             raise ConfigError(
                 f"{path.parent} is in use by another run ({_holder(fd)}); wait for it to end"
                 " or stop it, or pass another --out"
@@ -128,6 +132,21 @@ def _locked_fd(path: Path) -> int:
         os.close(fd)
         raise
     return fd
+
+
+@contextlib.contextmanager
+def _named(path: Path) -> Iterator[None]:
+    """Name ``path`` on an OSError of its descriptor (a full disk, no locks on NFS).
+
+    An error on a descriptor names no file, so the command line could not say
+    which one it is about; with the name it says so in one sentence.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
 def _holder(fd: int) -> str:

@@ -117,6 +117,8 @@ def read_manifest(folder: Path) -> dict[str, object]:
         raise _corrupt(path, f"is not valid JSON ({exc})") from exc
     except RecursionError:
         raise _corrupt(path, "is JSON nested too deeply to read") from None
+    except ValueError:  # an integer of more digits than Python converts (4,300)
+        raise _corrupt(path, "holds a number too long to read") from None
     if not isinstance(data, dict):
         kind = {list: "an array", str: "a string", bool: "a boolean"}.get(type(data), "a number")
         raise _corrupt(path, f"holds {'null' if data is None else kind}, not a JSON object")
