@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from splitter.errors import EXIT_INTERRUPTED, SplitterError, UsageError
+from splitter.run.cpus import usable_cpus
 from splitter.run.engine import JobSetup, LogSink
 from splitter.run.jobcall import one_line
 
@@ -38,7 +39,14 @@ CONNECT_TIMEOUT = 10.0
 # How long the client may try to reconnect before the run stops.
 LOST_AFTER = 5.0
 THREADS_REFRESH = 1.0
-_LOCAL = re.compile(r"local(?::(\d+))?")
+_LOCAL = re.compile(r"local(?::([0-9]{1,4}))?")
+# A scheduler: tcp:// or tls://, or no scheme (Dask's default, tcp), then
+# a host name, an IPv4 address or an [IPv6] address, and the port.
+_REMOTE = re.compile(r"(?:(?:tcp|tls)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):([0-9]{1,5})")
+_FORMS = (
+    "tcp://HOST:PORT or tls://HOST:PORT (a scheduler, like tcp://10.0.0.5:8786), HOST:PORT,"
+    " local (a cluster of this host's CPUs) or local:N (of N workers)"
+)
 
 Put = Callable[[str, Any], None]
 
@@ -68,25 +76,34 @@ def require_dask() -> None:
 
 def dask_engine(address: str | None, attempts: int = 3) -> DaskCluster | None:
     """The Dask engine for ``address`` (else $SPLITTER_DASK); None: use the local pool."""
+    given_by = "--dask" if address is not None else "SPLITTER_DASK"
     chosen = address if address is not None else os.environ.get("SPLITTER_DASK") or None
     if chosen is None:
         return None
+    parse_address(chosen, given_by)  # A bad value fails before anything is made.
     require_dask()
-    parse_address(chosen)  # A bad value fails before any folder is touched.
-    return DaskCluster(chosen, attempts)
+    return DaskCluster(chosen.strip(), attempts)
 
 
-def parse_address(text: str) -> tuple[str | None, int | None]:
-    """(scheduler address, None) or (None, local worker count) for ``local[:N]``."""
-    match = _LOCAL.fullmatch(text.strip())
-    if match is None:
-        if not text.strip():
-            raise UsageError("--dask needs a scheduler address (tcp://host:8786) or local[:N]")
-        return text.strip(), None
-    count = int(match.group(1)) if match.group(1) else len(os.sched_getaffinity(0))
-    if count < 1:
-        raise UsageError(f"--dask {text}: a local cluster needs at least 1 worker")
-    return None, count
+def parse_address(text: str, given_by: str = "--dask") -> tuple[str | None, int | None]:
+    """(scheduler address, None) or (None, local worker count) for ``local[:N]``.
+
+    Anything else is a UsageError naming ``given_by`` and the forms accepted, so
+    a typo never waits for a scheduler that cannot exist.
+    """
+    stripped = text.strip()
+    if not stripped:
+        raise UsageError(f"{given_by} needs a scheduler address or a local cluster: {_FORMS}")
+    local = _LOCAL.fullmatch(stripped)
+    if local is not None:
+        count = int(local.group(1)) if local.group(1) else usable_cpus()
+        if count < 1:
+            raise UsageError(f"{given_by} {stripped}: a local cluster needs at least 1 worker")
+        return None, count
+    remote = _REMOTE.fullmatch(stripped)
+    if remote is None or not 1 <= int(remote.group(1)) <= 65535:
+        raise UsageError(f"{given_by} {stripped[:80]!r} is not a Dask address; pass {_FORMS}")
+    return stripped, None
 
 
 @dataclass(frozen=True)
