@@ -12,8 +12,10 @@ from splitter.campaign.machines import check_machine_name, find_machine
 from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.run.cpus import usable_cpus
 from splitter.run.dask import dask_engine
+from splitter.run.engine import JobPool
 from splitter.run.local import LocalPool
 from splitter.run.runner import RunOptions, run_share
+from splitter.run.sendable import check_sendable
 from splitter.run.tally import RunSummary
 
 __all__ = ["run_jobs"]
@@ -63,4 +65,6 @@ def run_jobs(
         retry_failed=retry_failed, fresh=fresh, interactive=progress and sys.stderr.isatty(),
         manifest_extra=extra,
     )  # fmt: skip
+    pool = JobPool(campaign.items, campaign.keys, campaign.key)
+    check_sendable(job, pool, share, dask=engine is not None)
     return run_share(campaign, job, share, options, engine or LocalPool(options.workers))

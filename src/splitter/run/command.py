@@ -32,9 +32,11 @@ from splitter.errors import EXIT_OK, UsageError, VerificationError
 from splitter.merge.rescue import Rescue, describe, load_rescue
 from splitter.run.cpus import usable_cpus
 from splitter.run.dask import dask_engine
+from splitter.run.engine import JobPool
 from splitter.run.local import LocalPool
 from splitter.run.prompt import ask, ask_machine, confirm, say
 from splitter.run.runner import RunOptions, run_share
+from splitter.run.sendable import check_sendable
 from splitter.run.slurm import ArrayTask
 
 __all__ = ["RunRequest", "run_command"]
@@ -95,6 +97,9 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
     else:
         machine = _chosen(campaign, given, interactive)
         name, share = machine.name, share_jobs(plan, plan.share_for(machine.name))
+    # Before the question: a run that could not send its jobs would only fail later.
+    check_sendable(job, JobPool(campaign.items, campaign.keys, campaign.key), share,
+                   dask=engine is not None)  # fmt: skip
     _verify(request, plan.digest, name, len(share), plan.size, interactive)
     cores = machine.cores if machine else usable_cpus()
     if machine is not None and not request.whole_pool:

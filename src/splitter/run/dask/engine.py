@@ -26,8 +26,17 @@ from typing import Any
 from splitter.errors import SplitterError
 from splitter.run.dask.cluster import Connection, DaskCluster
 from splitter.run.dask.task import run_batch, unpack
-from splitter.run.engine import JobPool, JobSetup, LogSink, Received, Row, RunningJob
+from splitter.run.engine import (
+    BatchEntry,
+    JobPool,
+    JobSetup,
+    LogSink,
+    Received,
+    Row,
+    RunningJob,
+)
 from splitter.run.jobcall import one_line
+from splitter.run.sendable import split_sendable
 
 __all__ = ["TARGET_BATCH_SECONDS", "DaskEngine", "batch_size"]
 
@@ -108,6 +117,8 @@ class DaskEngine:
         self._seconds_per_job: float | None = None
         self._worker_seconds: dict[str, float] = {}
         self._connection: Connection | None = None
+        # Error rows of jobs whose item could not be sent, for the next step to return.
+        self._refused: Received = []
         # Whether batches of one wait for their worker's messages first (see
         # task.SUSPECT_FLUSH_SECONDS): once a worker has died, or from the start
         # when one death must never be counted against the wrong job.
@@ -133,7 +144,8 @@ class DaskEngine:
         try:
             self._connection.check()
             self._submit()
-            rows: Received = []
+            rows: Received = self._refused
+            self._refused = []
             try:
                 self._handle(*self._events.get(timeout=timeout), rows)
                 while True:
@@ -185,11 +197,27 @@ class DaskEngine:
                 return
             self._count += 1
             key = f"splitter-batch-{self._run}-{self._count}"
-            future = self._connection.submit(
-                run_batch, key, self._pool.batch(jobs), self._job_timeout, self._careful,
-                done=lambda _, key=key: self._put("done", key),
-            )  # fmt: skip
+            entries = self._pool.batch(jobs)
+            try:
+                future = self._send(key, entries)
+            except Exception:  # Dask could not serialize the batch: which items?
+                entries, refused = split_sendable(entries, by_value=True)
+                if not refused:
+                    raise
+                self._refused.extend(refused)
+                self._outstanding.difference_update(row[0] for row in refused)
+                if not entries:
+                    continue
+                jobs = [entry[0] for entry in entries]
+                future = self._send(key, entries)
             self._batches[key] = _Batch(key, jobs, future)
+
+    def _send(self, key: str, entries: list[BatchEntry]) -> Any:
+        assert self._connection is not None
+        return self._connection.submit(
+            run_batch, key, entries, self._job_timeout, self._careful,
+            done=lambda _, key=key: self._put("done", key),
+        )  # fmt: skip
 
     def _next_jobs(self) -> list[int]:
         """One suspect job alone, else the next batch of pending jobs."""
