@@ -150,6 +150,7 @@ class Connection:
         remote, local_workers = parse_address(address)
         self.address = address
         self._local: Any = None
+        self._logs = _RoutedLogs()
         try:
             if local_workers is not None:
                 self._local = _local_cluster(distributed, local_workers)
@@ -218,6 +219,38 @@ class Connection:
             with contextlib.suppress(Exception):
                 self._local.close(timeout=10)
             self._local = None
+        self._logs.restore()
+
+
+class _RoutedLogs:
+    """While connected, Dask's own loggers go to the run's log (log.zst), not to stderr.
+
+    distributed gives its loggers a stderr handler of their own and stops them
+    from propagating, so a lost scheduler printed dozens of traceback lines
+    before the run's sentence, and none reached log.zst. Here they propagate
+    to the run's handlers, whose console filter keeps them off the console
+    (`splitter.run.logs.FILE_ONLY_LOGGERS`); closing puts everything back.
+    """
+
+    NAMES = ("distributed", "distributed.client", "distributed.gc", "bokeh", "tornado",
+             "tornado.application")  # fmt: skip
+
+    def __init__(self) -> None:
+        self._saved: list[tuple[logging.Logger, list[logging.Handler], bool]] = []
+        for name in self.NAMES:
+            logger = logging.getLogger(name)
+            self._saved.append((logger, list(logger.handlers), logger.propagate))
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+            logger.propagate = True
+
+    def restore(self) -> None:
+        """Give each logger back its handlers and its propagation, once."""
+        for logger, handlers, propagate in self._saved:
+            for handler in handlers:
+                logger.addHandler(handler)
+            logger.propagate = propagate
+        self._saved = []
 
 
 def _local_cluster(distributed: Any, workers: int) -> Any:

@@ -36,6 +36,7 @@ from splitter.run.engine import (
     RunningJob,
 )
 from splitter.run.jobcall import one_line
+from splitter.run.logs import FILE_ONLY
 from splitter.run.sendable import split_sendable
 
 __all__ = ["TARGET_BATCH_SECONDS", "DaskEngine", "batch_size"]
@@ -153,7 +154,9 @@ class DaskEngine:
             except queue.Empty:
                 pass
             return rows
-        except SplitterError:
+        except SplitterError as exc:
+            # The console gets the sentence from the command line; the log says it too.
+            log.error("the run stops: %s", exc, extra=FILE_ONLY)
             self.kill()  # The runner stops on it: leave no batch running for nothing.
             raise
 
