@@ -130,9 +130,8 @@ def test_a_lost_scheduler_is_one_sentence_on_the_console_and_its_reason_is_in_th
     # distributed printed ~35 lines of its tracebacks here before the sentence.
     assert "Traceback" not in stderr
     assert not [line for line in stderr.splitlines() if "distributed" in line], stderr
-    assert stderr.strip().splitlines()[-1].startswith(
-        f"campaign_main.py: error: lost the connection to the Dask scheduler at {cluster.address}"
-    )
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("campaign_main.py: error: lost the connection to the Dask scheduler")
     log = log_text(tmp_path / "results" / "all")
     assert f"the run stops: lost the connection to the Dask scheduler at {cluster.address}" in log
     assert "distributed." in log  # its own records, tracebacks included, are kept there
