@@ -175,6 +175,10 @@ def _rescue_options(parser: argparse.ArgumentParser) -> None:
         "--machines", type=_names, metavar="A,B",
         help="with --rescue: plan over these machines (default: those the merge saw)",
     )  # fmt: skip
+    parser.add_argument(
+        "--force", action="store_true",
+        help="with --rescue: rescue even though the merge saw a host still running",
+    )  # fmt: skip
     if parser.prog.endswith(" run"):
         return  # run has its own --retry-failed, which also picks the failed ones
     parser.add_argument(
@@ -296,7 +300,9 @@ def _add_calibrate(commands: Any, tasks: bool) -> None:
     parser.add_argument(
         "--update", action="store_true", help="write this machine's entry into machines.json"
     )
-    parser.set_defaults(handler=_cmd_calibrate, rescue=None, machines=None, slurm_array=None)
+    parser.set_defaults(
+        handler=_cmd_calibrate, rescue=None, machines=None, force=False, slurm_array=None
+    )
 
 
 def _add_init(commands: Any) -> None:
@@ -388,6 +394,8 @@ def _campaign(
     """The campaign, narrowed to a rescue for plan and digest; and what chose its machines."""
     if args.machines is not None and args.rescue is None:
         raise UsageError("--machines chooses the machines of a rescue; pass it with --rescue M")
+    if args.force and args.rescue is None:
+        raise UsageError("--force lets a rescue start while a host runs; pass it with --rescue M")
     tasks = array_tasks if args.command == "run" else args.slurm_array
     machines = None if tasks is None else array_machines(tasks)
     campaign = load_campaign(
@@ -400,7 +408,9 @@ def _campaign(
         # A bad [tasks] section or a missing shell stops here, before anything is written.
         resolve_shell(task_settings(campaign.config, campaign.config_source))
     if args.command != "run" and args.rescue is not None:
-        rescue = load_rescue(campaign, args.rescue, args.retry_failed, args.machines)
+        rescue = load_rescue(
+            campaign, args.rescue, args.retry_failed, args.machines, force=args.force
+        )
         return rescue.campaign, rescue.chosen_by
     return campaign, None
 
@@ -532,7 +542,7 @@ def _cmd_run(args: argparse.Namespace, program: Program) -> int:
         machine=args.machine, whole_pool=args.all, yes=args.yes,
         expect_digest=args.expect_digest, out=args.out, workers=args.workers,
         retry_failed=args.retry_failed, fresh=args.fresh, rescue=args.rescue,
-        rescue_machines=args.machines, array=array,
+        rescue_machines=args.machines, rescue_force=args.force, array=array,
         stop_at_once=getattr(args, "tasks", None) is not None,
         dask=args.dask, dask_attempts=args.dask_attempts, reuse=tuple(args.reuse),
     )  # fmt: skip

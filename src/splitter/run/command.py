@@ -56,6 +56,8 @@ class RunRequest:
     fresh: bool
     rescue: Path | None
     rescue_machines: tuple[str, ...] | None = None
+    rescue_force: bool = False
+    """Rescue even though the merge saw a host still running."""
     array: ArrayTask | None = None
     """The Slurm array task this run is (its campaign planned over the array's tasks)."""
     stop_at_once: bool = False
@@ -73,8 +75,9 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
     folder_name: Callable[[str], str] = str
     if request.rescue is not None:
         rescue = load_rescue(
-            campaign, request.rescue, request.retry_failed, request.rescue_machines
-        )
+            campaign, request.rescue, request.retry_failed, request.rescue_machines,
+            force=request.rescue_force,
+        )  # fmt: skip
         campaign = rescue.campaign
         say(describe(rescue))
         _check_rescuer(campaign, _given_machine(request.machine), rescue)
