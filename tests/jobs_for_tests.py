@@ -61,5 +61,11 @@ def lambda_on_odd(x: int) -> dict[str, object]:
     return {"x": x, "f": lambda: 1} if x % 2 else {"x": x}
 
 
+def nap(x: int) -> int:
+    """A job that sleeps half a second."""
+    time.sleep(0.5)
+    return x
+
+
 def item_value(item: object) -> object:
     return getattr(item, "value", item)

@@ -10,6 +10,7 @@ from conftest import write_configs
 from splitter.campaign.array import array_machines, task_name
 from splitter.campaign.load import ConfigsLocation, load_campaign
 from splitter.campaign.machines import Machine
+from splitter.campaign.needs import Needs
 from splitter.errors import UsageError
 
 
@@ -19,6 +20,22 @@ def test_an_array_of_three_is_three_equal_machines_named_by_task() -> None:
         Machine("task-1", 1.0, 1),
         Machine("task-2", 1.0, 1),
     )
+
+
+def test_array_tasks_hold_the_most_any_kind_needs() -> None:
+    kinds = [
+        Needs(),
+        Needs(cores=4, tags=("cuda",)),
+        Needs(gpus=2, mem=8, resources=(("lic", 1),)),
+    ]
+    assert array_machines(2, kinds) == (
+        Machine("task-0", 1.0, 4, 2, 8, ("cuda",), (("lic", 1),)),
+        Machine("task-1", 1.0, 4, 2, 8, ("cuda",), (("lic", 1),)),
+    )
+
+
+def test_array_tasks_of_one_core_jobs_are_the_plain_tasks() -> None:
+    assert array_machines(3, [Needs()]) == array_machines(3)
 
 
 def test_task_names_count_from_zero() -> None:
@@ -43,7 +60,7 @@ def test_an_array_campaign_reads_no_machines_json(tmp_path: Path) -> None:
     ]
 
 
-def test_the_digest_covers_the_number_of_tasks_but_not_the_run_seed(tmp_path: Path) -> None:
+def test_the_digest_covers_the_number_of_tasks_but_not_the_campaign_seed(tmp_path: Path) -> None:
     where = ConfigsLocation(write_configs(tmp_path / "configs"), "--configs")
     two = load_campaign(where, range(10), machines=array_machines(2))
     three = load_campaign(where, range(10), machines=array_machines(3))
@@ -51,4 +68,4 @@ def test_the_digest_covers_the_number_of_tasks_but_not_the_run_seed(tmp_path: Pa
     local = load_campaign(where, range(10))
     assert three.plan.digest == again.plan.digest
     assert len({two.plan.digest, three.plan.digest, local.plan.digest}) == 3
-    assert two.run_seed == three.run_seed == local.run_seed
+    assert two.campaign_seed == three.campaign_seed == local.campaign_seed

@@ -64,7 +64,7 @@ def test_the_suggested_file_is_machines_json_one_entry_a_line() -> None:
 
 def test_the_console_lines_name_every_machine_and_both_makespans() -> None:
     assert capacity_lines(capacity_report(RUNS), "M/suggested-machines.json") == [
-        "capacity (this run of each host):",
+        "capacity (the runs of each host, added up):",
         "  alpha: declared perf x cores 2, observed 4 jobs/s, wall 10.0s, 0.0s after the earliest",
         "  beta: declared perf x cores 2, observed 2 jobs/s, wall 20.0s, 10.0s after the earliest",
         "makespan 20.0s, 13.3s with the observed rates; weights that fit them:"

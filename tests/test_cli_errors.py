@@ -17,7 +17,9 @@ from conftest import ENTRY, run_cli, write_configs, write_entry
 MACHINES_JSON = "configs/machines.json"
 SPLITTER_INI = "configs/splitter.ini"
 SHAPE = 'write it as {"name": [per_thread_perf, cores], ...}'
-KNOWN_RUNNER_OPTIONS = "nice, progress_interval, job_timeout, flush_interval"
+KNOWN_RUNNER_OPTIONS = (
+    "nice, progress_interval, job_timeout, flush_interval, pin_cores, enforce_mem"
+)
 
 
 def one_line_error(result: subprocess.CompletedProcess[str], exit_code: int = 2) -> str:
@@ -64,13 +66,13 @@ def one_line_error(result: subprocess.CompletedProcess[str], exit_code: int = 2)
         pytest.param(
             '{"alpha": [1.0, 2, 3]}',
             "machine 'alpha' has [1.0, 2, 3], but each machine must be "
-            "[per_thread_perf, cores], like [1.0, 8]",
+            '[per_thread_perf, cores], like [1.0, 8], or an object like {"perf": 1.0, "cores": 8}',
             id="three-values",
         ),
         pytest.param(
             '{"alpha": 8}',
             "machine 'alpha' has 8, but each machine must be [per_thread_perf, cores], "
-            "like [1.0, 8]",
+            'like [1.0, 8], or an object like {"perf": 1.0, "cores": 8}',
             id="not-a-list",
         ),
         pytest.param(

@@ -246,7 +246,8 @@ def test_init_writes_machines_json_for_this_host_and_splitter_ini(tmp_path: Path
     assert result.stdout.splitlines() == [
         "wrote X/machines.json",
         "wrote X/splitter.ini",
-        'next: list every machine in X/machines.json as "name": [per_thread_perf, cores], '
+        'next: list every machine in X/machines.json as "name": [per_thread_perf, cores] '
+        "(or in the long form of the second entry, with GPUs, memory and tags), "
         "add your own sections to X/splitter.ini, then copy the folder to every host",
     ]
     machines = json.loads((tmp_path / "X" / "machines.json").read_text())

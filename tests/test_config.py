@@ -35,6 +35,8 @@ DEFAULT_SETTINGS = RunnerSettings(
     progress_interval=30.0,
     job_timeout=None,
     flush_interval=1.0,
+    pin_cores=False,
+    enforce_mem=False,
 )
 DEFAULT_CONTENT = {
     "logging": {
@@ -47,8 +49,11 @@ DEFAULT_CONTENT = {
     "run": {
         "flush_interval": "1.0",
         "job_timeout": "0",
+        "enforce_mem": "false",
         "nice": "10",
+        "pin_cores": "false",
         "progress_interval": "30",
+        "seed": "0",
     },
 }
 SIZE_FORMS = (
@@ -153,6 +158,7 @@ def test_runner_options_override_their_defaults_one_by_one() -> None:
         "[logging]\nlevel = debug\nformat = %(levelname)s %(message)s\nmax_file_size = 1k\n"
         "per_job = yes\n[results]\ncolumns = alpha , beta,, score,\ncompression_level = 19\n"
         "[run]\nnice = 0\nprogress_interval = 2.5\njob_timeout = 600\nflush_interval = .25\n"
+        "pin_cores = on\nenforce_mem = yes\n"
     )
     assert settings_of(text) == RunnerSettings(
         log_level=logging.DEBUG,
@@ -165,6 +171,8 @@ def test_runner_options_override_their_defaults_one_by_one() -> None:
         progress_interval=2.5,
         job_timeout=600.0,
         flush_interval=0.25,
+        pin_cores=True,
+        enforce_mem=True,
     )
 
 
@@ -172,7 +180,7 @@ NO_FOO = (
     "log record fields (there is no %(foo)s; known: asctime, machine, levelname, name, message,"
     " processName, ...)"
 )
-OURS = "job_id, machine, status, start_time, duration, error, extra"
+OURS = "job_id, machine, status, start_time, duration, error, job_key, input, origin, extra"
 
 
 def test_the_reserved_columns_are_the_results_files_own() -> None:
@@ -196,6 +204,8 @@ def test_a_format_of_record_fields_and_machine_is_accepted() -> None:
         ("logging", "max_file_size", "0", "a size above 0, like 64MiB, 512k or 1G", "64MiB"),
         ("logging", "max_file_size", "lots", "a size above 0, like 64MiB, 512k or 1G", "64MiB"),
         ("logging", "per_job", "maybe", "true or false (or yes/no, on/off, 1/0)", "false"),
+        ("run", "pin_cores", "maybe", "true or false (or yes/no, on/off, 1/0)", "false"),
+        ("run", "enforce_mem", "2", "true or false (or yes/no, on/off, 1/0)", "false"),
         (
             "results",
             "columns",
@@ -257,8 +267,9 @@ def test_job_timeout_of_zero_means_none_and_fractions_are_kept() -> None:
 
 def test_unknown_runner_option_is_rejected_listing_the_known_ones() -> None:
     assert config_error("[run]\nnicety = 5\n") == (
-        f"{SOURCE}: [run] has no option 'nicety' (known: nice, progress_interval, job_timeout, "
-        "flush_interval); fix the spelling or move it to a section of your own"
+        f"{SOURCE}: [run] has no option 'nicety' (known: seed, nice, progress_interval, "
+        "job_timeout, flush_interval, pin_cores, enforce_mem); fix the spelling or move it to a"
+        " section of your own"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import os
@@ -13,6 +14,7 @@ from typing import Any, cast
 
 import pytest
 
+import splitter.run.dask
 from splitter.errors import UsageError
 from splitter.run.dask import task
 from splitter.run.dask.cluster import parse_address
@@ -271,3 +273,27 @@ def test_a_per_job_log_on_a_dask_worker_keeps_only_its_own_threads_lines() -> No
     finally:
         logger.removeHandler(collector)
     assert [line.split(" ", 1)[1] for line in collector.lines] == ["alpha mine"]
+
+
+def test_the_dask_modules_import_one_way_with_no_circle() -> None:
+    package = Path(splitter.run.dask.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for path in package.glob("*.py"):
+        imported: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+        prefix = "splitter.run.dask."
+        graph[path.stem] = {name[len(prefix) :] for name in imported if name.startswith(prefix)}
+    assert graph["cluster"] == set()
+    assert graph["engine"] == {"cluster", "task"}
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, f"import circle: {' -> '.join((*path, module))}"
+        for imported_module in graph.get(module, set()):
+            visit(imported_module, (*path, module))
+
+    for module in graph:
+        visit(module, ())

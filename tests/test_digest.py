@@ -20,7 +20,7 @@ from splitter.campaign.digest import (
     plan_digest,
     rescue_digest,
 )
-from splitter.campaign.machines import Machine
+from splitter.campaign.machines import Machine, parse_machines
 from splitter.errors import UsageError
 
 CONFIG = {"job": {"steps": "10"}, "run": {"workers": "2"}}
@@ -90,6 +90,24 @@ def test_plan_digest_changes_with_any_machine_or_their_order(machines: list[Mach
 
 def test_plan_digest_changes_with_the_campaign_seed() -> None:
     assert plan_digest(bytes(32), POOL, MACHINES) != plan_digest(SEED, POOL, MACHINES)
+
+
+def test_plan_digest_of_a_long_form_machine_with_only_cores_is_the_short_forms() -> None:
+    (long_form,) = parse_machines('{"alpha": {"perf": 2.0, "cores": 4}}', "m.json")
+    assert plan_digest(SEED, POOL, [long_form, MACHINES[1]]) == plan_digest(SEED, POOL, MACHINES)
+
+
+@pytest.mark.parametrize(
+    "alpha",
+    [
+        Machine("alpha", 2.0, 4, gpus=1),
+        Machine("alpha", 2.0, 4, mem=2**30),
+        Machine("alpha", 2.0, 4, tags=("cuda",)),
+        Machine("alpha", 2.0, 4, resources=(("licences", 2),)),
+    ],
+)
+def test_plan_digest_changes_with_any_capacity(alpha: Machine) -> None:
+    assert plan_digest(SEED, POOL, [alpha, MACHINES[1]]) != plan_digest(SEED, POOL, MACHINES)
 
 
 @given(st.lists(st.integers(0, 10**9), max_size=50), st.randoms())

@@ -84,13 +84,13 @@ def test_names_differing_only_in_case_are_rejected() -> None:
         ("8", "8"),
         ("[1.0]", "[1.0]"),
         ("[1.0, 8, 2]", "[1.0, 8, 2]"),
-        ('{"perf": 1}', '{"perf": 1}'),
+        ('"fast"', '"fast"'),
     ],
 )
 def test_value_that_is_not_a_pair_is_rejected(value: str, shown: str) -> None:
     assert parse_error(f'{{"alpha": {value}}}') == (
         f"{SOURCE}: machine 'alpha' has {shown}, but each machine must be "
-        "[per_thread_perf, cores], like [1.0, 8]"
+        '[per_thread_perf, cores], like [1.0, 8], or an object like {"perf": 1.0, "cores": 8}'
     )
 
 
@@ -307,6 +307,161 @@ def test_full_hostname_is_preferred_over_its_first_label() -> None:
 def test_unknown_hostname_matches_no_machine() -> None:
     assert machine_for_hostname((ALPHA, BETA), "delta.example.org") is None
     assert machine_for_hostname((ALPHA, BETA), "") is None
+
+
+# The long form: what a machine holds besides its cores.
+
+
+def test_long_form_declares_gpus_mem_tags_and_named_counts() -> None:
+    text = (
+        '{"alpha": {"perf": 1.0, "cores": 8, "gpus": 2, "mem": "64G", '
+        '"tags": ["openfoam", "cuda"], "licences": 4}}'
+    )
+    assert parse_machines(text, SOURCE) == (
+        Machine("alpha", 1.0, 8, 2, 64 * 2**30, ("cuda", "openfoam"), (("licences", 4),)),
+    )
+
+
+def test_long_form_with_only_perf_and_cores_is_the_short_form() -> None:
+    (machine,) = parse_machines('{"alpha": {"perf": 1.0, "cores": 8}}', SOURCE)
+    assert machine == ALPHA
+    assert machine.cores_only
+    assert machine.weight == 8.0
+
+
+def test_long_and_short_forms_mix_in_one_file() -> None:
+    text = '{"alpha": [1.0, 8], "beta": {"perf": 2.5, "cores": 4, "gpus": 1}}'
+    assert parse_machines(text, SOURCE) == (ALPHA, Machine("beta", 2.5, 4, gpus=1))
+
+
+def test_mem_counts_in_1024s_or_in_1000s_with_b() -> None:
+    text = (
+        '{"a": {"perf": 1, "cores": 1, "mem": "1.5G"}, "b": {"perf": 1, "cores": 1, "mem": "8GB"}}'
+    )
+    assert [machine.mem for machine in parse_machines(text, SOURCE)] == [3 * 2**29, 8 * 10**9]
+
+
+def test_named_counts_of_zero_are_left_out() -> None:
+    (machine,) = parse_machines('{"alpha": {"perf": 1, "cores": 2, "licences": 0}}', SOURCE)
+    assert machine.resources == ()
+
+
+def test_capacity_lists_every_count() -> None:
+    machine = Machine("alpha", 1.0, 8, 2, 1024, ("cuda",), (("licences", 4),))
+    assert machine.capacity() == {"cores": 8, "gpus": 2, "mem": 1024, "licences": 4}
+    assert machine.describe(["cores", "gpus", "mem"], tags=True) == (
+        "cores=8 gpus=2 mem=1K tags=cuda"
+    )
+
+
+LONG_FORM_ERRORS = [
+    pytest.param(
+        '{"perf": 1.0}',
+        "machine 'alpha' has no 'cores'; every machine gives perf and cores, "
+        'like {"cores": 8, ...}',
+        id="no-cores",
+    ),
+    pytest.param(
+        '{"cores": 8}',
+        "machine 'alpha' has no 'perf'; every machine gives perf and cores, "
+        'like {"perf": 1.0, ...}',
+        id="no-perf",
+    ),
+    pytest.param(
+        '{"perf": 1.0, "cores": 8, "cores": 4}',
+        "machine 'alpha' lists 'cores' twice; keep one 'cores'",
+        id="field-twice",
+    ),
+    pytest.param(
+        '{"perf": "fast", "cores": 8}',
+        'machine \'alpha\' has perf "fast", but perf must be a number, like "perf": 1.5',
+        id="perf-text",
+    ),
+    pytest.param(
+        '{"perf": 1.0, "cores": 2.5}',
+        "machine 'alpha' has cores 2.5, but cores must be a positive whole number, "
+        'like "cores": 8',
+        id="fractional-cores",
+    ),
+    pytest.param(
+        '{"perf": 1.0, "cores": 8, "gpus": -1}',
+        "machine 'alpha' has gpus -1, but gpus must be a whole number, 0 or more, "
+        'like "gpus": 2',
+        id="negative-gpus",
+    ),
+    pytest.param(
+        '{"perf": 1.0, "cores": 8, "gpus": "2"}',
+        "machine 'alpha' has gpus \"2\", but gpus must be a whole number, 0 or more, "
+        'like "gpus": 2',
+        id="gpus-text",
+    ),
+    pytest.param(
+        '{"perf": 1.0, "cores": 8, "mem": "8 gigs"}',
+        "machine 'alpha' has mem \"8 gigs\", but mem must be a size with a unit, like "
+        '"mem": "64G" (K, M, G, T count in 1024s, KB, MB, GB, TB in 1000s)',
+        id="unknown-unit",
+    ),
+    pytest.param(
+        '{"perf": 1.0, "cores": 8, "mem": 64}',
+        "machine 'alpha' has mem 64, but mem must be a size with a unit, like "
+        '"mem": "64G" (K, M, G, T count in 1024s, KB, MB, GB, TB in 1000s)',
+        id="mem-without-unit",
+    ),
+    pytest.param(
+        '{"perf": 1.0, "cores": 8, "tags": "openfoam"}',
+        "machine 'alpha' has tags \"openfoam\", but tags must be a list of names (letters, "
+        "digits, '.', '_', '+' and '-'), like \"tags\": [\"openfoam\"]",
+        id="tags-not-a-list",
+    ),
+    pytest.param(
+        '{"perf": 1.0, "cores": 8, "tags": ["open foam"]}',
+        "machine 'alpha' has tags [\"open foam\"], but tags must be a list of names (letters, "
+        "digits, '.', '_', '+' and '-'), like \"tags\": [\"openfoam\"]",
+        id="tag-with-space",
+    ),
+    pytest.param(
+        '{"perf": 1.0, "cores": 8, "licences": 2.5}',
+        "machine 'alpha' has licences 2.5, but every field besides perf, cores, gpus, mem "
+        'and tags is a named count, a whole number 0 or more, like "licences": 4',
+        id="fractional-count",
+    ),
+    pytest.param(
+        '{"perf": 1.0, "cores": 8, "note": "fast box"}',
+        "machine 'alpha' has note \"fast box\", but every field besides perf, cores, gpus, "
+        'mem and tags is a named count, a whole number 0 or more, like "note": 4',
+        id="text-count",
+    ),
+    pytest.param(
+        '{"perf": 1.0, "cores": 8, "GPUs": 2}',
+        "machine 'alpha' has a count named 'GPUs', which reads like gpus; "
+        "write gpus in lower case",
+        id="field-in-capitals",
+    ),
+    pytest.param(
+        '{"perf": 1.0, "cores": 8, "my licence": 2}',
+        "machine 'alpha' has a count named 'my licence', which is not a name of letters, "
+        "digits and '_' starting with a letter (it becomes an environment variable); "
+        "rename it, like licences",
+        id="count-name-with-space",
+    ),
+    pytest.param(
+        '{"perf": 1.0, "cores": 8, "lic": 2, "LIC": 1}',
+        "machine 'alpha' has counts 'lic' and 'LIC', which differ only in letter case "
+        "(both would be one environment variable); keep one",
+        id="counts-differing-in-case",
+    ),
+    pytest.param(
+        '{"perf": 1e300, "cores": 8, "mem": "1P"}',
+        "machine 'alpha' has perf x mem too large to compute with; give perf relative to "
+        "your slowest machine, like [1.0, 8]",
+        id="perf-times-mem-overflows",
+    ),
+]
+
+
+@pytest.mark.parametrize(("entry", "message"), LONG_FORM_ERRORS)
+def test_long_form_errors_name_the_machine_and_the_fix(entry: str, message: str) -> None:
+    assert parse_error(f'{{"alpha": {entry}}}') == f"{SOURCE}: {message}"
 
 
 def test_a_name_from_outside_machines_json_is_checked_as_its_names_and_says_where() -> None:

@@ -114,3 +114,15 @@ def test_a_read_only_configs_folder_says_so_and_what_to_do(
             " --update where that folder is writable"
         )
     assert path.read_text() == TEXT
+
+
+def test_a_long_form_entry_keeps_the_fields_calibrate_does_not_measure() -> None:
+    text = (
+        '{"alpha": [1.0, 2], "beta": {"perf": 1.5, "gpus": 2, "cores": 4, "mem": "64G", '
+        '"tags": ["cuda"], "licences": 3}}'
+    )
+    new = with_entry(text, "m.json", "beta", 2.75, 6)
+    assert new == (
+        '{\n  "alpha": [1.0, 2],\n  "beta": {"perf": 2.75, "gpus": 2, "cores": 6, '
+        '"mem": "64G", "tags": ["cuda"], "licences": 3}\n}\n'
+    )

@@ -567,3 +567,31 @@ def test_a_failing_reduce_exits_1_naming_the_job_and_keeps_the_merged_files(
     assert sorted(p.name for p in out.iterdir()) == ["log.zst", "report.json", "results.csv.zst"]
     assert cli([*argv, "--force"], reduce_program(lambda total, row: total + 1, 0)) == 0
     assert (out / "reduce.json").read_text() == "5\n"
+
+
+def _strict_json(text: str) -> Any:
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_nan_or_infinity_in_a_manifest_never_reaches_report_json(
+    tmp_path: Path, value: float
+) -> None:
+    host = make_host(tmp_path / "alpha", "alpha", ok_rows(range(6)))
+    _edit_manifest(host, perf=value, cores=2, busy_seconds=value, jobs_done=6,
+                   wall_seconds=value, rate_jobs_per_s=value)  # fmt: skip
+    merge_folders([host], tmp_path / "out")
+    written = _strict_json((tmp_path / "out" / "report.json").read_text())
+    assert "capacity" not in written  # no finite wall time: nothing observed
+    assert written["machines"][0]["wall_seconds"] == 1200.0  # from started and ended
+
+
+def test_a_start_time_of_nan_gives_no_wall_time_not_nan(tmp_path: Path) -> None:
+    host = make_host(tmp_path / "alpha", "alpha", [(0, "ok", float("nan"), {"value": 1})],
+                     total=1, ended=None)  # fmt: skip
+    merge_folders([host], tmp_path / "out")
+    written = _strict_json((tmp_path / "out" / "report.json").read_text())
+    assert written["machines"][0]["wall_seconds"] is None

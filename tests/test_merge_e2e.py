@@ -70,7 +70,7 @@ def test_merging_three_hosts_equals_a_single_host_run(campaign: Path) -> None:
         "merged 3 folders (alpha, beta, gamma): 30 expected, 28 ok,"
         " 2 failed (1 error, 1 crashed), 0 missing; written to M"
     )
-    assert capacity == "capacity (this run of each host):"
+    assert capacity == "capacity (the runs of each host, added up):"
     assert [line.split(":")[0] for line in lines[:3]] == ["  alpha", "  beta", "  gamma"]
     header, *rows = merged_rows(campaign / "M" / "results.csv.zst")
     merged = by_job(rows, header)

@@ -9,6 +9,7 @@ import pytest
 
 from splitter.errors import ConfigError
 from splitter.report.build import write_report
+from splitter.report.sources import MARKER
 from splitter.store.frames import FrameWriter
 
 HEADER = b"job_id,machine,status,start_time,duration,error,value\n"
@@ -53,11 +54,14 @@ def test_an_unreadable_input_manifest_is_a_warning_in_the_page(tmp_path: Path) -
     assert result.path.read_text(encoding="utf-8").count("left out ") == 1
 
 
+OLD_REPORT = f"<!DOCTYPE html>\n<html><head>\n{MARKER}\n</head><body>old</body></html>\n"
+
+
 def test_the_report_replaces_an_older_one_whole(tmp_path: Path) -> None:
     merged = merged_folder(tmp_path / "merged", b"0,alpha,ok,1.0,2.0,,x\n")
-    (merged / "report.html").write_text("old")
+    (merged / "report.html").write_text(OLD_REPORT)
     write_report(merged, tmp_path / "out" / "r.html")
-    assert (merged / "report.html").read_text() == "old"
+    assert (merged / "report.html").read_text() == OLD_REPORT
     write_report(merged)
     assert (merged / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert sorted(path.name for path in merged.iterdir()) == [
@@ -70,7 +74,8 @@ def test_a_report_json_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         write_report(merged)
     assert str(caught.value) == (
-        f"{merged / 'report.json'} is not a JSON object; merge again with --force to rewrite it"
+        f"{merged / 'report.json'} holds an array, not a JSON object; merge again with --force"
+        " to rewrite it"
     )
 
 
@@ -83,6 +88,6 @@ def test_many_jobs_are_drawn_as_finished_over_time_lines(tmp_path: Path) -> None
     page = result.path.read_text(encoding="utf-8")
     assert (
         "2,001 jobs are too many to draw one by one (more than 2,000): each line counts a"
-        " host&#x27;s jobs finished over time."
+        " host&#x27;s jobs finished over time; the runs are listed under The campaign."
     ) in page
-    assert page.count("<svg") == 3
+    assert page.count("<svg") == 4  # timeline, throughput, durations, the values

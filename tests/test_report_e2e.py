@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -37,22 +38,27 @@ def test_report_command_writes_to_out(campaign: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"report of {SIZE} jobs written to pictures/campaign.html\n"
     page = (campaign / "pictures" / "campaign.html").read_text(encoding="utf-8")
-    for title in ("Machines", "Timeline", "Throughput per host", "Declared vs observed capacity",
-                  "Job durations", "Failures", "Slowest jobs"):  # fmt: skip
+    for title in ("The campaign", "Machines", "Timeline", "Throughput per host",
+                  "Declared vs observed capacity", "Job durations", "Results", "Failures",
+                  "Slowest jobs", "Versions"):  # fmt: skip
         assert f"<h2>{title}</h2>" in page
-    # Timeline, throughput, declared vs observed capacity (the manifests carry it), durations.
-    assert page.count("<svg") == 4
+    # Timeline, throughput, declared vs observed capacity (the manifests carry it), durations,
+    # the result values.
+    assert page.count("<svg") == 5
 
 
-def test_report_counts_the_failures_by_message(campaign: Path) -> None:
+def test_report_groups_the_failures_by_message_with_numbers_masked(campaign: Path) -> None:
     page = (campaign / "merged" / "report.html").read_text(encoding="utf-8")
-    for job in FAILING:
-        row = re.search(
-            rf"<tr><td class=\"n\">1</td><td>error</td><td><code>ValueError: job {job} refuses"
-            rf"[^<]*</code></td><td>{job}</td></tr>",
-            page,
-        )
-        assert row is not None, job
+    first = FAILING[0]
+    assert (
+        f'<tr><td class="n">{len(FAILING)}</td><td>error</td><td><code>ValueError: job N refuses'
+        f" second line</code></td><td><code>ValueError: job {first} refuses second line</code>"
+        f"</td><td>{', '.join(map(str, FAILING))}</td><td><code>{first}</code></td></tr>"
+    ) in page
+    assert (
+        f'<tr><td><code>ValueError</code></td><td class="n">{len(FAILING)}</td>'
+        '<td class="n">1</td></tr>'
+    ) in page
 
 
 def test_report_names_the_versions_that_made_it(campaign: Path) -> None:
@@ -97,9 +103,12 @@ def test_report_without_matplotlib_says_how_to_install_it(campaign: Path, tmp_pa
 
 
 def _with_manifest_fields(campaign: Path, fields: dict[str, dict[str, object]]) -> None:
+    """Older manifests, with no history of runs: `fields` are their only run's."""
     for machine, extra in fields.items():
         path = campaign / "out" / machine / "manifest.json"
-        path.write_text(json.dumps({**json.loads(path.read_text()), **extra}))
+        manifest = {**json.loads(path.read_text()), **extra}
+        del manifest["runs"]
+        path.write_text(json.dumps(manifest))
 
 
 def test_declared_capacity_from_the_manifests_is_drawn(campaign: Path, tmp_path: Path) -> None:
@@ -119,7 +128,7 @@ def test_declared_capacity_from_the_manifests_is_drawn(campaign: Path, tmp_path:
     done = run_module(["report", "merged", "--out", "declared.html"], campaign)
     assert done.returncode == 0, done.stderr
     page = (campaign / "declared.html").read_text(encoding="utf-8")
-    assert page.count("<svg") == 4
+    assert page.count("<svg") == 5
     for machine, declared, observed in (("alpha", "2", "6"), ("beta", "3", "9")):
         assert (
             f'<tr><td>{machine}</td><td class="n">{declared}</td><td class="n">{observed}</td>'
@@ -142,7 +151,7 @@ def test_declared_capacity_from_report_json_comes_first(campaign: Path) -> None:
     done = run_module(["report", "with-capacity"], campaign)
     assert done.returncode == 0, done.stderr
     page = (copy / "report.html").read_text(encoding="utf-8")
-    assert page.count("<svg") == 4
+    assert page.count("<svg") == 5
     assert (
         '<tr><td>beta</td><td class="n">3</td><td class="n">30</td><td>report.json</td></tr>'
         in page
@@ -157,3 +166,55 @@ def test_merge_report_with_missing_jobs_still_writes_it_and_exits_4(campaign: Pa
     missing = len(report["missing"])
     assert missing > 0
     assert f'<span class="bad">{missing} missing</span>' in page
+
+
+def _replace(path: Path, kind: str) -> str:
+    """Put a FIFO, /dev/zero or an 8 GiB sparse file at `path`; what the error says it is."""
+    path.unlink(missing_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+        return "is a FIFO (named pipe), not a regular file; splitter reads only the files it wrote"
+    if kind == "zero":
+        path.symlink_to("/dev/zero")
+        return "is a device, not a regular file; splitter reads only the files it wrote"
+    with path.open("wb") as f:
+        f.truncate(8 << 30)
+    if path.name == "report.json":
+        return "is larger than 256 MiB, more than splitter ever writes there"
+    if path.suffix == ".zst":
+        return r"is not a zstd file (it starts with b'\x00\x00\x00\x00')"
+    return "has no splitter results header (its first line is '\\x00"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "sparse"])
+@pytest.mark.parametrize("name", ["report.json", "results.csv.zst", "results.csv"])
+def test_report_of_a_fifo_a_device_or_a_huge_file_exits_2_at_once(
+    campaign: Path, tmp_path: Path, name: str, kind: str
+) -> None:
+    merged = shutil.copytree(campaign / "merged", tmp_path / "merged")
+    if name == "results.csv":  # a `merge --plain` folder
+        (merged / "results.csv.zst").unlink()
+    problem = _replace(merged / name, kind)
+    done = run_module(["report", str(merged)], tmp_path, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"splitter: error: {merged / name} {problem}"), done.stderr
+    assert len(done.stderr.splitlines()) == 1
+
+
+def test_report_refuses_an_out_that_is_a_hosts_results(campaign: Path) -> None:
+    results = campaign / "out" / "alpha" / "results.csv.zst"
+    before = results.read_bytes()
+    done = run_module(["report", "merged", "--out", "out/alpha/results.csv.zst"], campaign)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "splitter: error: out/alpha/results.csv.zst exists and is not a report that `splitter"
+        " report` wrote; pass an --out that is new or an earlier report, or move that file"
+        " aside\n"
+    )
+    assert results.read_bytes() == before
+
+
+def test_report_replaces_the_report_it_wrote_before(campaign: Path) -> None:
+    done = run_module(["report", "merged"], campaign)  # merge --report wrote the first one
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"report of {SIZE} jobs written to {Path('merged') / 'report.html'}\n"

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from test_run_e2e import ENTRY, rows, run, write_campaign
 
 
@@ -143,6 +145,56 @@ def test_a_hand_edited_report_with_a_bad_job_id_exits_2_naming_it(tmp_path: Path
     assert refused.stderr.splitlines()[-1] == (
         "campaign_main.py: error: merged/report.json lists 600 in 'missing', which is not a job"
         " id of this campaign (a whole number from 0 to 23); merge again to rewrite the report"
+    )
+
+
+def _replace_report(report: Path, kind: str) -> str:
+    """Put a FIFO, /dev/zero or an 8 GiB sparse file at `report`; what the error says it is."""
+    if kind == "fifo":
+        os.mkfifo(report)
+        return "is a FIFO (named pipe), not a regular file; splitter reads only the files it"
+    if kind == "zero":
+        report.symlink_to("/dev/zero")
+        return "is a device, not a regular file; splitter reads only the files it wrote"
+    with report.open("wb") as f:
+        f.truncate(8 << 30)
+    return "is larger than 256 MiB, more than splitter ever writes there; merge again"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "sparse"])
+@pytest.mark.parametrize("command", ["plan", "run"])
+def test_a_rescue_report_that_is_a_fifo_a_device_or_huge_exits_2_at_once(
+    tmp_path: Path, kind: str, command: str
+) -> None:
+    write_campaign(tmp_path)
+    (tmp_path / "merged").mkdir()
+    problem = _replace_report(tmp_path / "merged" / "report.json", kind)
+    done = subprocess.run(
+        [sys.executable, str(ENTRY), command, "--configs", "configs", "--rescue", "merged",
+         *(["--yes", "--machine", "alpha"] if command == "run" else [])],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        env={**os.environ, "CAMPAIGN_SIZE": "24"},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith(
+        f"campaign_main.py: error: merged{os.sep}report.json {problem}"
+    ), done.stderr
+
+
+def test_a_rescue_report_without_a_digest_is_one_sentence(tmp_path: Path) -> None:
+    write_campaign(tmp_path)
+    assert run(tmp_path, "--machine", "alpha").returncode == 0
+    assert merge(tmp_path, "merged", tmp_path / "results" / "alpha").returncode == 4
+    report_path = tmp_path / "merged" / "report.json"
+    report = json.loads(report_path.read_text())
+    del report["digest"]
+    report_path.write_text(json.dumps(report))
+    refused = run(tmp_path, "--machine", "beta", "--rescue", "merged")
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines()[-1] == (
+        f"campaign_main.py: error: merged{os.sep}report.json has no 'digest' of 64 hex digits,"
+        " so it names no plan; merge again"
     )
 
 

@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from splitter.campaign.needs import Needs
 from splitter.errors import UsageError
-from splitter.run.slurm_script import ArrayScript, entry_command, render_script
+from splitter.run.slurm_script import (
+    ArrayScript,
+    TaskResources,
+    entry_command,
+    render_script,
+    task_resources,
+)
 
 DIGEST = bytes(range(32))
 HEX = DIGEST.hex()
@@ -111,3 +118,36 @@ def test_a_frozen_splitter_cannot_run_a_script_without_python() -> None:
         "PATH (an interpreter with splitter installed, as the nodes see it), or build the "
         "script into a binary with `make exe ENTRY=main.py` and pass that"
     )
+
+
+GIB = 2**30
+
+
+def test_task_resources_without_needs_are_the_cpus_asked_for() -> None:
+    assert task_resources([Needs()], 4) == TaskResources(cpus=4)
+    assert task_resources([], 1) == TaskResources(cpus=1)
+
+
+def test_each_task_holds_the_most_any_kind_needs() -> None:
+    kinds = [Needs(cores=8), Needs(cores=2, gpus=1, mem=4 * GIB), Needs(mem=GIB)]
+    # 8 cpus: 8 one-core jobs at once need 8 GiB; the GPU jobs run one at a time.
+    assert task_resources(kinds, 2) == TaskResources(cpus=8, gpus=1, mem=8 * GIB)
+
+
+def test_gres_and_mem_come_with_the_reason_in_the_script() -> None:
+    lines = render_script(script(cpus=8, gpus=2, mem=12 * GIB + 1)).split("\n")
+    assert lines[11:15] == [
+        "# Every task asks for the most any kind of job needs: the tasks are the equal",
+        "# machines of one plan, each running a share of every kind, so each must hold",
+        "# every kind (one array per kind would be one plan per kind, each with its own",
+        "# digest and merge). --mem is enough for as many jobs as its cpus and GPUs run at once.",
+    ]
+    assert lines[17:20] == [
+        "#SBATCH --cpus-per-task=8",
+        "#SBATCH --gres=gpu:2",
+        "#SBATCH --mem=12289M",
+    ]
+
+
+def test_mem_in_whole_gibibytes_is_written_in_g() -> None:
+    assert "#SBATCH --mem=8G\n" in render_script(script(mem=8 * GIB))

@@ -46,10 +46,13 @@ def test_default_machine_name_is_always_valid(hostname: str) -> None:
 
 def test_machines_template_lists_this_host_then_a_placeholder() -> None:
     text = machines_template("lab1.example.org", 12)
-    assert text == '{\n  "lab1": [1.0, 12],\n  "other-host": [1.0, 4]\n}\n'
+    assert text == (
+        '{\n  "lab1": [1.0, 12],\n'
+        '  "other-host": {"perf": 1.0, "cores": 4, "gpus": 0, "mem": "16G", "tags": []}\n}\n'
+    )
     assert parse_machines(text, "machines.json") == (
         Machine("lab1", 1.0, 12),
-        Machine("other-host", 1.0, 4),
+        Machine("other-host", 1.0, 4, mem=16 * 2**30),
     )
 
 
@@ -57,7 +60,7 @@ def test_machines_template_placeholder_avoids_this_hosts_name() -> None:
     text = machines_template("Other-Host", 2)
     assert parse_machines(text, "machines.json") == (
         Machine("Other-Host", 1.0, 2),
-        Machine("another-host", 1.0, 4),
+        Machine("another-host", 1.0, 4, mem=16 * 2**30),
     )
 
 
@@ -89,7 +92,7 @@ def test_config_template_explains_every_runner_option() -> None:
     lines = config_template().splitlines()
     options = [index for index, line in enumerate(lines) if " = " in line or line.endswith(" =")]
     runner_options = [index for index in options if not lines[index].startswith("steps")]
-    assert len(runner_options) == 10
+    assert len(runner_options) == 17
     assert all(lines[index - 1].startswith("# ") for index in runner_options)
 
 
@@ -101,7 +104,7 @@ def test_write_templates_writes_both_files_into_a_new_folder(tmp_path: Path) -> 
     )
     assert load_machines(folder / "machines.json") == (
         Machine("lab1", 1.0, 8),
-        Machine("other-host", 1.0, 4),
+        Machine("other-host", 1.0, 4, mem=16 * 2**30),
     )
     assert load_config(folder / "splitter.ini").getint("job", "steps") == 100
 

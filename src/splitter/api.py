@@ -9,6 +9,7 @@ from typing import Any
 
 from splitter.campaign.load import load_campaign, locate_configs
 from splitter.campaign.machines import check_machine_name, find_machine
+from splitter.campaign.needs import NeedsSpec, needs_of
 from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.run.cpus import usable_cpus
 from splitter.run.dask import dask_engine
@@ -35,6 +36,8 @@ def run_jobs(
     progress: bool = False,
     dask: str | None = None,
     dask_attempts: int = 3,
+    reuse: tuple[str | Path, ...] = (),
+    needs: NeedsSpec = None,
 ) -> RunSummary:
     """Run ``machine``'s share of ``pool`` (the whole pool when ``machine`` is None).
 
@@ -43,10 +46,15 @@ def run_jobs(
     pool). Raises ``SplitterError`` subclasses for problems a user can fix;
     ``summary.exit_code`` is what the command would exit with. ``dask`` (a
     scheduler address or ``local[:N]``; else $SPLITTER_DASK) runs the jobs on a
-    Dask cluster, as ``run --dask`` does.
+    Dask cluster, as ``run --dask`` does. ``reuse`` names folders of the same
+    splitter.ini whose ok rows are copied instead of run, as ``run --reuse``.
+    ``needs`` is what each job holds while it runs, as for ``splitter.main``: one
+    dict for every job or a function of the item returning one.
     """
     engine = dask_engine(dask, dask_attempts)
     campaign = load_campaign(locate_configs(Path(configs) if configs else None), pool, key)
+    if needs is not None:
+        needs_of(campaign.items, needs)  # bad needs stop here, before anything runs
     plan = campaign.plan
     extra: tuple[tuple[str, object], ...] = (("all", machine is None),)
     if machine is None:
@@ -63,7 +71,7 @@ def run_jobs(
     options = RunOptions(
         out=Path(out), machine=name, workers=workers or cores,
         retry_failed=retry_failed, fresh=fresh, interactive=progress and sys.stderr.isatty(),
-        manifest_extra=extra,
+        manifest_extra=extra, reuse=tuple(Path(folder) for folder in reuse),
     )  # fmt: skip
     pool = JobPool(campaign.items, campaign.keys, campaign.key)
     check_sendable(job, pool, share, dask=engine is not None)

@@ -27,6 +27,7 @@ from splitter.campaign.digest import full_hex, group_digest
 from splitter.campaign.load import EMBEDDED_ORIGIN, Campaign, load_campaign, locate_configs
 from splitter.campaign.machines import MACHINES_FILE, check_machine_name, machine_for_hostname
 from splitter.campaign.moves import Moves, PlanShape, plan_moves
+from splitter.campaign.needs import NeedsSpec, needs_of
 from splitter.campaign.plan import CALIBRATION_SAMPLE, owners
 from splitter.campaign.templates import default_machine_name, write_templates
 from splitter.campaign.view import plan_json, plan_table
@@ -45,7 +46,9 @@ from splitter.version import __version__
 __all__ = ["console_main", "main"]
 
 POOL_COMMANDS = ("run", "plan", "digest", "calibrate")
-TOOL_COMMANDS = ("init", "merge", "status", "report", "slurm-script")
+TOOL_COMMANDS = (
+    "init", "merge", "status", "report", "slurm-script", "pause", "continue", "workers",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class Program:
     key: Callable[[Any], Any] | None = None
     reduce: Callable[[Any, dict[str, Any]], Any] | None = None
     initial: Any = None
+    needs: NeedsSpec = None
 
 
 def main(
@@ -66,9 +70,15 @@ def main(
     key: Callable[[Any], Any] | None = None,
     reduce: Callable[[Any, dict[str, Any]], Any] | None = None,
     initial: Any = None,
+    needs: NeedsSpec = None,
     argv: Sequence[str] | None = None,
 ) -> NoReturn:
     """The whole command line for an entry script: ``splitter.main(job, pool)``.
+
+    ``needs`` says what a job holds while it runs: one dict for every job, like
+    ``{"cores": 4, "gpus": 1, "mem": "8G", "tags": ["openfoam"]}``, or a function
+    of the item returning one (see `splitter.campaign.needs`); the default is one
+    core.
 
     ``reduce(accumulator, row)``, if given, is folded by ``merge`` over the
     merged ok rows in job_id order, starting from ``initial``; the result is
@@ -84,7 +94,7 @@ def main(
     # never reach argument parsing.
     multiprocessing.freeze_support()
     frozen_start()
-    sys.exit(run_cli(argv, Program(job, pool, key, reduce, initial)))
+    sys.exit(run_cli(argv, Program(job, pool, key, reduce, initial, needs)))
 
 
 def console_main(argv: Sequence[str] | None = None) -> NoReturn:
@@ -151,6 +161,7 @@ def _parser(program: Program) -> argparse.ArgumentParser:
     _add_status(commands)
     _add_report(commands)
     _add_slurm_script(commands, program)
+    _add_owner_commands(commands)
     return parser
 
 
@@ -214,6 +225,15 @@ def _add_run(commands: Any, tasks: bool) -> None:
     parser.add_argument(
         "--dask-attempts", type=_positive_int, default=3, metavar="N",
         help="with --dask: a job whose worker dies N times is recorded crashed (default 3)",
+    )  # fmt: skip
+    failing = parser.add_mutually_exclusive_group()
+    failing.add_argument(
+        "--max-failures", type=_positive_int, metavar="N",
+        help="stop the run (exit 1) at its N-th failed job; a resume goes on",
+    )  # fmt: skip
+    failing.add_argument(
+        "--fail-fast", action="store_const", const=1, dest="max_failures",
+        help="stop the run at its first failed job (--max-failures 1)",
     )  # fmt: skip
     parser.add_argument(
         "--reuse", type=Path, nargs="+", default=(), metavar="DIR",
@@ -354,6 +374,35 @@ def _add_report(commands: Any) -> None:
     parser.set_defaults(handler=_cmd_report)
 
 
+def _add_owner_commands(commands: Any) -> None:
+    folder_help = "the run's folder, OUT/<machine>/"
+    pause = commands.add_parser(
+        "pause", help="stop this host's running jobs in place until `continue` (same host)"
+    )
+    pause.add_argument("folder", type=Path, metavar="DIR", help=folder_help)
+    pause.add_argument(
+        "--soft", action="store_true", help="let the running jobs finish; start no new one"
+    )
+    pause.set_defaults(handler=_cmd_pause)
+    resume = commands.add_parser("continue", help="go on after `pause`")
+    resume.add_argument("folder", type=Path, metavar="DIR", help=folder_help)
+    resume.set_defaults(handler=_cmd_continue)
+    workers = commands.add_parser(
+        "workers", help="change how many jobs the run in DIR runs at once, while it runs"
+    )
+    workers.add_argument("folder", type=Path, metavar="DIR", help=folder_help)
+    # Any whole number here: the command itself names the range (1 to this machine's CPUs).
+    workers.add_argument("count", type=_whole_number, metavar="N", help="jobs at once")
+    workers.set_defaults(handler=_cmd_workers)
+
+
+def _whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -401,6 +450,8 @@ def _campaign(
     campaign = load_campaign(
         locate_configs(args.configs), program.pool, program.key, machines=machines
     )
+    if program.needs is not None:
+        needs_of(campaign.items, program.needs)  # bad needs stop here, before anything runs
     if getattr(args, "tasks", None) is not None:
         from splitter.campaign.taskfile import task_settings
         from splitter.run.shelltask import resolve_shell
@@ -466,7 +517,8 @@ def _cmd_init(args: argparse.Namespace, program: Program) -> int:
     if result.written:
         print(
             f"next: list every machine in {args.configs / 'machines.json'} as "
-            '"name": [per_thread_perf, cores], add your own sections to '
+            '"name": [per_thread_perf, cores] (or in the long form of the second entry, '
+            "with GPUs, memory and tags), add your own sections to "
             f"{args.configs / 'splitter.ini'}, then copy the folder to every host"
         )
     return 0
@@ -529,6 +581,27 @@ def _cmd_status(args: argparse.Namespace, program: Program) -> int:
     return 0
 
 
+def _cmd_pause(args: argparse.Namespace, program: Program) -> int:
+    from splitter.run.owner.command import pause_run
+
+    print(pause_run(args.folder, args.soft))
+    return 0
+
+
+def _cmd_continue(args: argparse.Namespace, program: Program) -> int:
+    from splitter.run.owner.command import continue_run
+
+    print(continue_run(args.folder))
+    return 0
+
+
+def _cmd_workers(args: argparse.Namespace, program: Program) -> int:
+    from splitter.run.owner.command import set_workers
+
+    print(set_workers(args.folder, args.count))
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace, program: Program) -> int:
     from splitter.run.command import RunRequest, run_command
     from splitter.run.slurm import array_task_for_run
@@ -545,6 +618,7 @@ def _cmd_run(args: argparse.Namespace, program: Program) -> int:
         rescue_machines=args.machines, rescue_force=args.force, array=array,
         stop_at_once=getattr(args, "tasks", None) is not None,
         dask=args.dask, dask_attempts=args.dask_attempts, reuse=tuple(args.reuse),
+        max_failures=args.max_failures,
     )  # fmt: skip
     campaign, _ = _campaign(args, program, None if array is None else array.count)
     return run_command(campaign, program.job, request)
@@ -562,6 +636,7 @@ def _cmd_slurm_script(args: argparse.Namespace, program: Program) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
+    from splitter.campaign.plan import all_jobs
     from splitter.run.calibrate import (
         calibrate,
         check_updatable,
@@ -569,7 +644,9 @@ def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
         update_machine_entry,
     )
     from splitter.run.cpus import usable_cpus
+    from splitter.run.engine import JobPool
     from splitter.run.local import LocalPool
+    from splitter.run.sendable import check_sendable
 
     program = _with_tasks(args, program)
     assert program.job is not None
@@ -584,6 +661,8 @@ def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
         f"calibrating {machine}: the first {args.sample} jobs of the plan order, in rounds for "
         f"about {args.seconds:g}s, {phases}; nothing enters the results"
     )
+    pool = JobPool(campaign.items, campaign.keys, campaign.key)
+    check_sendable(program.job, pool, all_jobs(campaign.plan)[: args.sample])
     result = calibrate(
         campaign, program.job, machine, seconds=args.seconds, workers=workers, cores=cores,
         pool=LocalPool, sample_size=args.sample,

@@ -59,10 +59,19 @@ def plan_digest(campaign_seed: bytes, pool_digest: bytes, machines: Sequence[Mac
     """Return the plan digest over the campaign seed, the pool and the machines, in order.
 
     Perf is taken as a float and cores as an int, so machines.json may write
-    ``[2, 4]`` or ``[2.0, 4]`` for the same machine.
+    ``[2, 4]`` or ``[2.0, 4]`` for the same machine. A machine that holds more
+    than cores adds (gpus, mem, tags, named counts); one that does not is
+    entered as before, so its digest is what it was before the long form.
     """
-    entries = [(machine.name, float(machine.perf), int(machine.cores)) for machine in machines]
+    entries = [_machine_entry(machine) for machine in machines]
     return tagged_digest("splitter/plan/v2", campaign_seed, pool_digest, entries)
+
+
+def _machine_entry(machine: Machine) -> tuple[object, ...]:
+    entry = (machine.name, float(machine.perf), int(machine.cores))
+    if machine.cores_only:
+        return entry
+    return (*entry, machine.gpus, machine.mem, machine.tags, machine.resources)
 
 
 def rescue_digest(

@@ -1,9 +1,13 @@
 """Load and validate machines.json: the machines of a campaign, in order.
 
-The file is a JSON object ``{"name": [per_thread_perf, cores], ...}``. Its order
-is part of the plan (the split walks the machines in file order), so it is
-kept. Every name becomes a folder name on every host and in the merged output,
-so a name must be usable as a folder on Linux and on Windows alike.
+The file is a JSON object ``{"name": [per_thread_perf, cores], ...}``, where an
+entry may also be the long form ``{"perf": 1.0, "cores": 8, "gpus": 2, "mem":
+"64G", "tags": ["openfoam"], "licences": 4}``: perf and cores as before, then
+what else the machine holds (every other name is a named count, like
+licences). Its order is part of the plan (the split walks the machines in file
+order), so it is kept. Every name becomes a folder name on every host and in
+the merged output, so a name must be usable as a folder on Linux and on
+Windows alike.
 """
 
 from __future__ import annotations
@@ -16,6 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from splitter.campaign.config import read_config_text
+from splitter.campaign.needs import (
+    MACHINE_FIELDS,
+    SIZE_FORMS,
+    TAG_FORMS,
+    describe_counts,
+    name_problem,
+    size_value,
+    tags_value,
+    whole_value,
+)
 from splitter.errors import ConfigError, UsageError
 
 __all__ = [
@@ -44,16 +58,40 @@ _WINDOWS_DEVICES = frozenset(
 
 @dataclass(frozen=True)
 class Machine:
-    """One entry of machines.json: a name, its per-thread performance and its cores."""
+    """One entry of machines.json: a name, its per-thread performance and what it holds.
+
+    ``mem`` is in bytes (0: none declared, so no job that needs memory goes
+    there); ``tags`` and ``resources`` (named counts) are sorted.
+    """
 
     name: str
     perf: float
     cores: int
+    gpus: int = 0
+    mem: int = 0
+    tags: tuple[str, ...] = ()
+    resources: tuple[tuple[str, int], ...] = ()
 
     @property
     def weight(self) -> float:
         """Compute ability: per-thread performance times cores."""
         return self.perf * self.cores
+
+    def capacity(self) -> dict[str, int]:
+        """Every count the machine holds: cores, gpus, mem and its named counts."""
+        return {"cores": self.cores, "gpus": self.gpus, "mem": self.mem, **dict(self.resources)}
+
+    @property
+    def cores_only(self) -> bool:
+        """Whether the machine declares nothing beyond perf and cores (the short form)."""
+        return not (self.gpus or self.mem or self.tags or self.resources)
+
+    def describe(self, names: Sequence[str], tags: bool) -> str:
+        """The counts called ``names`` (and the tags, if ``tags``) as ``cores=8 mem=64G`` words."""
+        capacity = self.capacity()
+        return describe_counts(
+            {name: capacity.get(name, 0) for name in names}, self.tags if tags else None
+        )
 
 
 @dataclass(frozen=True)
@@ -178,34 +216,58 @@ def _length_problem(name: str) -> str | None:
 
 
 def _machine(name: str, value: object, source: str) -> Machine:
-    """Validate one ``"name": [perf, cores]`` entry."""
+    """Validate one ``"name": [perf, cores]`` or ``"name": {"perf": ..., ...}`` entry."""
     problem = machine_name_problem(name)
     if problem is not None:
         raise ConfigError(f"{source}: machine {name!r} {problem}")
-    if not (isinstance(value, list) and len(value) == 2):
+    if isinstance(value, _JsonObject):
+        machine = _long_form(name, value, source)
+    elif isinstance(value, list) and len(value) == 2:
+        perf = _perf(name, value[0], source, "[1.5, 8]")
+        machine = Machine(name=name, perf=perf, cores=_cores(name, value[1], source, "[1.0, 8]"))
+    else:
         raise ConfigError(
             f"{source}: machine {name!r} has {_show(value)}, but each machine must be "
-            "[per_thread_perf, cores], like [1.0, 8]"
+            '[per_thread_perf, cores], like [1.0, 8], or an object like {"perf": 1.0, "cores": 8}'
         )
-    perf = _perf(name, value[0], source)
-    cores = _cores(name, value[1], source)
-    try:
-        weight = perf * cores
-    except OverflowError:  # cores beyond float range
-        weight = math.inf
-    if not math.isfinite(weight):
-        raise ConfigError(
-            f"{source}: machine {name!r} has perf x cores too large to compute with; "
-            "give perf relative to your slowest machine, like [1.0, 8]"
-        )
-    return Machine(name=name, perf=perf, cores=cores)
+    for field, count in machine.capacity().items():
+        if not _finite_product(machine.perf, count):
+            raise ConfigError(
+                f"{source}: machine {name!r} has perf x {field} too large to compute with; "
+                "give perf relative to your slowest machine, like [1.0, 8]"
+            )
+    return machine
 
 
-def _perf(name: str, perf: object, source: str) -> float:
+def _long_form(name: str, entry: _JsonObject, source: str) -> Machine:
+    """Validate ``{"perf": 1.0, "cores": 8, "gpus": 2, "mem": "64G", "tags": [...], ...}``."""
+    fields: dict[str, object] = {}
+    for field, value in entry.pairs:
+        if field in fields:
+            raise ConfigError(
+                f"{source}: machine {name!r} lists {field!r} twice; keep one {field!r}"
+            )
+        fields[field] = value
+    for needed, example in (("perf", '"perf": 1.0'), ("cores", '"cores": 8')):
+        if needed not in fields:
+            raise ConfigError(
+                f"{source}: machine {name!r} has no {needed!r}; every machine gives perf and "
+                f"cores, like {{{example}, ...}}"
+            )
+    perf = _perf(name, fields.pop("perf"), source, '"perf": 1.5')
+    cores = _cores(name, fields.pop("cores"), source, '"cores": 8')
+    gpus = _count(name, "gpus", fields.pop("gpus", 0), source)
+    mem = _mem(name, fields.pop("mem"), source) if "mem" in fields else 0
+    tags = _tags(name, fields.pop("tags", []), source)
+    resources = _named_counts(name, fields, source)
+    return Machine(name, perf, cores, gpus, mem, tags, resources)
+
+
+def _perf(name: str, perf: object, source: str, example: str) -> float:
     if isinstance(perf, bool) or not isinstance(perf, int | float):
         raise ConfigError(
             f"{source}: machine {name!r} has perf {_show(perf)}, "
-            "but perf must be a number, like [1.5, 8]"
+            f"but perf must be a number, like {example}"
         )
     try:
         value = float(perf)
@@ -214,18 +276,85 @@ def _perf(name: str, perf: object, source: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise ConfigError(
             f"{source}: machine {name!r} has perf {_show(perf)}, "
-            "but perf must be a finite number above 0, like [1.5, 8]"
+            f"but perf must be a finite number above 0, like {example}"
         )
     return value
 
 
-def _cores(name: str, cores: object, source: str) -> int:
-    if isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
+def _cores(name: str, cores: object, source: str, example: str) -> int:
+    value = whole_value(cores, 1, text=False)
+    if value is None:
         raise ConfigError(
             f"{source}: machine {name!r} has cores {_show(cores)}, "
-            "but cores must be a positive whole number, like [1.0, 8]"
+            f"but cores must be a positive whole number, like {example}"
         )
-    return cores
+    return value
+
+
+def _count(name: str, field: str, count: object, source: str) -> int:
+    value = whole_value(count, 0, text=False)
+    if value is None:
+        raise ConfigError(
+            f"{source}: machine {name!r} has {field} {_show(count)}, but {field} must be a "
+            f'whole number, 0 or more, like "{field}": 2'
+        )
+    return value
+
+
+def _mem(name: str, mem: object, source: str) -> int:
+    value = size_value(mem)
+    if value is None:
+        raise ConfigError(
+            f"{source}: machine {name!r} has mem {_show(mem)}, but mem must be a size with a "
+            f'unit, like "mem": "64G" ({SIZE_FORMS})'
+        )
+    return value
+
+
+def _tags(name: str, tags: object, source: str) -> tuple[str, ...]:
+    value = tags_value(tags)
+    if value is None:
+        raise ConfigError(
+            f"{source}: machine {name!r} has tags {_show(tags)}, but tags must be a list of "
+            f'names ({TAG_FORMS}), like "tags": ["openfoam"]'
+        )
+    return value
+
+
+def _named_counts(
+    name: str, fields: dict[str, object], source: str
+) -> tuple[tuple[str, int], ...]:
+    """Every other field is a named count, like ``"licences": 4``."""
+    counts: dict[str, int] = {}
+    by_variable: dict[str, str] = {}
+    for field, count in fields.items():
+        problem = name_problem(field, MACHINE_FIELDS)
+        if problem is not None:
+            raise ConfigError(
+                f"{source}: machine {name!r} has a count named {field!r}, which {problem}"
+            )
+        first = by_variable.setdefault(field.upper(), field)
+        if first != field:
+            raise ConfigError(
+                f"{source}: machine {name!r} has counts {first!r} and {field!r}, which differ "
+                "only in letter case (both would be one environment variable); keep one"
+            )
+        value = whole_value(count, 0, text=False)
+        if value is None:
+            raise ConfigError(
+                f"{source}: machine {name!r} has {field} {_show(count)}, but every field "
+                "besides perf, cores, gpus, mem and tags is a named count, a whole number "
+                f'0 or more, like "{field}": 4'
+            )
+        counts[field] = value
+    return tuple(sorted((field, count) for field, count in counts.items() if count))
+
+
+def _finite_product(perf: float, count: int) -> bool:
+    try:
+        return math.isfinite(perf * count)
+    except OverflowError:  # a count beyond float range
+        return False
 
 
 def _reject_duplicate_names(names: list[str], source: str) -> None:

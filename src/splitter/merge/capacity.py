@@ -125,4 +125,4 @@ def capacity_lines(report: Mapping[str, Any], suggested_path: str | None) -> lis
         text += f", {report['makespan_observed_seconds']:.1f}s with the observed rates"
     if suggested_path is not None:
         text += f"; weights that fit them: {suggested_path}"
-    return ["capacity (this run of each host):", *lines, text]
+    return ["capacity (the runs of each host, added up):", *lines, text]

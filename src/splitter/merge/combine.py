@@ -149,7 +149,8 @@ def merge_folders(
         report["missing_by_machine"] = merged.owners_of(report["missing"])
         runs = [(host.machine, host.observed) for host in hosts if host.observed is not None]
         report.update(capacity_report(runs))
-        staging.new(REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+        text = json.dumps(report, indent=2, allow_nan=False) + "\n"  # NaN is not JSON
+        staging.new(REPORT_NAME).write_text(text, "utf-8")
         suggested = suggested_machines(runs)
         if suggested:
             staging.new(SUGGESTED_NAME).write_text(machines_text(suggested), "utf-8")
@@ -209,7 +210,8 @@ def _folder_counts(host: HostFolder, scan: Scan) -> FolderCounts:
     return FolderCounts(
         machine=host.machine, folder=str(host.path), digest=host.digest.hex(), rows=scan.rows,
         statuses=scan.statuses, share=host.share, state=host.state,
-        wall_seconds=wall_seconds(host.started, host.ended, scan.first_start, scan.last_end),
+        wall_seconds=host.observed.wall_seconds if host.observed is not None  # as `run` said
+        else wall_seconds(host.started, host.ended, scan.first_start, scan.last_end),
     )  # fmt: skip
 
 

@@ -14,7 +14,6 @@ pool's).
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from splitter.campaign.machines import (
 )
 from splitter.campaign.plan import make_rescue_plan
 from splitter.errors import ConfigError, UsageError, VerificationError
+from splitter.merge.reportfile import read_report_json
 from splitter.merge.reportids import rescue_ids
 from splitter.merge.rules import REPORT_NAME
 
@@ -150,20 +150,23 @@ def _survivors(
 
 def _read_report(path: Path) -> dict[str, Any]:
     try:
-        report = json.loads(path.read_text(encoding="utf-8"))
+        report = read_report_json(path, "merge again")
     except FileNotFoundError:
         raise ConfigError(
             f"{path} does not exist; pass --rescue the folder `merge --out` wrote"
         ) from None
-    except RecursionError:
-        raise ConfigError(
-            f"{path} is not a merge report (nested too deeply); merge again"
-        ) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not a merge report ({exc}); merge again") from None
-    if not isinstance(report, dict) or not isinstance(report.get("missing"), list):
+    if not isinstance(report.get("missing"), list):
         raise ConfigError(f"{path} is not a merge report (no 'missing' list); merge again")
+    digest = report.get("digest")
+    if not isinstance(digest, str) or len(digest) != 64 or not _is_hex(digest):
+        raise ConfigError(
+            f"{path} has no 'digest' of 64 hex digits, so it names no plan; merge again"
+        )
     return report
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)
 
 
 def describe(rescue: Rescue) -> str:

@@ -6,6 +6,7 @@ them lives in `splitter.merge.status` (reading host folders) and `splitter.merge
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -299,8 +300,8 @@ def wall_seconds(
         return (end - begin).total_seconds()
     except ValueError:  # absent (None) while running or after a kill, or not our format
         pass
-    if first_start is None or last_end is None:
-        return None
+    if first_start is None or last_end is None or not math.isfinite(last_end - first_start):
+        return None  # no rows, or a start_time of `nan` edited in: no wall time, never NaN
     return round(last_end - first_start, 6)
 
 

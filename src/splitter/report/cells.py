@@ -1,6 +1,8 @@
-"""Parse the first cells of many CSV rows at once with array operations (no quotes allowed).
+"""Parse the cells of many CSV rows at once with array operations (no quotes allowed).
 
     bytes of whole rows --plain_cells--> job_id, machine, status, start, duration, error
+                        --number_cells--> one column's numbers, for some rows
+                        --row_cells--> all cells of one row, as text
 
 A piece of rows without a quote character holds no comma inside a cell, so
 every row has exactly `width - 1` commas: their positions, found by NumPy,
@@ -21,7 +23,7 @@ import numpy.typing as npt
 
 from splitter.store.results import STATUSES
 
-__all__ = ["PlainCells", "plain_cells"]
+__all__ = ["PlainCells", "number_cells", "plain_cells", "row_cells"]
 
 _COMMA, _NEWLINE = ord(","), ord("\n")
 _CODE_BY_FIRST_BYTE = np.full(256, 255, dtype=np.uint8)
@@ -32,7 +34,11 @@ _MAX_NAME = 256  # bytes; a longer machine cell goes the `csv` way
 
 @dataclass(frozen=True)
 class PlainCells:
-    """The first six cells of a piece's rows; `machine` indexes the distinct `machines`."""
+    """The first six cells of a piece's rows; `machine` indexes the distinct `machines`.
+
+    `cuts` holds each row's comma positions, `starts` and `ends` where it
+    begins and where its newline is: enough to find any other cell.
+    """
 
     job_id: npt.NDArray[np.int64]
     machines: list[str]
@@ -41,6 +47,9 @@ class PlainCells:
     start: npt.NDArray[np.float64]
     duration: npt.NDArray[np.float64]
     errors: dict[int, str]  # row -> error cell, for the failed rows only
+    cuts: npt.NDArray[np.intp]
+    starts: npt.NDArray[np.intp]
+    ends: npt.NDArray[np.intp]
 
 
 def plain_cells(data: bytes, width: int) -> PlainCells | None:
@@ -70,7 +79,38 @@ def plain_cells(data: bytes, width: int) -> PlainCells | None:
     return PlainCells(
         job_id.astype(np.int64, copy=False), names[0], names[1], status,
         starts_at.astype(np.float64, copy=False), lasting.astype(np.float64, copy=False), errors,
+        cuts, starts, ends,
     )  # fmt: skip
+
+
+def number_cells(
+    data: bytes, cells: PlainCells, column: int, rows: npt.NDArray[np.intp]
+) -> npt.NDArray[np.float64] | None:
+    """Column `column` (0-based, past the base cells) of `rows` as numbers, NaN where empty.
+
+    None when a cell that is not empty is no number: the column is not numeric.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    last = column == cells.cuts.shape[1]
+    begin = cells.cuts[rows, column - 1] + 1
+    stop = cells.ends[rows] if last else cells.cuts[rows, column]
+    filled = stop > begin
+    values = np.full(len(rows), np.nan)
+    if filled.any():
+        count = int(filled.sum())
+        text = _gather(buf, begin[filled], stop[filled])
+        if last:  # each cell ends in its row's newline, not in a comma
+            text = text.replace(b"\n", b",")
+        parsed = _numbers_of(text.decode("ascii", "replace"), np.float64, count)
+        if parsed is None:
+            return None
+        values[filled] = parsed
+    return values
+
+
+def row_cells(data: bytes, cells: PlainCells, row: int) -> list[str]:
+    """Every cell of one row (the piece holds no quote, so no comma is inside a cell)."""
+    return data[cells.starts[row] : cells.ends[row]].decode("utf-8", "replace").split(",")
 
 
 def _gather(
@@ -86,7 +126,12 @@ def _numbers(
     buf: npt.NDArray[np.uint8], begin: npt.NDArray[np.intp], stop: npt.NDArray[np.intp],
     kind: type[np.int64] | type[np.float64], count: int,
 ) -> npt.NDArray[np.generic] | None:  # fmt: skip
-    text = _gather(buf, begin, stop).decode("ascii", "replace")
+    return _numbers_of(_gather(buf, begin, stop).decode("ascii", "replace"), kind, count)
+
+
+def _numbers_of(
+    text: str, kind: type[np.int64] | type[np.float64], count: int
+) -> npt.NDArray[np.generic] | None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a cell that is no number makes NumPy warn and stop
         try:

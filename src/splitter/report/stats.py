@@ -1,32 +1,30 @@
-"""The report's figures as plain data: per-host counts, worker lanes, bins, tables.
+"""The report's figures from the merged rows: per-host counts, worker lanes, bins, the slowest.
 
-Pure: `Columns` (and report.json / manifest dicts) in, numbers and small
-dataclasses out; nothing is read, drawn or printed here.
+Pure: `Columns` in, numbers and small dataclasses out; nothing is read,
+drawn or printed here.
 """
 
 from __future__ import annotations
 
 import heapq
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from splitter.report.read import Columns, Failures
+from splitter.report.read import Columns
 from splitter.store.results import STATUSES
 
 __all__ = [
     "GANTT_MAX_ROWS",
-    "Capacity",
-    "FailureLine",
+    "LANE_SLACK",
+    "LANE_TOLERANCE",
     "HostStats",
     "SlowJob",
-    "capacity_rows",
+    "active_seconds",
     "duration_bins",
-    "failure_lines",
     "host_stats",
     "lanes",
     "slowest_jobs",
@@ -34,6 +32,8 @@ __all__ = [
 ]
 
 GANTT_MAX_ROWS = 2000  # above this the timeline draws finished-over-time lines, not bars
+LANE_TOLERANCE = 1e-5  # seconds: ten times the rounding of a row's start_time and duration
+LANE_SLACK = 1e-3  # of a job's duration: NTP slews a clock by at most 500 ppm
 _LOG_SPAN = 100.0  # durations spanning this factor or more get a log axis
 
 
@@ -52,36 +52,6 @@ class HostStats:
     median: float
     p90: float
     longest: float
-
-    @property
-    def span_seconds(self) -> float:
-        """From its first start to its last end."""
-        return self.last_end - self.first_start
-
-    @property
-    def jobs_per_second(self) -> float | None:
-        """Rows finished per second of its span (None for a span of zero)."""
-        return self.rows / self.span_seconds if self.span_seconds > 0 else None
-
-
-@dataclass(frozen=True)
-class Capacity:
-    """A machine's declared capacity (perf x cores) and its observed jobs per second."""
-
-    machine: str
-    declared: float | None
-    observed: float | None
-    source: str  # where the figures came from: report.json, manifest.json or rows
-
-
-@dataclass(frozen=True)
-class FailureLine:
-    """One error message of the failures table."""
-
-    message: str
-    count: int
-    statuses: tuple[str, ...]
-    first_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -124,12 +94,17 @@ def lanes(start: npt.NDArray[np.float64], end: npt.NDArray[np.float64]) -> npt.N
 
     The results record no worker, so the lanes are rebuilt: as many as jobs
     ever ran at once, which is the host's worker count when it was kept busy.
+    A job that starts within the tolerance before another's end follows it on
+    its lane: start and duration are written to the microsecond, and their sum
+    may pass the next job's start by that much (or, on a clock being slewed,
+    by a thousandth of the job's length).
     """
     order = np.argsort(start, kind="stable")
     lane = np.zeros(len(start), dtype=np.int64)
     free: list[int] = []  # lanes free now, lowest first
-    busy: list[tuple[float, int]] = []  # (end, lane) of running jobs
+    busy: list[tuple[float, int]] = []  # (end less the tolerance, lane) of running jobs
     used = 0
+    ends = end - (LANE_TOLERANCE + LANE_SLACK * (end - start))
     for row in order.tolist():
         while busy and busy[0][0] <= start[row]:
             heapq.heappush(free, heapq.heappop(busy)[1])
@@ -137,7 +112,7 @@ def lanes(start: npt.NDArray[np.float64], end: npt.NDArray[np.float64]) -> npt.N
             lane[row] = heapq.heappop(free)
         else:
             lane[row], used = used, used + 1
-        heapq.heappush(busy, (float(end[row]), int(lane[row])))
+        heapq.heappush(busy, (float(ends[row]), int(lane[row])))
     return lane
 
 
@@ -155,20 +130,6 @@ def duration_bins(durations: npt.NDArray[np.float64], count: int = 40) -> tuple[
         return np.geomspace(low, high, count + 1), True
     top = high if high > 0 else 1.0
     return np.linspace(0.0, top * 1.0001, count + 1), False
-
-
-def failure_lines(failures: Failures, limit: int = 10) -> list[FailureLine]:
-    """The most common error messages, most frequent first (ties: the lowest first id)."""
-    ranked = sorted(failures.counts, key=lambda m: (-failures.counts[m], failures.first_ids[m]))
-    return [
-        FailureLine(
-            message or "(no message)",
-            failures.counts[message],
-            tuple(sorted(failures.statuses[message])),
-            tuple(failures.first_ids[message]),
-        )
-        for message in ranked[:limit]
-    ]
 
 
 def slowest_jobs(cols: Columns, limit: int = 10) -> list[SlowJob]:
@@ -190,38 +151,6 @@ def slowest_jobs(cols: Columns, limit: int = 10) -> list[SlowJob]:
     ]
 
 
-def capacity_rows(
-    report: Mapping[str, Any],
-    manifests: Mapping[str, Mapping[str, Any]],
-    hosts: Sequence[HostStats],
-) -> list[Capacity]:
-    """Declared vs observed per machine, from report.json's `capacity`, else the manifests.
-
-    Without either, the observed figure comes from the merged rows (rows per
-    second of the machine's span) and the declared one is unknown (None).
-    """
-    table = report.get("capacity")
-    found = []
-    for host in hosts:
-        entry = table.get(host.machine) if isinstance(table, Mapping) else None
-        manifest = manifests.get(host.machine, {})
-        if isinstance(entry, Mapping):
-            declared, observed = (
-                _number(entry.get("declared")),
-                _number(entry.get("observed_jobs_per_s")),
-            )
-            found.append(Capacity(host.machine, declared, observed, "report.json"))
-        elif "jobs_done" in manifest or "perf" in manifest:
-            perf, cores = _number(manifest.get("perf")), _number(manifest.get("cores"))
-            done, wall = _number(manifest.get("jobs_done")), _number(manifest.get("wall_seconds"))
-            declared = perf * cores if perf is not None and cores is not None else None
-            observed = done / wall if done is not None and wall else None
-            found.append(Capacity(host.machine, declared, observed, "manifest.json"))
-        else:
-            found.append(Capacity(host.machine, None, host.jobs_per_second, "rows"))
-    return found
-
-
 def time_unit(span_seconds: float) -> tuple[float, str]:
     """A divisor and its name for a time axis of this span: seconds, minutes or hours."""
     if span_seconds >= 3 * 3600:
@@ -231,7 +160,12 @@ def time_unit(span_seconds: float) -> tuple[float, str]:
     return 1.0, "s"
 
 
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
+def active_seconds(start: npt.NDArray[np.float64], end: npt.NDArray[np.float64]) -> float:
+    """The time at least one of the jobs ran: their span without the gaps between them."""
+    if len(start) == 0:
+        return 0.0
+    order = np.argsort(start, kind="stable")
+    begins, reach = start[order], np.maximum.accumulate(end[order])
+    opens = np.flatnonzero(np.r_[True, begins[1:] > reach[:-1]])  # where a busy stretch opens
+    closes = np.r_[opens[1:] - 1, len(begins) - 1]
+    return float((reach[closes] - begins[opens]).sum())

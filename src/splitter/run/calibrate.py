@@ -36,7 +36,6 @@ from splitter.campaign.machinesfile import with_entry
 from splitter.campaign.plan import CALIBRATION_SAMPLE, all_jobs
 from splitter.errors import ConfigError, UsageError
 from splitter.run.engine import EngineFactory, FormattedRows, JobPool, JobSetup
-from splitter.run.sendable import check_sendable
 from splitter.store.lock import locked_beside
 from splitter.store.manifest import write_manifest, write_text_atomically
 from splitter.store.outdir import CALIBRATION_NAME
@@ -152,7 +151,6 @@ def calibrate(
     sample = all_jobs(campaign.plan)[:sample_size].tolist()
     if not sample:
         raise UsageError("calibrate has no job to time: the campaign's pool is empty")
-    check_sendable(job, JobPool(campaign.items, campaign.keys, campaign.key), sample)
     setup = _setup(campaign, job, machine)
     if workers == 1:  # The two phases would be one measurement twice.
         only = _phase(campaign, setup, sample, pool(1), 1, seconds)

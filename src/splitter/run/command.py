@@ -67,6 +67,8 @@ class RunRequest:
     dask_attempts: int = 3
     reuse: tuple[Path, ...] = ()
     """Folders of the same splitter.ini whose ok rows are copied instead of run."""
+    max_failures: int | None = None
+    """Stop at the run's N-th failed job (``--max-failures N``, ``--fail-fast``)."""
 
 
 def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest) -> int:
@@ -113,6 +115,7 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
         workers=request.workers or cores, retry_failed=request.retry_failed,
         fresh=request.fresh, interactive=sys.stderr.isatty(), stream=sys.stderr,
         manifest_extra=tuple(extra), stop_at_once=request.stop_at_once, reuse=request.reuse,
+        max_failures=request.max_failures,
     )  # fmt: skip
     factory = engine or LocalPool(options.workers)
     return run_share(campaign, job, share, options, factory).exit_code

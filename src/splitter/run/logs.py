@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 from splitter.campaign.config import RunnerSettings
+from splitter.report.failures import failure_pattern
 from splitter.store.logfile import LogFileWriter, UtcFormatter, ZstdLogHandler
 
 __all__ = ["FILE_ONLY", "FILE_ONLY_LOGGERS", "RunLogging"]
@@ -26,6 +28,8 @@ FILE_ONLY = {"file_only": True}
 FILE_ONLY_LOGGERS = ("distributed", "tornado", "bokeh")
 """Libraries whose records (tracebacks and all) go to log.zst but never to the console:
 Dask's client logs a lost scheduler in dozens of lines before the run's own sentence."""
+
+_JOB_FAILED = re.compile(r"job (\d+) failed: (.*)", re.S)
 
 
 class _MachineFilter(logging.Filter):
@@ -48,6 +52,39 @@ class _ConsoleFilter(logging.Filter):
         if getattr(record, "file_only", False) or record.name.split(".")[0] in FILE_ONLY_LOGGERS:
             return False
         return record.levelno >= logging.WARNING or record.name.startswith("splitter")
+
+
+class _RepeatFilter(logging.Filter):
+    """Lets through the first of the job failures that differ only in their numbers.
+
+    ``job 17 failed: KeyError: 'chunk 3'`` and ``job 18 failed: KeyError:
+    'chunk 4'`` are one failure repeated: the console shows the first, and
+    at the end how many more came like it. The log file keeps every one.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first: dict[str, str] = {}
+        self.more: dict[str, int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        found = _JOB_FAILED.match(message)
+        if found is None or record.levelno < logging.ERROR:
+            return True
+        pattern = failure_pattern(found.group(2))
+        if pattern not in self.first:
+            self.first[pattern] = message.splitlines()[0]
+            return True
+        self.more[pattern] = self.more.get(pattern, 0) + 1
+        return False
+
+    def lines(self) -> list[str]:
+        """For each repeated failure: its first line and how many more came like it."""
+        return [
+            f"{self.first[pattern]} (and {count:,} more like it)"
+            for pattern, count in self.more.items()
+        ]
 
 
 class _ConsoleFormatter(logging.Formatter):
@@ -81,6 +118,8 @@ class RunLogging:
         self._console.setFormatter(_ConsoleFormatter())
         self._console.setLevel(logging.INFO)
         self._console.addFilter(_ConsoleFilter())
+        self._repeats = _RepeatFilter()
+        self._console.addFilter(self._repeats)
         self._root = logging.getLogger()
         self._level = min(settings.log_level, logging.INFO)
         self._stack = contextlib.ExitStack()
@@ -104,6 +143,7 @@ class RunLogging:
         console = self._root.handlers[-1]
         console.setLevel(logging.INFO)
         console.addFilter(_ConsoleFilter())
+        console.addFilter(self._repeats)
         return self
 
     def __exit__(
@@ -120,6 +160,21 @@ class RunLogging:
         for handler in self._root.handlers:
             if record.levelno >= handler.level:
                 handler.handle(record)
+
+    def report_repeats(self) -> None:
+        """Say on the console how many more failures came like each one shown (not in the file)."""
+        for line in self._repeats.lines():
+            record = logging.makeLogRecord(
+                {
+                    "name": "splitter.run",
+                    "levelno": logging.ERROR,
+                    "levelname": "ERROR",
+                    "msg": line,
+                }
+            )
+            for handler in self._root.handlers:
+                if handler is not self._file:
+                    handler.handle(record)
 
     def flush(self) -> None:
         """Close the log's current frame, so a crash loses at most the last second."""

@@ -38,6 +38,7 @@ from splitter.campaign.plan import owners
 from splitter.run.display import ProgressDisplay
 from splitter.run.engine import Engine, EngineFactory, FormattedRows, JobPool, JobSetup
 from splitter.run.logs import RunLogging
+from splitter.run.owner.control import OwnerControl, earlier_intervals
 from splitter.run.tally import RunSummary, Tally
 from splitter.store.lock import FolderLock
 from splitter.store.manifest import (
@@ -51,6 +52,7 @@ from splitter.store.outdir import OutputFolder, prepare_output
 from splitter.store.planfile import PlanRecord, read_plan_file, write_plan_file
 from splitter.store.results import ResultsWriter, recorded_outcomes
 from splitter.store.reuse import check_reusable, ok_rows
+from splitter.store.runhistory import carried_runs, this_run
 from splitter.store.shield import raise_or_defer
 from splitter.version import __version__
 
@@ -81,6 +83,8 @@ class RunOptions:
     """Ctrl-C and SIGTERM stop at once (shell tasks: the signal reaches them), not softly."""
     reuse: tuple[Path, ...] = ()
     """Folders of the same splitter.ini whose ok rows this run copies instead of running."""
+    max_failures: int | None = None
+    """Stop the run (exit 1) once this many of its jobs have failed: ``--max-failures N``."""
 
 
 def run_share(
@@ -125,7 +129,9 @@ def _run_in(
     earlier = read_plan_file(folder.path) if folder.resumed else None
     reuse = _reuse_line(campaign, folder, outcomes, tally, todo, earlier)
     _record_plan(campaign, folder, earlier)
-    manifest = _Manifest(campaign, options, folder, len(share), started)
+    earlier_pauses = earlier_intervals(folder.path) if folder.resumed else []
+    owner = OwnerControl(folder.path, campaign.settings.owner, options.workers, earlier_pauses)
+    manifest = _Manifest(campaign, options, folder, len(share), started, owner)
     manifest.write(tally, "running")
     try:
         return _run(campaign, job, todo, options, engine, folder, tally, manifest, started, reuse)
@@ -175,6 +181,8 @@ def _run(
             logs.handle_worker_record, settings.job_timeout,
         )  # fmt: skip
 
+        fail_fast = FailFast(options.max_failures)
+
         def checkpoint() -> None:
             manifest.write(tally, "running", display.rate())
 
@@ -187,11 +195,17 @@ def _run(
             settings.flush_interval,
             checkpoint,
             options.stop_at_once,
+            fail_fast,
+            manifest.owner,
         )
         display.close()
-        summary = tally.summary(options.machine, folder.path, interrupted, time.time() - started)
+        logs.report_repeats()
+        summary = tally.summary(
+            options.machine, folder.path, interrupted and not fail_fast.tripped,
+            time.time() - started, fail_fast.reason,
+        )  # fmt: skip
         log.info("%s", summary.line())
-    manifest.write(tally, "interrupted" if interrupted else "finished", display.rate())
+    manifest.write(tally, summary.state, display.rate())
     return summary
 
 
@@ -277,8 +291,10 @@ def _drive(
     flush_interval: float,
     checkpoint: Callable[[], None],
     stop_at_once: bool = False,
+    fail_fast: FailFast | None = None,
+    owner: OwnerControl | None = None,
 ) -> bool:
-    """The parent's loop; True when it was interrupted."""
+    """The parent's loop; True when it was interrupted (or stopped by ``fail_fast``)."""
     next_flush = time.monotonic() + flush_interval
     next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
     stopped_hard = False
@@ -286,6 +302,9 @@ def _drive(
         try:
             engine.start()
             while not engine.finished:
+                if owner is not None and owner.poll(engine):  # the owner's pause, workers
+                    display.set_pause(owner.paused.note() if owner.paused else None)
+                    checkpoint()
                 received = engine.step(min(STEP_SECONDS, max(0.0, next_flush - time.monotonic())))
                 for rows in received:
                     if isinstance(rows, FormattedRows):
@@ -298,6 +317,8 @@ def _drive(
                         count, busy = 1, rows[3]
                     tally.record(count, failures, busy)
                     display.advance(count - len(failures), len(failures))
+                    if fail_fast is not None and failures:
+                        fail_fast.check(tally.failed_now, engine)
                 engine.columns = writer.columns
                 display.refresh(engine.running())
                 if time.monotonic() >= next_flush:
@@ -318,6 +339,32 @@ def _drive(
     return stopped_hard or engine.stopping
 
 
+class FailFast:
+    """``--max-failures N``: stop the run at its N-th failed job, as disBatch's --fail-fast.
+
+    The engine stops at once; the jobs it was running stay unrecorded, so a
+    resume runs them.
+    """
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.reason: str | None = None
+
+    @property
+    def tripped(self) -> bool:
+        """Whether the run was stopped for its failures."""
+        return self.reason is not None
+
+    def check(self, failed: int, engine: Engine) -> None:
+        """Stop ``engine`` once ``failed`` jobs of this run have failed."""
+        if self.limit is None or self.tripped or failed < self.limit:
+            return
+        self.reason = f"{failed} jobs failed (--max-failures {self.limit})"
+        log.warning("stopping: %s; the running jobs stop and run again on resume", self.reason)
+        engine.request_stop()
+        engine.kill()
+
+
 @contextlib.contextmanager
 def _interrupts(engine: Engine, at_once: bool = False) -> Iterator[None]:
     """First Ctrl-C: finish running jobs, start no more. Second (or SIGTERM): stop now.
@@ -330,7 +377,8 @@ def _interrupts(engine: Engine, at_once: bool = False) -> Iterator[None]:
         return
 
     def on_interrupt(signum: int, frame: object) -> None:
-        if at_once or engine.stopping or signum != signal.SIGINT:
+        # Jobs stopped in place cannot finish: stop now, they rerun on resume.
+        if at_once or engine.stopping or engine.paused_in_place or signum != signal.SIGINT:
             # Not in the middle of a frame write: its rows would be written twice.
             raise_or_defer(KeyboardInterrupt())
             return
@@ -352,11 +400,20 @@ class _Manifest:
     """manifest.json of a host folder, rewritten (write, then rename) at start and end."""
 
     def __init__(
-        self, campaign: Campaign, options: RunOptions, folder: OutputFolder, share: int, t0: float
+        self,
+        campaign: Campaign,
+        options: RunOptions,
+        folder: OutputFolder,
+        share: int,
+        t0: float,
+        owner: OwnerControl,
     ) -> None:
         self.path = folder.path / MANIFEST_NAME
+        self.owner = owner
         # The run's wall time counts from run_share's start, on a clock that never jumps.
         self.began = time.monotonic() - (time.time() - t0)
+        self.t0 = t0
+        self.earlier = carried_runs(read_manifest(folder.path) if folder.resumed else {})
         self.data: dict[str, object] = {
             "format": MANIFEST_FORMAT,
             "machine": options.machine,
@@ -395,6 +452,8 @@ class _Manifest:
         if rate is not None:
             self.data["rate_jobs_per_s"] = round(rate, 6)
         self.data["ended"] = _iso(time.time()) if state != "running" else None
+        self.data["runs"] = [*self.earlier, this_run(self.data, self.t0, time.time())]
+        self.data.update(self.owner.fields(ended=state != "running"))
         write_manifest(self.path, self.data)
 
 

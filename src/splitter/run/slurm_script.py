@@ -12,9 +12,13 @@ installed), which the nodes must see at the same path (a shared file system),
 or by ``--python PATH``. A frozen ``splitter`` cannot run a Python script, so
 there ``--python`` is required.
 
-``render_script`` and ``entry_command`` are pure; ``probe_digest`` runs the
-entry once, as the tasks will, to learn the digest; ``array_script`` gathers
-it all for the command.
+What a task asks Slurm for comes from the campaign's kinds of job
+(``task_resources``): each task holds the most any kind needs, so that every
+task can run every kind (see SAME_FOR_EVERY_TASK for why).
+
+``render_script``, ``task_resources`` and ``entry_command`` are pure;
+``probe_digest`` runs the entry once, as the tasks will, to learn the digest;
+``array_script`` gathers it all for the command.
 """
 
 from __future__ import annotations
@@ -28,14 +32,57 @@ from pathlib import Path
 
 from splitter.campaign.array import check_array_size
 from splitter.campaign.digest import group_digest
+from splitter.campaign.needs import Needs
 from splitter.errors import UsageError
 
-__all__ = ["ArrayScript", "array_script", "entry_command", "probe_digest", "render_script"]
+__all__ = [
+    "ArrayScript",
+    "TaskResources",
+    "array_script",
+    "entry_command",
+    "probe_digest",
+    "render_script",
+    "task_resources",
+]
 
 ELF_MAGIC = b"\x7fELF"
 # Before a time limit, Slurm sends SIGINT to the task this many seconds ahead:
 # the run stops dispatching and ends cleanly (exit 130), and a rerun resumes.
 SIGNAL_LEAD_SECONDS = 120
+# Why one array asks for the most of each count rather than one array per kind,
+# said in the script itself, where the person editing it reads it.
+SAME_FOR_EVERY_TASK = (
+    "# Every task asks for the most any kind of job needs: the tasks are the equal",
+    "# machines of one plan, each running a share of every kind, so each must hold",
+    "# every kind (one array per kind would be one plan per kind, each with its own",
+    "# digest and merge). --mem is enough for as many jobs as its cpus and GPUs run at once.",
+)
+
+
+@dataclass(frozen=True)
+class TaskResources:
+    """What one array task asks Slurm for: cpus, GPUs (gres) and memory in bytes (0: none)."""
+
+    cpus: int
+    gpus: int = 0
+    mem: int = 0
+
+
+def task_resources(kinds: Sequence[Needs], cpus: int) -> TaskResources:
+    """The cpus, GPUs and memory a task needs to run every kind of the campaign.
+
+    At least ``cpus`` (``--cpus``) and the most cores and GPUs any kind needs;
+    memory for the kind that needs the most with as many of its jobs running
+    as fit in those cpus and GPUs at once. Tags and named counts have no
+    Slurm equivalent here: a task gets what it asks for on any node.
+    """
+    cores = max([cpus, *(kind.cores for kind in kinds)])
+    gpus = max([0, *(kind.gpus for kind in kinds)])
+    mem = 0
+    for kind in kinds:
+        at_once = min(cores // kind.cores, gpus // kind.gpus if kind.gpus else cores)
+        mem = max(mem, kind.mem * at_once)
+    return TaskResources(cores, gpus, mem)
 
 
 @dataclass(frozen=True)
@@ -50,6 +97,9 @@ class ArrayScript:
     out: Path
     logs: Path
     cpus: int = 1
+    gpus: int = 0
+    mem: int = 0
+    """Bytes per task for ``--mem``; 0 asks for Slurm's default."""
     configs: Path | None = None
     time: str | None = None
     partition: str | None = None
@@ -67,11 +117,13 @@ def array_script(
     time: str | None = None,
     partition: str | None = None,
     python: str | None = None,
+    kinds: Sequence[Needs] = (),
 ) -> ArrayScript:
     """The script for ENTRY (default: the running entry script or binary) as ``tasks`` tasks.
 
     Paths become absolute, as the tasks start elsewhere; the logs folder is made
-    now, since Slurm opens a task's log before the task starts.
+    now, since Slurm opens a task's log before the task starts. ``kinds`` (the
+    campaign's kinds of job) set what each task asks for, with ``cpus`` at least.
     """
     check_array_size(tasks)
     frozen = bool(getattr(sys, "frozen", False))
@@ -89,10 +141,11 @@ def array_script(
     digest = probe_digest(command, tasks, configs, workdir)
     logs = logs.resolve()
     logs.mkdir(parents=True, exist_ok=True)
+    asks = task_resources(kinds, cpus)
     return ArrayScript(
         command=command, tasks=tasks, digest=digest, workdir=workdir, out=out.resolve(),
-        logs=logs, cpus=cpus, configs=configs, time=time, partition=partition,
-        job_name=path.stem,
+        logs=logs, cpus=asks.cpus, gpus=asks.gpus, mem=asks.mem, configs=configs, time=time,
+        partition=partition, job_name=path.stem,
     )  # fmt: skip
 
 
@@ -163,6 +216,12 @@ def render_script(script: ArrayScript) -> str:
         f"--array=0-{last}",
         f"--cpus-per-task={script.cpus}",
     ]
+    if script.gpus:
+        options.append(f"--gres=gpu:{script.gpus}")
+    if script.mem:
+        options.append(f"--mem={_slurm_size(script.mem)}")
+    if script.gpus or script.mem:
+        header.extend(SAME_FOR_EVERY_TASK)
     if script.time is not None:
         options += [f"--time={quote(script.time)}", f"--signal=B:INT@{SIGNAL_LEAD_SECONDS}"]
     if script.partition is not None:
@@ -186,3 +245,9 @@ def render_script(script: ArrayScript) -> str:
         "",
     ]
     return "\n".join([*header, *(f"#SBATCH {option}" for option in options), *body])
+
+
+def _slurm_size(size: int) -> str:
+    """Bytes as Slurm reads --mem (1024-based units), rounded up to whole MiB."""
+    mebibytes = -(-size // 2**20)
+    return f"{mebibytes // 1024}G" if mebibytes % 1024 == 0 else f"{mebibytes}M"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from splitter.errors import EXIT_FAILED_JOBS, EXIT_INTERRUPTED, EXIT_OK
 from splitter.run.display import format_seconds
+from splitter.store.logfile import LOG_NAME
 from splitter.store.rowformat import FAILED_STATUSES
 
 __all__ = ["RunSummary", "Tally"]
@@ -30,13 +31,23 @@ class RunSummary:
     remaining: int
     interrupted: bool
     seconds: float
+    stopped: str | None = None
+    """Why the run stopped early on purpose (``--max-failures``), else None."""
 
     @property
     def exit_code(self) -> int:
-        """130 when interrupted, 1 when any job of the share failed, else 0."""
+        """130 when interrupted, 1 when stopped early or any job of the share failed, else 0."""
         if self.interrupted:
             return EXIT_INTERRUPTED
-        return EXIT_FAILED_JOBS if sum(self.failed.values()) else EXIT_OK
+        failed = sum(self.failed.values()) or self.stopped
+        return EXIT_FAILED_JOBS if failed else EXIT_OK
+
+    @property
+    def state(self) -> str:
+        """What manifest.json says of the run: finished, interrupted or stopped."""
+        if self.interrupted:
+            return "interrupted"
+        return "stopped" if self.stopped else "finished"
 
     def line(self) -> str:
         """One line for the console and the log."""
@@ -46,6 +57,13 @@ class RunSummary:
             f"ran {self.ran} jobs in {format_seconds(self.seconds)}, skipped {self.skipped} "
             f"recorded earlier; results in {self.folder}"
         )
+        if sum(self.failed.values()):
+            text += (
+                f"; the failures' tracebacks are in {self.folder / LOG_NAME}, and --retry-failed"
+                " reruns them"
+            )
+        if self.stopped:
+            return f"{text} (stopped: {self.stopped}; run again to resume)"
         return text + (" (interrupted: run again to resume)" if self.interrupted else "")
 
 
@@ -58,6 +76,8 @@ class Tally:
         self.ok = ok
         self.failed = failed
         self.ran = 0
+        self.failed_now = 0
+        """Jobs of this run that failed (for ``--max-failures``)."""
         self.busy = 0.0
         self.reused = 0
 
@@ -89,6 +109,7 @@ class Tally:
         ``busy`` is their summed durations: the manifest's ``busy_seconds``.
         """
         self.ran += count
+        self.failed_now += len(failures)
         self.busy += busy
         self.ok += count - len(failures)
         for status in failures:
@@ -103,9 +124,16 @@ class Tally:
         """Jobs of the share with no recorded outcome."""
         return self.share - self.ok - sum(self.failed.values())
 
-    def summary(self, machine: str, folder: Path, interrupted: bool, seconds: float) -> RunSummary:
-        """The summary at the end of a run."""
+    def summary(
+        self,
+        machine: str,
+        folder: Path,
+        interrupted: bool,
+        seconds: float,
+        stopped: str | None = None,
+    ) -> RunSummary:
+        """The summary at the end of a run; ``stopped`` says why it stopped early on purpose."""
         return RunSummary(
             machine, folder, self.share, self.ran, self.skipped, self.ok, dict(self.failed),
-            self.remaining, interrupted, seconds,
+            self.remaining, interrupted, seconds, stopped,
         )  # fmt: skip

@@ -17,6 +17,7 @@ from splitter.store.frames import CorruptFileError
 from splitter.store.manifest import MANIFEST_FORMAT, MANIFEST_NAME, read_manifest
 from splitter.store.planfile import PLAN_FILE, PlanRecord
 from splitter.store.results import BASE_COLUMNS, RESULTS_NAME, ResultsReader
+from splitter.store.runhistory import read_runs, run_totals
 
 __all__ = [
     "MAX_JOBS",
@@ -31,7 +32,7 @@ _BASE = len(BASE_COLUMNS)
 # Merge and status keep 9 bytes per job of the plan: a larger total is a
 # manifest edited by hand, not a campaign, and would only fail to allocate.
 MAX_JOBS = 1 << 40
-DIGEST_BYTES = 32  # every digest and the run seed: BLAKE2b-256
+DIGEST_BYTES = 32  # every digest and the campaign seed: BLAKE2b-256
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ class HostFolder:
     started: object
     ended: object
     observed: HostRun | None = None
-    """The declared and observed capacity of its last run; None in an older manifest."""
+    """The declared and observed capacity of its runs (all that ran jobs); None in an older
+    manifest."""
     plan_started: str = ""
     """When this folder first ran its plan (ISO 8601 UTC)."""
     pools_seen: tuple[str, ...] = ()
@@ -76,6 +78,9 @@ class HostFolder:
     def one_pool(self) -> bool:
         """Whether every row of its results is of its own plan's pool (their job ids hold)."""
         return self.pools_seen == (self.pool_digest.hex(),)
+
+    paused: tuple[float, str] | None = None
+    """Since when (Unix seconds) and why its run is paused for the workstation's owner."""
 
     @property
     def results(self) -> Path:
@@ -102,6 +107,7 @@ def read_host(folder: Path) -> HostFolder:
             share=_count(data, "share"), state=_text(data, "state"),
             started=data.get("started"), ended=data.get("ended"), observed=_observed(data),
             plan_started=_text(data, "plan_started"), pools_seen=_pools(data),
+            paused=_paused(data),
         )  # fmt: skip
     except KeyError as exc:
         raise CorruptFileError(
@@ -144,11 +150,27 @@ def _observed(data: dict[str, object]) -> HostRun | None:
     jobs = _optional_count(data, "jobs_done")
     if busy is None or wall is None or jobs is None:
         return None
+    runs = read_runs(data)
+    if runs is not None:  # every run of the folder, not only the last (which may have done none)
+        totals = run_totals(runs)
+        busy, wall, jobs = totals.busy_seconds, totals.wall_seconds, totals.jobs_done
     return HostRun(
         perf=_number(data, "perf"), cores=_optional_count(data, "cores"),
         busy_seconds=busy, wall_seconds=wall, jobs_done=jobs,
         rate=_number(data, "rate_jobs_per_s"), updated=_number(data, "updated"),
     )  # fmt: skip
+
+
+def _paused(data: dict[str, object]) -> tuple[float, str] | None:
+    """The owner's pause of a running host, read leniently (absent in older manifests)."""
+    owner = data.get("owner")
+    paused = owner.get("paused") if isinstance(owner, dict) else None
+    if not isinstance(paused, dict):
+        return None
+    since, reason = _lenient_number(paused, "since"), paused.get("reason")
+    if since is None or not isinstance(reason, str):
+        return None
+    return since, reason
 
 
 def _number(data: dict[str, object], key: str) -> float | None:
@@ -189,6 +211,18 @@ def check_plan_total(host: HostFolder, record: PlanRecord | None) -> PlanRecord:
             " `run` wrote there, or rerun `run` on that machine to rewrite it"
         )
     return record
+
+
+def _lenient_number(data: dict[str, object], key: str) -> float | None:
+    """A finite number, else None: for fields a manifest may lack or an owner may garble."""
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an int of hundreds of digits
+        return None
+    return number if math.isfinite(number) else None  # NaN must never reach report.json
 
 
 def job_columns(host: HostFolder) -> tuple[str, ...]:

@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from splitter.errors import ConfigError
-from splitter.store.frames import CorruptFileError, open_regular
+from splitter.store.jsonfile import read_json_object
 
 __all__ = [
     "MANIFEST_FORMAT",
+    "MANIFEST_MAX_BYTES",
     "MANIFEST_NAME",
     "campaign_history",
     "read_manifest",
@@ -27,6 +28,12 @@ __all__ = [
 
 MANIFEST_FORMAT = 2
 MANIFEST_NAME = "manifest.json"
+# Far above any manifest a run writes (a few KiB, and ~150 bytes per run of its history).
+MANIFEST_MAX_BYTES = 16 << 20
+_FIX = (
+    "restore the manifest.json that `run` wrote there, or rerun `run` on that machine to"
+    " rewrite it"
+)
 
 
 def campaign_history(
@@ -99,34 +106,12 @@ def _sync_folder(folder: Path) -> None:
 
 
 def read_manifest(folder: Path) -> dict[str, object]:
-    """The manifest of a host's output folder, as a dict."""
+    """The manifest of a host's output folder, as a dict (at most `MANIFEST_MAX_BYTES`)."""
     path = folder / MANIFEST_NAME
     try:
-        with open_regular(path) as f:
-            text = f.read().decode("utf-8")
+        return read_json_object(path, MANIFEST_MAX_BYTES, _FIX)
     except FileNotFoundError:
         raise ConfigError(
             f"{folder} has no {MANIFEST_NAME}: is it a folder written by `run`?"
             " (expected OUT/<machine>/ with manifest.json, results.csv.zst, log.zst)"
         ) from None
-    except UnicodeDecodeError as exc:
-        raise _corrupt(path, "is not UTF-8 text") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _corrupt(path, f"is not valid JSON ({exc})") from exc
-    except RecursionError:
-        raise _corrupt(path, "is JSON nested too deeply to read") from None
-    except ValueError:  # an integer of more digits than Python converts (4,300)
-        raise _corrupt(path, "holds a number too long to read") from None
-    if not isinstance(data, dict):
-        kind = {list: "an array", str: "a string", bool: "a boolean"}.get(type(data), "a number")
-        raise _corrupt(path, f"holds {'null' if data is None else kind}, not a JSON object")
-    return data
-
-
-def _corrupt(path: Path, problem: str) -> CorruptFileError:
-    return CorruptFileError(
-        f"{path} {problem}; restore the manifest.json that `run` wrote there,"
-        " or rerun `run` on that machine to rewrite it"
-    )

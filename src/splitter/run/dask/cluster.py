@@ -1,7 +1,9 @@
 """The connection to a Dask cluster: an address (or ``local[:N]``), a client, events.
 
 Everything that imports ``distributed`` is here and in `task`, and only runs
-once ``--dask`` was given: importing splitter never loads Dask.
+once ``--dask`` was given: importing splitter never loads Dask. The engine
+(`engine`) builds on this module, never the other way round; `factory` puts
+the two together for the runner.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-import os
 import re
 import signal
 import sys
@@ -21,7 +22,7 @@ from typing import Any
 
 from splitter.errors import EXIT_INTERRUPTED, SplitterError, UsageError
 from splitter.run.cpus import usable_cpus
-from splitter.run.engine import JobSetup, LogSink
+from splitter.run.engine import JobSetup
 from splitter.run.jobcall import one_line
 
 __all__ = [
@@ -29,7 +30,6 @@ __all__ = [
     "Connection",
     "DaskCluster",
     "DaskLostError",
-    "dask_engine",
     "parse_address",
     "require_dask",
 ]
@@ -74,17 +74,6 @@ def require_dask() -> None:
         ) from None
 
 
-def dask_engine(address: str | None, attempts: int = 3) -> DaskCluster | None:
-    """The Dask engine for ``address`` (else $SPLITTER_DASK); None: use the local pool."""
-    given_by = "--dask" if address is not None else "SPLITTER_DASK"
-    chosen = address if address is not None else os.environ.get("SPLITTER_DASK") or None
-    if chosen is None:
-        return None
-    parse_address(chosen, given_by)  # A bad value fails before anything is made.
-    require_dask()
-    return DaskCluster(chosen.strip(), attempts)
-
-
 def parse_address(text: str, given_by: str = "--dask") -> tuple[str | None, int | None]:
     """(scheduler address, None) or (None, local worker count) for ``local[:N]``.
 
@@ -108,22 +97,10 @@ def parse_address(text: str, given_by: str = "--dask") -> tuple[str | None, int 
 
 @dataclass(frozen=True)
 class DaskCluster:
-    """The Dask engine's factory: where the cluster is and how often a job may kill a worker."""
+    """Where the cluster is, and how often a job may kill a worker before it counts crashed."""
 
     address: str
     attempts: int = 3
-
-    def __call__(
-        self,
-        setup: JobSetup,
-        pool: Any,
-        job_ids: Any,
-        on_log: LogSink,
-        job_timeout: float | None,
-    ) -> Any:
-        from splitter.run.dask.engine import DaskEngine
-
-        return DaskEngine(self, setup, pool, job_ids, on_log, job_timeout)
 
     def connect(self, setup: JobSetup, topic: str, put: Put) -> Connection:
         """A client on the scheduler (a local cluster started first for ``local[:N]``)."""
