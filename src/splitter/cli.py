@@ -24,8 +24,19 @@ from typing import Any, NoReturn
 
 from splitter.campaign.array import array_machines
 from splitter.campaign.digest import full_hex, group_digest
-from splitter.campaign.load import Campaign, ConfigsLocation, load_campaign, locate_configs
-from splitter.campaign.machines import MACHINES_FILE, Machine, machine_for_hostname
+from splitter.campaign.load import (
+    EMBEDDED_ORIGIN,
+    Campaign,
+    ConfigsLocation,
+    load_campaign,
+    locate_configs,
+)
+from splitter.campaign.machines import (
+    MACHINES_FILE,
+    Machine,
+    check_machine_name,
+    machine_for_hostname,
+)
 from splitter.campaign.moves import Moves, PlanShape, plan_moves
 from splitter.campaign.needs import NeedsSpec, needs_of
 from splitter.campaign.plan import CALIBRATION_SAMPLE, owners
@@ -187,6 +198,10 @@ def _rescue_options(parser: argparse.ArgumentParser) -> None:
         "--machines", type=_names, metavar="A,B",
         help="with --rescue: plan over these machines (default: those the merge saw)",
     )  # fmt: skip
+    parser.add_argument(
+        "--force", action="store_true",
+        help="with --rescue: rescue even though the merge saw a host still running",
+    )  # fmt: skip
     if parser.prog.endswith(" run"):
         return  # run has its own --retry-failed, which also picks the failed ones
     parser.add_argument(
@@ -322,7 +337,9 @@ def _add_calibrate(commands: Any, tasks: bool) -> None:
     parser.add_argument(
         "--update", action="store_true", help="write this machine's entry into machines.json"
     )
-    parser.set_defaults(handler=_cmd_calibrate, rescue=None, machines=None, slurm_array=None)
+    parser.set_defaults(
+        handler=_cmd_calibrate, rescue=None, machines=None, force=False, slurm_array=None
+    )
 
 
 def _add_init(commands: Any) -> None:
@@ -471,6 +488,8 @@ def _campaign(
     """The campaign, narrowed to a rescue for plan and digest; and what chose its machines."""
     if args.machines is not None and args.rescue is None:
         raise UsageError("--machines chooses the machines of a rescue; pass it with --rescue M")
+    if args.force and args.rescue is None:
+        raise UsageError("--force lets a rescue start while a host runs; pass it with --rescue M")
     tasks = array_tasks if args.command == "run" else args.slurm_array
     configs, lone = _configs(args)
     machines: tuple[Machine, ...] | None = (lone,) if lone is not None else None
@@ -486,7 +505,9 @@ def _campaign(
         # A bad [tasks] section or a missing shell stops here, before anything is written.
         resolve_shell(task_settings(campaign.config, campaign.config_source))
     if args.command != "run" and args.rescue is not None:
-        rescue = load_rescue(campaign, args.rescue, args.retry_failed, args.machines)
+        rescue = load_rescue(
+            campaign, args.rescue, args.retry_failed, args.machines, force=args.force
+        )
         return rescue.campaign, rescue.chosen_by
     return campaign, None
 
@@ -661,7 +682,7 @@ def _cmd_run(args: argparse.Namespace, program: Program) -> int:
         machine=args.machine, whole_pool=args.all, yes=args.yes,
         expect_digest=args.expect_digest, out=args.out, workers=args.workers,
         retry_failed=args.retry_failed, fresh=args.fresh, rescue=args.rescue,
-        rescue_machines=args.machines, array=array,
+        rescue_machines=args.machines, rescue_force=args.force, array=array,
         stop_at_once=getattr(args, "tasks", None) is not None,
         dask=args.dask, dask_attempts=args.dask_attempts, reuse=tuple(args.reuse),
         max_failures=args.max_failures,
@@ -687,9 +708,17 @@ def _cmd_slurm_script(args: argparse.Namespace, program: Program) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
-    from splitter.run.calibrate import calibrate, save_calibration, update_machine_entry
+    from splitter.campaign.plan import all_jobs
+    from splitter.run.calibrate import (
+        calibrate,
+        check_updatable,
+        save_calibration,
+        update_machine_entry,
+    )
     from splitter.run.cpus import usable_cpus
+    from splitter.run.engine import JobPool
     from splitter.run.local import LocalPool
+    from splitter.run.sendable import check_sendable
 
     program = _with_tasks(args, program)
     assert program.job is not None
@@ -697,6 +726,8 @@ def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
         return 0
     campaign, _ = _campaign(args, program)
     machine = _calibrated_machine(campaign, args.machine)
+    if args.update:
+        _check_update(campaign, check_updatable)
     cores = usable_cpus()
     workers = args.workers or cores
     phases = "one worker" if workers == 1 else f"one worker then {workers}"
@@ -704,6 +735,8 @@ def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
         f"calibrating {machine}: the first {args.sample} jobs of the plan order, in rounds for "
         f"about {args.seconds:g}s, {phases}; nothing enters the results"
     )
+    pool = JobPool(campaign.items, campaign.keys, campaign.key)
+    check_sendable(program.job, pool, all_jobs(campaign.plan)[: args.sample])
     result = calibrate(
         campaign, program.job, machine, seconds=args.seconds, workers=workers, cores=cores,
         pool=LocalPool, sample_size=args.sample,
@@ -721,11 +754,23 @@ def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
     return 0
 
 
+def _check_update(campaign: Campaign, check_updatable: Callable[[Path], None]) -> None:
+    """Before measuring: refuse an --update that could not be written."""
+    if campaign.configs.origin == EMBEDDED_ORIGIN:
+        raise UsageError(
+            "calibrate --update cannot change the configs embedded in this binary; pass"
+            " --configs DIR with a copy of them, or add the entry it prints by hand"
+        )
+    check_updatable(campaign.configs.path / MACHINES_FILE)
+
+
 def _calibrated_machine(campaign: Campaign, name: str | None) -> str:
     """--machine, else $SPLITTER_MACHINE, else the entry matching the hostname, else it."""
-    name = name or os.environ.get("SPLITTER_MACHINE")
-    if name:
-        return name
+    if name is not None:
+        return check_machine_name(name, "--machine")
+    named = os.environ.get("SPLITTER_MACHINE")
+    if named:
+        return check_machine_name(named, "SPLITTER_MACHINE")
     hostname = socket.gethostname()
     entry = machine_for_hostname(campaign.machines, hostname)
     return entry.name if entry is not None else default_machine_name(hostname)

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from splitter.campaign.array import check_array_size
 from splitter.campaign.digest import group_digest
 from splitter.campaign.needs import Needs
 from splitter.errors import UsageError
@@ -132,6 +133,7 @@ def array_script(
     before the task starts. ``kinds`` (the campaign's kinds of job) set what
     each task asks for, with ``cpus`` at least.
     """
+    check_array_size(tasks)
     frozen = bool(getattr(sys, "frozen", False))
     if task_file is not None:
         if str(task_file) == "-":

@@ -33,6 +33,7 @@ from splitter.errors import SplitterError
 from splitter.run.dask.cluster import Connection, DaskCluster
 from splitter.run.dask.task import on_host, run_batch, unpack
 from splitter.run.engine import (
+    BatchEntry,
     JobPool,
     JobSetup,
     LogSink,
@@ -43,6 +44,8 @@ from splitter.run.engine import (
     lost_value,
 )
 from splitter.run.jobcall import one_line
+from splitter.run.logs import FILE_ONLY
+from splitter.run.sendable import split_sendable
 
 __all__ = ["TARGET_BATCH_SECONDS", "DaskEngine", "batch_size"]
 
@@ -123,6 +126,8 @@ class DaskEngine:
         self._seconds_per_job: float | None = None
         self._worker_seconds: dict[str, float] = {}
         self._connection: Connection | None = None
+        # Error rows of jobs whose item could not be sent, for the next step to return.
+        self._refused: Received = []
         # Whether batches of one wait for their worker's messages first (see
         # task.SUSPECT_FLUSH_SECONDS): once a worker has died, or from the start
         # when one death must never be counted against the wrong job.
@@ -163,7 +168,8 @@ class DaskEngine:
         try:
             self._connection.check()
             self._submit()
-            rows: Received = []
+            rows: Received = self._refused
+            self._refused = []
             try:
                 self._handle(*self._events.get(timeout=timeout), rows)
                 while True:
@@ -171,7 +177,9 @@ class DaskEngine:
             except queue.Empty:
                 pass
             return rows
-        except SplitterError:
+        except SplitterError as exc:
+            # The console gets the sentence from the command line; the log says it too.
+            log.error("the run stops: %s", exc, extra=FILE_ONLY)
             self.kill()  # The runner stops on it: leave no batch running for nothing.
             raise
 
@@ -239,11 +247,27 @@ class DaskEngine:
                 return
             self._count += 1
             key = f"splitter-batch-{self._run}-{self._count}"
-            future = self._connection.submit(
-                run_batch, key, self._pool.batch(jobs), self._job_timeout, self._careful,
-                done=lambda _, key=key: self._put("done", key),
-            )  # fmt: skip
+            entries = self._pool.batch(jobs)
+            try:
+                future = self._send(key, entries)
+            except Exception:  # Dask could not serialize the batch: which items?
+                entries, refused = split_sendable(entries, by_value=True)
+                if not refused:
+                    raise
+                self._refused.extend(refused)
+                self._outstanding.difference_update(row[0] for row in refused)
+                if not entries:
+                    continue
+                jobs = [entry[0] for entry in entries]
+                future = self._send(key, entries)
             self._batches[key] = _Batch(key, jobs, future)
+
+    def _send(self, key: str, entries: list[BatchEntry]) -> Any:
+        assert self._connection is not None
+        return self._connection.submit(
+            run_batch, key, entries, self._job_timeout, self._careful,
+            done=lambda _, key=key: self._put("done", key),
+        )  # fmt: skip
 
     def _next_jobs(self) -> list[int]:
         """One suspect job alone, else the next batch of pending jobs."""

@@ -43,6 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnContext, SpawnProcess
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from splitter.errors import SplitterError
@@ -59,6 +60,7 @@ from splitter.run.engine import (
 )
 from splitter.run.local import freeze
 from splitter.run.local.worker import GROUP, IDLE, SLOT_WIDTH, worker_main
+from splitter.run.sendable import split_sendable
 
 __all__ = ["LocalPool", "Supervisor", "WorkersFailedError"]
 
@@ -145,6 +147,8 @@ class Supervisor:
         self._alone: set[int] = set()
         self._on_log = on_log
         self._host_started = False
+        # Error rows of jobs whose item could not be sent, for the next step to return.
+        self._refused: Received = []
         self.stopping = False
         # The results' job columns, once fixed: then workers format their own rows.
         self.columns: tuple[str, ...] | None = None
@@ -166,7 +170,8 @@ class Supervisor:
     def step(self, timeout: float) -> Received:
         """Dispatch to idle workers, wait up to ``timeout`` s, return the rows received."""
         self._dispatch()
-        rows: Received = []
+        rows: Received = self._refused
+        self._refused = []
         waitables: dict[Any, _Handle] = {}
         for handle in self._handles.values():
             waitables[handle.conn] = handle
@@ -319,13 +324,32 @@ class Supervisor:
                 continue
             size = 1 if self._pending[0] in self._alone else self._next_batch_size(handle)
             batch = [self._pending.popleft() for _ in range(min(size, len(self._pending)))]
+            message, batch = self._message(batch)
+            if not batch:
+                continue  # no item of it could be sent: each is its job's error row
             try:
-                handle.conn.send((self.columns, self._pool.batch(batch)))
+                handle.conn.send_bytes(message)
             except (BrokenPipeError, ConnectionResetError):
                 self._pending.extendleft(reversed(batch))
                 continue  # Its sentinel reports the death on this step.
             handle.batch, handle.reported, handle.batch_size = batch, 0, size
             busy += 1
+
+    def _message(self, batch: list[int]) -> tuple[bytes, list[int]]:
+        """The batch's message as the worker reads it, and the jobs it holds.
+
+        A job whose item does not pickle leaves the batch as an error row
+        (see `splitter.run.sendable`): the run goes on without it.
+        """
+        entries = self._pool.batch(batch)
+        try:
+            return bytes(ForkingPickler.dumps((self.columns, entries))), batch
+        except Exception:  # pickling may raise anything; split_sendable says what
+            kept, refused = split_sendable(entries)
+            self._refused.extend(refused)
+            if not kept:
+                return b"", []
+            return bytes(ForkingPickler.dumps((self.columns, kept))), [e[0] for e in kept]
 
     def _next_batch_size(self, handle: _Handle) -> int:
         share_of_rest = max(1, len(self._pending) // (2 * self._limit))
