@@ -232,7 +232,7 @@ def test_different_task_files_have_different_digests(tmp_path: Path) -> None:
     ("content", "expected"),
     [
         (None, "does not exist"),
-        (b"\n# nothing\n", "holds no tasks"),
+        (b"#DISBATCH BARRIER key\n", "line 1: BARRIER takes only CHECK"),
         (b"\x7fELF\x02\x01\x00\x00", "is not text"),
         (b"echo " + b"x" * 200_000 + b"\n", "bytes this system allows one command"),
     ],
