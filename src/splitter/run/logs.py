@@ -18,8 +18,8 @@ from types import TracebackType
 from typing import IO, Any
 
 from splitter.campaign.config import RunnerSettings
-from splitter.report.failures import failure_pattern
 from splitter.store.logfile import LogFileWriter, UtcFormatter, ZstdLogHandler
+from splitter.store.rowformat import failure_pattern
 
 __all__ = ["FILE_ONLY", "FILE_ONLY_LOGGERS", "RunLogging"]
 
