@@ -31,8 +31,8 @@ def test_a_job_to_run_alone_comes_in_a_batch_of_its_own() -> None:
 def test_with_needs_a_batch_is_one_kind_in_the_slots_the_allocator_grants() -> None:
     queue = JobQueue(range(6), MIXED, GPU_HOST)
     first = queue.take(3, set())
-    assert first == Taken([0, 2, 5], Slots((0,)))
-    assert queue.take(3, set()) == Taken([1, 4], Slots((1,), ("0",)))
+    assert first == Taken([0, 2, 5], Slots((0,)), 0)
+    assert queue.take(3, set()) == Taken([1, 4], Slots((1,), ("0",)), 1)
     assert queue.take(3, set()) is None  # the four-core job waits for cores 0 and 1
     queue.release(first)
     assert queue.take(3, set()) is None
@@ -45,7 +45,7 @@ def test_jobs_put_back_run_before_the_others_of_their_kind() -> None:
     assert taken is not None
     queue.release(taken)
     queue.put_back([2, 5])
-    assert queue.take(2, set()) == Taken([2, 5], Slots((0,)))
+    assert queue.take(2, set()) == Taken([2, 5], Slots((0,)), 2)
 
 
 def test_a_grant_carries_the_variables_the_cpus_and_the_memory_limit() -> None:

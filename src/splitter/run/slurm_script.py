@@ -10,9 +10,9 @@ other ENTRY is a Python script, run by an interpreter, by default the one
 running ``slurm-script`` (``sys.executable``: the venv where splitter is
 installed), which the nodes must see at the same path (a shared file system),
 or by ``--python PATH``. A frozen ``splitter`` cannot run a Python script, so
-there ``--python`` is required. A task file (``--tasks FILE``) runs under the
-``splitter`` that printed the script: the generic binary itself, or
-``python -m splitter``.
+there ``--python`` is required. For a task file (``--tasks F``) the program
+is splitter itself: this binary, or ``python -m splitter``, or the splitter
+binary given as ENTRY; every task then runs ``run --tasks F``.
 
 What a task asks Slurm for comes from the campaign's kinds of job
 (``task_resources``): each task holds the most any kind needs, so that every
@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from splitter.campaign.array import check_array_size
 from splitter.campaign.digest import group_digest
 from splitter.campaign.needs import Needs
 from splitter.errors import UsageError
@@ -46,6 +47,7 @@ __all__ = [
     "probe_plan",
     "render_script",
     "task_resources",
+    "tasks_command",
 ]
 
 ELF_MAGIC = b"\x7fELF"
@@ -93,7 +95,7 @@ class ArrayScript:
     """Everything the script says: the command of a task and the array's options."""
 
     command: tuple[str, ...]
-    """The program of a task: ``(binary,)``, ``(python, script)`` or ``(python, -m, splitter)``."""
+    """The program of a task: ``(binary,)`` or ``(python, script)``, absolute paths."""
     tasks: int
     digest: bytes
     workdir: Path
@@ -108,7 +110,7 @@ class ArrayScript:
     partition: str | None = None
     job_name: str = "splitter"
     task_file: Path | None = None
-    """The task file the tasks run (``run --tasks FILE``); None for an entry's own pool."""
+    """The task file every task runs (``--tasks``), absolute; None for an entry's own pool."""
 
 
 def array_script(
@@ -126,16 +128,24 @@ def array_script(
 ) -> ArrayScript:
     """The script for ENTRY (default: the running entry script or binary) as ``tasks`` tasks.
 
-    With ``task_file``, the tasks run that file under this splitter instead.
-    Paths become absolute, as the tasks start elsewhere; the logs folder is made
-    now, since Slurm opens a task's log before the task starts. The campaign's
-    kinds of job (from its plan) set what each task asks for, ``cpus`` at least.
+    With ``task_file``, the tasks run that task file (ENTRY, if given, is the
+    splitter binary to run it with). Paths become absolute, as the tasks start
+    elsewhere; the logs folder is made now, since Slurm opens a task's log
+    before the task starts. The campaign's kinds of job (from its plan) set
+    what each task asks for, with ``cpus`` at least.
     """
+    check_array_size(tasks)
     frozen = bool(getattr(sys, "frozen", False))
-    command: tuple[str, ...]
     if task_file is not None:
-        command = (sys.executable,) if frozen else (python or sys.executable, "-m", "splitter")
-        task_file, name = task_file.resolve(), task_file.stem
+        if str(task_file) == "-":
+            raise UsageError(
+                "slurm-script --tasks - cannot work: every array task reads the task file "
+                "again; save the tasks to a file and pass its path"
+            )
+        task_file = task_file.resolve()
+        head = _head(entry.resolve()) if entry is not None else b""
+        command = tasks_command(entry and entry.resolve(), head, python, frozen, sys.executable)
+        name = task_file.stem
     else:
         path = (entry or Path(sys.executable if frozen else sys.argv[0])).resolve()
         command, name = entry_command(path, _head(path), python, frozen, sys.executable), path.stem
@@ -160,6 +170,26 @@ def _head(path: Path) -> bytes:
         raise UsageError(
             f"cannot read ENTRY {path} ({exc.strerror}); pass the entry script or its binary"
         ) from None
+
+
+def tasks_command(
+    entry: Path | None, head: bytes, python: str | None, frozen: bool, executable: str
+) -> tuple[str, ...]:
+    """How a task starts splitter to run a task file: ENTRY (a splitter binary), else this one.
+
+    This one is the running binary when frozen (unless ``python`` is given),
+    else ``python -m splitter`` with ``python`` or the running interpreter.
+    """
+    if entry is not None:
+        if not head.startswith(ELF_MAGIC):
+            raise UsageError(
+                f"with --tasks, ENTRY is the splitter binary that runs them, and {entry} is not "
+                "a binary; leave ENTRY out to run them with this splitter"
+            )
+        return (str(entry),)
+    if frozen and python is None:
+        return (executable,)
+    return (python or executable, "-m", "splitter")
 
 
 def entry_command(
@@ -237,6 +267,7 @@ def render_script(script: ArrayScript) -> str:
         f"#   digest   {group_digest(script.digest)}  (plan --slurm-array {script.tasks})",
         f"#   results  {script.out}/task-<k>, one folder per task",
         f"#   logs     {script.logs}/slurm-<job id>_<task>.log",
+        *([f"#   tasks    {script.task_file}"] if script.task_file is not None else []),
         "# Submit with `sbatch THIS_FILE`; when all tasks are done, merge their folders:",
         f"#   {shlex.join(script.command)} merge {quote(str(script.out))}/task-* --out merged",
         "# A requeued task (scontrol requeue, preemption, node failure) resumes its folder.",

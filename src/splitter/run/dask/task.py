@@ -28,6 +28,7 @@ import itertools
 import logging
 import os
 import pickle
+import socket
 import threading
 import time
 from contextlib import suppress
@@ -35,14 +36,14 @@ from typing import TYPE_CHECKING, Any
 
 from splitter.campaign.config import parse_config
 from splitter.run.dask.gpus import GpuIds, resources_of
-from splitter.run.engine import BatchEntry, JobSetup, Row
+from splitter.run.engine import BatchEntry, JobSetup, LogLines, Row, host_hook
 from splitter.run.injection import Progress
 from splitter.run.jobcall import JobCall, JobLogCollector, picklable, record_dict, write_job_log
 
 if TYPE_CHECKING:
     from splitter.campaign.needs import Needs
 
-__all__ = ["SEND_INTERVAL", "TIMEOUT_EXIT_CODE", "pack", "run_batch", "unpack"]
+__all__ = ["SEND_INTERVAL", "TIMEOUT_EXIT_CODE", "on_host", "pack", "run_batch", "unpack"]
 
 SEND_INTERVAL = 0.5
 WATCH_INTERVAL = 0.2
@@ -126,7 +127,7 @@ class _BatchRun:
             self.send_rows()
             self.emit(
                 {"kind": "timeout", "job": int(job_id), "start": self.started_wall,
-                 "seconds": seconds}
+                 "seconds": seconds, "host": socket.gethostname()}
             )  # fmt: skip
             return True
         if seconds > RUNNING_AFTER and now - self.last_running >= RUNNING_AFTER:
@@ -208,6 +209,12 @@ def run_batch(
         if job_logs is not None:
             root.removeHandler(job_logs)
     return worker.address, run.take()
+
+
+def on_host(payload: bytes, stage: str) -> tuple[str, LogLines]:
+    """Runs in one Dask worker per host: the job's host hooks (PERENGINE); (host, what to log)."""
+    setup, _ = _setup(payload)
+    return socket.gethostname(), host_hook(setup, stage)
 
 
 def _take_index() -> int:

@@ -66,6 +66,8 @@ class Taken:
     jobs: list[int]
     slots: Slots | None = None
     """None for plain jobs: each holds its worker's own core slot."""
+    key: int = -1
+    """The job the allocator holds the slots under (the batch's first, when taken)."""
 
 
 def local_slots(
@@ -170,7 +172,7 @@ class JobQueue:
             if following is None or following in alone:
                 break
             batch.append(self._waiting.pop(needs))
-        return Taken(batch, slots)
+        return Taken(batch, slots, job)
 
     def put_back(self, jobs: Sequence[int]) -> None:
         """Queue ``jobs`` (unrun) ahead of every waiting job, in their order."""
@@ -183,7 +185,7 @@ class JobQueue:
     def release(self, taken: Taken) -> None:
         """The batch ``taken`` has ended: its slots are free again."""
         if taken.slots is not None:
-            self._allocator.release(taken.jobs[0])
+            self._allocator.release(taken.key)
 
     def grant(self, held: Slots | None, worker: int) -> Grant:
         """What jobs holding ``held`` (None: plain jobs) hold, run by worker ``worker``."""

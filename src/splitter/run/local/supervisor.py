@@ -20,6 +20,12 @@ Batches grow from one job towards about ``TARGET_BATCH_SECONDS`` of work, from
 the busy time workers report, and shrink towards the end so no worker idles
 while another holds a long batch (guided self-scheduling).
 
+For the workstation's owner: `pause` dispatches nothing more and, in place,
+stops the running jobs with SIGSTOP (`freeze`); `resume` continues them; a
+job's time towards ``job_timeout`` leaves the paused time out. `set_workers`
+changes how many jobs run at once, up to ``most_workers``: fewer, and no job
+starts until fewer run; more, and workers are started as jobs wait.
+
 With needs, a batch holds its jobs' slots while it runs (`dispatch.JobQueue`:
 what is free decides which batch starts), and goes to a worker started for
 its binding (its cores and GPUs), a new one replacing an idle worker of
@@ -31,22 +37,37 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnContext, SpawnProcess
+from multiprocessing.reduction import ForkingPickler
 from typing import TYPE_CHECKING, Any
 
 from splitter.errors import SplitterError
-from splitter.run.engine import JobPool, JobSetup, LogSink, Received, Row, RunningJob
+from splitter.run.cpus import usable_cpus
+from splitter.run.engine import (
+    JobPool,
+    JobSetup,
+    LogSink,
+    Received,
+    Row,
+    RunningJob,
+    host_hook,
+    lost_value,
+)
+from splitter.run.local import freeze
 from splitter.run.local.hold import Grant, spawn_environment
 from splitter.run.local.worker import GROUP, IDLE, SLOT_WIDTH, worker_main
 from splitter.run.memguard import over_memory, size_words
+from splitter.run.sendable import split_sendable
 from splitter.run.shelltask import TaskJob
 
 if TYPE_CHECKING:
@@ -130,15 +151,21 @@ class Supervisor:
         from splitter.run.local.dispatch import HostSlots, JobQueue
 
         host = host or HostSlots(HostCapacity(workers), environ=dict(os.environ))
-        self._pending = JobQueue(
-            job_ids, pool.kinds or PLAIN, host, isinstance(setup.job, TaskJob)
-        )
+        kinds = pool.kinds or PLAIN
+        self._pending = JobQueue(job_ids, kinds, host, isinstance(setup.job, TaskJob))
         self._workers = min(workers, max(1, len(self._pending)))
+        self._limit = workers
+        self.most_workers = max(workers, usable_cpus())
+        """The most jobs `set_workers` may let run at once: this machine's CPUs (or more asked)."""
+        self.stops_in_place = freeze.STOPS_IN_PLACE
+        self._held = False
+        self._frozen: dict[int, freeze.Frozen] = {}
+        self._guard = freeze.Guard()
+        self._pauses: list[list[float]] = []  # [start, end] of in-place pauses, monotonic
         # With needs, idle workers of other bindings may wait beside the running
         # ones (one more per kind and GPU), so a batch seldom waits for a start.
-        kinds = self._pending.kinds
         spares = 0 if kinds.plain else len(host.capacity.gpus) + len(kinds.needs)
-        self._processes = self._workers + spares
+        self._processes = self.most_workers + spares
         self._job_timeout = job_timeout
         self._slots: Any = self._ctx.RawArray("d", self._processes * SLOT_WIDTH)
         self._stop: Any = self._ctx.RawValue("b", 0)
@@ -150,6 +177,9 @@ class Supervisor:
         # Jobs of a batch whose worker died between jobs: each runs alone next time.
         self._alone: set[int] = set()
         self._on_log = on_log
+        self._host_started = False
+        # Error rows of jobs whose item could not be sent, for the next step to return.
+        self._refused: Received = []
         self.stopping = False
         # The results' job columns, once fixed: then workers format their own rows.
         self.columns: tuple[str, ...] | None = None
@@ -161,7 +191,13 @@ class Supervisor:
         return not busy and (self.stopping or not self._pending)
 
     def start(self) -> None:
-        """Start the worker processes (with needs, as batches come: see `_dispatch`)."""
+        """Run the job's host hooks' start here (PERENGINE START), then start the workers.
+
+        With needs, workers start as batches come (see `_dispatch`).
+        """
+        if self._pending:
+            self._host_started = True
+            _log_lines(host_hook(self._setup, "start"))
         if self._pending.plain:
             for slot in range(self._workers):
                 self._spawn(slot, self._pending.grant(None, slot))
@@ -169,7 +205,8 @@ class Supervisor:
     def step(self, timeout: float) -> Received:
         """Dispatch to idle workers, wait up to ``timeout`` s, return the rows received."""
         self._dispatch()
-        rows: Received = []
+        rows: Received = self._refused
+        self._refused = []
         waitables: dict[Any, _Handle] = {}
         for handle in self._handles.values():
             waitables[handle.conn] = handle
@@ -191,6 +228,55 @@ class Supervisor:
         self.stopping = True
         self._stop.value = 1
 
+    @property
+    def paused_in_place(self) -> bool:
+        """Some running jobs are stopped in place now."""
+        return bool(self._frozen)
+
+    def pause(self, in_place: bool) -> None:
+        """Dispatch nothing more; ``in_place``: stop the running jobs too, else let them run."""
+        self._held = True
+        if not in_place:
+            self._thaw()
+            return
+        if self._pauses and self._pauses[-1][1] == math.inf:
+            return  # stopped in place already
+        self._pauses.append([time.monotonic(), math.inf])
+        for handle in self._handles.values():
+            if handle.batch is not None and handle.process.pid is not None:
+                self._frozen[handle.slot] = freeze.freeze(handle.process.pid, self._group(handle))
+                self._guard.watch(self._frozen.values())
+
+    def resume(self) -> None:
+        """Continue the stopped jobs and dispatch again."""
+        self._thaw()
+        self._held = False
+
+    def set_workers(self, count: int) -> None:
+        """Let at most ``count`` jobs run at once (1 to ``most_workers``)."""
+        if not 1 <= count <= self.most_workers:
+            raise ValueError(f"workers must be from 1 to {self.most_workers}, not {count}")
+        self._limit = count
+        free = [slot for slot in range(self.most_workers) if slot not in self._handles]
+        while len(self._handles) < count and free and self._pending and not self.stopping:
+            if not self._pending.plain:
+                return  # with needs, workers start as batches come
+            slot = free.pop(0)
+            self._spawn(slot, self._pending.grant(None, slot))
+
+    def _thaw(self) -> None:
+        for frozen in self._frozen.values():
+            freeze.thaw(frozen)
+        self._frozen.clear()
+        self._guard.watch(())
+        if self._pauses and self._pauses[-1][1] == math.inf:
+            self._pauses[-1][1] = time.monotonic()
+
+    def _unpaused(self, started: float, now: float) -> float:
+        """Seconds from ``started`` to ``now`` less the time jobs were stopped in place."""
+        paused = sum(max(0.0, min(end, now) - max(start, started)) for start, end in self._pauses)
+        return now - started - paused
+
     def running(self) -> list[RunningJob]:
         """The jobs running now, longest running first."""
         found = [job for _, job in self._running()]
@@ -204,7 +290,8 @@ class Supervisor:
             base = handle.slot * SLOT_WIDTH
             job_id, started, value, total = self._slots[base : base + GROUP]
             if job_id != IDLE and handle.batch is not None:
-                found.append((handle, RunningJob(int(job_id), now - started, value, total)))
+                seconds = self._unpaused(started, now)
+                found.append((handle, RunningJob(int(job_id), seconds, value, total)))
         return found
 
     def close(self) -> None:
@@ -223,6 +310,10 @@ class Supervisor:
         The process groups of jobs' children (shell tasks) get SIGTERM first,
         and SIGKILL if they have not ended within ``GROUP_GRACE_SECONDS``.
         """
+        for frozen in self._frozen.values():
+            freeze.end(frozen, signal.SIGTERM)  # stopped, they would not act on it
+        self._frozen.clear()
+        self._guard.close()
         groups = [g for g in map(self._group, self._handles.values()) if g]
         for group in groups:
             _signal_group(group, signal.SIGTERM)
@@ -238,6 +329,9 @@ class Supervisor:
             time.sleep(0.02)
         for group in groups:
             _signal_group(group, signal.SIGKILL)
+        if self._host_started:
+            self._host_started = False
+            _log_lines(host_hook(self._setup, "stop"))
 
     def _group(self, handle: _Handle) -> int:
         """The process group the worker's current job runs its children in (0: none)."""
@@ -262,19 +356,26 @@ class Supervisor:
         return handle
 
     def _dispatch(self) -> None:
-        idle = [handle for handle in self._handles.values() if handle.batch is None]
-        free = [slot for slot in range(self._processes) if slot not in self._handles]
+        if self._held:
+            return
+        # The lowest worker numbers first: after `set_workers` (N) jobs see 0..N-1.
+        idle = sorted((h for h in self._handles.values() if h.batch is None), key=_slot)
         busy = len(self._handles) - len(idle)
-        while (idle or free) and busy < self._workers and not self.stopping and self._pending:
+        # Plain jobs run in the workers started for them; with needs, as batches come.
+        free = [] if self._pending.plain else self._free_slots()
+        while (idle or free) and busy < self._limit and not self.stopping and self._pending:
             size = self._next_batch_size(idle[0] if idle else None)
             taken = self._pending.take(size, self._alone)
             if taken is None:
                 return  # Nothing fits in what is free now.
             handle = self._worker_for(taken, idle, free)
-            assert handle.grant is not None
-            batch = taken.jobs
+            message, batch = self._message(taken.jobs, handle.grant)
+            if not batch:
+                self._pending.release(taken)
+                idle.append(handle)
+                continue  # no item of it could be sent: each is its job's error row
             try:
-                handle.conn.send((self.columns, self._pool.batch(batch), handle.grant))
+                handle.conn.send_bytes(message)
             except (BrokenPipeError, ConnectionResetError):
                 self._pending.release(taken)
                 self._pending.put_back(batch)
@@ -282,6 +383,9 @@ class Supervisor:
             handle.batch, handle.reported, handle.batch_size = batch, 0, size
             handle.taken = taken
             busy += 1
+
+    def _free_slots(self) -> list[int]:
+        return [slot for slot in range(self._processes) if slot not in self._handles]
 
     def _worker_for(self, taken: Taken, idle: list[_Handle], free: list[int]) -> _Handle:
         """An idle worker started for the batch's binding, else a new one in its stead."""
@@ -312,8 +416,25 @@ class Supervisor:
         handle.conn.close()
         del self._handles[handle.slot]
 
+    def _message(self, batch: list[int], grant: Grant | None) -> tuple[bytes, list[int]]:
+        """The batch's message as the worker reads it, and the jobs it holds.
+
+        A job whose item does not pickle leaves the batch as an error row
+        (see `splitter.run.sendable`): the run goes on without it.
+        """
+        entries = self._pool.batch(batch)
+        try:
+            return bytes(ForkingPickler.dumps((self.columns, entries, grant))), batch
+        except Exception:  # pickling may raise anything; split_sendable says what
+            kept, refused = split_sendable(entries)
+            self._refused.extend(refused)
+            if not kept:
+                return b"", []
+            message = ForkingPickler.dumps((self.columns, kept, grant))
+            return bytes(message), [e[0] for e in kept]
+
     def _next_batch_size(self, handle: _Handle | None) -> int:
-        share_of_rest = max(1, len(self._pending) // (2 * self._workers))
+        share_of_rest = max(1, len(self._pending) // (2 * self._limit))
         if self._seconds_per_job is None:
             return 1
         wanted = int(TARGET_BATCH_SECONDS / max(self._seconds_per_job, 1e-7))
@@ -395,7 +516,12 @@ class Supervisor:
         handle.process.join(5)
         handle.conn.close()
         # A lost worker's job may leave children behind: they go with it.
-        _signal_group(self._group(handle), signal.SIGKILL)
+        group = self._group(handle)
+        _signal_group(group, signal.SIGKILL)
+        frozen = self._frozen.pop(handle.slot, None)
+        if frozen is not None:
+            freeze.end(frozen, signal.SIGKILL)
+            self._guard.watch(self._frozen.values())
         del self._handles[handle.slot]
         base = handle.slot * SLOT_WIDTH
         job_id, started = self._slots[base], self._slots[base + 1]
@@ -403,10 +529,10 @@ class Supervisor:
         exitcode = handle.process.exitcode
         if job_id != IDLE and int(job_id) in unreported:
             unreported.remove(int(job_id))
-            rows.append(self._death_row(int(job_id), started, status, exitcode))
+            rows.append(self._death_row(int(job_id), started, status, exitcode, group))
         elif started and len(unreported) == 1:
             # Alone in its batch, the job returned, then its worker died.
-            rows.append(self._death_row(unreported.pop(), started, "returned", exitcode))
+            rows.append(self._death_row(unreported.pop(), started, "returned", exitcode, 0))
         elif started and unreported:
             self._alone.update(unreported)
         elif not handle.heard_from:
@@ -425,8 +551,13 @@ class Supervisor:
                 'and keep its work under `if __name__ == "__main__":`'
             )
 
-    def _death_row(self, job_id: int, started: float, status: str, exitcode: int | None) -> Row:
+    def _death_row(
+        self, job_id: int, started: float, status: str, exitcode: int | None, group: int
+    ) -> Row:
         seconds = time.monotonic() - started
+        value = lost_value(
+            self._setup, self._pool.items[job_id], status, socket.gethostname(), group
+        )
         if status == "timeout":
             limit = f"{self._job_timeout:g}"
             error = f"job ran longer than job_timeout = {limit} s; its worker was stopped"
@@ -443,7 +574,16 @@ class Supervisor:
         else:
             error = f"worker process died ({_describe_exit(exitcode)}) while running this job"
         log.warning("job %d %s: %s", job_id, status, error)
-        return (job_id, status, time.time() - seconds, seconds, error, None)
+        return (job_id, status, time.time() - seconds, seconds, error, value)
+
+
+def _slot(handle: _Handle) -> int:
+    return handle.slot
+
+
+def _log_lines(lines: list[tuple[int, str]]) -> None:
+    for level, message in lines:
+        log.log(level, "%s", message)
 
 
 def _signal_group(group: int, signum: int) -> bool:
