@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 import splitter
-from conftest import run_cli, write_configs
+from conftest import run_cli, run_module, write_configs
 from splitter.errors import UsageError
 from splitter.store.results import ResultsReader
 
@@ -107,3 +108,35 @@ def test_run_with_enforce_mem_records_a_job_past_its_memory_as_an_error(tmp_path
         "error", "used more than its 64 MiB (MemoryError)"
     )  # fmt: skip
     assert rows["0"]["mem"] == str(64 * 2**20)
+
+
+TASKS = """\
+echo plain > "$SPLITTER_OUT/plain-$SPLITTER_JOB_ID"
+#SPLITTER NEEDS gpus=1 tags=openfoam
+echo "$SPLITTER_GPUS $CUDA_VISIBLE_DEVICES $OMP_NUM_THREADS" > "$SPLITTER_OUT/gpu-$SPLITTER_JOB_ID"
+echo "$SPLITTER_GPUS $CUDA_VISIBLE_DEVICES $OMP_NUM_THREADS" > "$SPLITTER_OUT/gpu-$SPLITTER_JOB_ID"
+#SPLITTER NEEDS cores=2
+echo "$SPLITTER_CORES $OMP_NUM_THREADS" > "$SPLITTER_OUT/wide-$SPLITTER_JOB_ID"
+"""
+TAGGED = {
+    "cpu": [1.0, 4],
+    "foam": {"perf": 1.0, "cores": 2, "gpus": 1, "tags": ["openfoam"]},
+}
+
+
+def test_a_task_files_needs_lines_route_and_pack_its_tasks(tmp_path: Path) -> None:
+    write_configs(tmp_path / "configs", TAGGED)
+    (tmp_path / "tasks.txt").write_text(TASKS, encoding="utf-8")
+    plan = run_module(["plan", "--json", "--tasks", "tasks.txt"], tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    shown = json.loads(plan.stdout)
+    assert [kind["needs"] for kind in shown["kinds"]] == [
+        "cores=1", "cores=1 gpus=1 tags=openfoam", "cores=2"
+    ]  # fmt: skip
+    assert [machine["kinds"][1]["share"] for machine in shown["machines"]] == [0, 2]
+    done = run_module(["run", "--tasks", "tasks.txt", "--machine", "foam", "--yes"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "results" / "foam"
+    assert sorted((path.name, path.read_text()) for path in folder.glob("gpu-*")) == [
+        ("gpu-1", "0 0 1\n"), ("gpu-2", "0 0 1\n")
+    ]  # fmt: skip

@@ -41,9 +41,11 @@ def run(
     needs: NeedsSpec,
     host: HostSlots,
     workers: int = 4,
+    key: Callable[[Any], Any] | None = None,
 ) -> dict[int, Row]:
     """Run every item on the local engine lending ``host``; each job's row by id."""
-    pool = JobPool(list(items), identify_pool(list(items)).keys, None, job_kinds(items, needs))
+    keys = identify_pool(list(items), key).keys
+    pool = JobPool(list(items), keys, key, job_kinds(items, needs))
     logs: list[dict[str, Any]] = []
     supervisor = Supervisor(setup(job), pool, range(len(items)), workers, logs.append, None, host)
     supervisor.start()
@@ -172,11 +174,13 @@ ALLOCATE_AND_WAIT = (
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_shell_task_whose_processes_outgrow_its_memory_is_stopped_and_an_error() -> None:
+    from splitter.campaign.directives import expand, task_key
     from splitter.run.shelltask import TaskJob
 
-    tasks = [ALLOCATE_AND_WAIT.format(300), "true"]
+    text = f"#SPLITTER NEEDS mem=100M\n{ALLOCATE_AND_WAIT.format(300)}\ntrue\n"
+    tasks = expand(text, "tasks.txt").tasks
     host = HostSlots(MEMORY_HOST, enforce_mem=True)
-    rows = run(TaskJob(), tasks, {"mem": "100M"}, host, workers=1)
+    rows = run(TaskJob(), tasks, lambda task: task.needs, host, workers=1, key=task_key)
     assert (rows[0][1], rows[0][4]) == (
         "error", "used more than its 100 MiB; its processes were stopped"
     )  # fmt: skip

@@ -74,13 +74,16 @@ def test_the_script_asks_for_the_cpus_gpus_and_memory_the_kinds_need(tmp_path: P
     }  # fmt: skip
 
 
-def test_the_script_of_a_task_file_runs_it_under_this_splitter(tmp_path: Path) -> None:
+def test_the_script_of_a_task_file_asks_for_what_its_needs_lines_say(tmp_path: Path) -> None:
     write_configs(tmp_path / "configs")
-    (tmp_path / "tasks.txt").write_text("echo one\necho two\necho three\n", encoding="utf-8")
+    tasks = "echo plain\n#SPLITTER NEEDS gpus=1 mem=4G\necho $SPLITTER_GPUS\necho again\n"
+    (tmp_path / "tasks.txt").write_text(tasks, encoding="utf-8")
     script = print_script(tmp_path, "-m", "splitter", "slurm-script", "--tasks", "tasks.txt")
     assert f"exec {sys.executable} -m splitter run --slurm-array 2 \\\n" in script
-    assert f"    --tasks {tmp_path / 'tasks.txt'} \\\n" in script
-    assert "#SBATCH --cpus-per-task=2" in script
+    options = [line for line in script.splitlines() if line.startswith("#SBATCH --")]
+    assert options[2:5] == [
+        "#SBATCH --cpus-per-task=2", "#SBATCH --gres=gpu:1", "#SBATCH --mem=4G"
+    ]  # fmt: skip
     (tmp_path / "job.sh").write_text(script, encoding="utf-8")
     done = subprocess.run(
         ["bash", "job.sh"], cwd=tmp_path, env=environment(**SLURM_TASK_1),
@@ -88,14 +91,3 @@ def test_the_script_of_a_task_file_runs_it_under_this_splitter(tmp_path: Path) -
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "machine task-1: 1 of 3 jobs" in done.stderr
-
-
-def test_slurm_script_wants_an_entry_or_a_task_file(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "splitter", "slurm-script", "--array", "2"],
-        cwd=tmp_path, env=environment(), capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert (done.returncode, done.stderr.splitlines()[-1]) == (
-        2, "splitter: error: slurm-script runs either ENTRY (an entry script or its binary) or "
-        "--tasks FILE; give one of them",
-    )  # fmt: skip
