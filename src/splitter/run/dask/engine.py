@@ -291,11 +291,12 @@ class DaskEngine:
         """Submit a batch, holding the Dask resources one of its jobs needs (one kind each)."""
         assert self._connection is not None
         needs = self._kinds.needs[self._kinds.kind(entries[0][0])]
+        asked = dask_resources(needs, self._cores)
         return self._connection.submit(
             run_batch, key, entries, self._job_timeout,
             None if self._kinds.plain else needs, self._careful,
             done=lambda _, key=key: self._put("done", key),
-            resources=dask_resources(needs, self._cores),
+            **({"resources": asked} if asked else {}),
         )  # fmt: skip
 
     def _next_jobs(self) -> list[int]:
