@@ -150,9 +150,14 @@ class JobContext:
     (``job_seed64``). ``hold_process_group(pgid)`` tells the parent which
     process group the job's own child processes are in, so a timeout, a lost
     worker or a stop kills all of them; ``hold_process_group(0)`` when it is gone.
+    ``cancelled()`` says whether the run has given the job up (on Dask: its
+    batch was cancelled, as the client stopped or went away): a long job may
+    check it and end early, as shell tasks do.
     """
 
-    __slots__ = ("_offset", "_slots", "folder", "job_id", "machine", "run_seed", "worker")
+    __slots__ = (
+        "_cancelled", "_offset", "_slots", "folder", "job_id", "machine", "run_seed", "worker",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -163,6 +168,7 @@ class JobContext:
         run_seed: bytes,
         slots: MutableSequence[float] | None = None,
         offset: int = 0,
+        cancelled: Callable[[], bool] | None = None,
     ) -> None:
         self.job_id = job_id
         self.machine = machine
@@ -171,6 +177,7 @@ class JobContext:
         self.run_seed = run_seed
         self._slots = slots
         self._offset = offset
+        self._cancelled = cancelled
 
     @property
     def seed(self) -> int:
@@ -181,3 +188,7 @@ class JobContext:
         """Say that the job's children run in process group ``pgid`` (0: none any more)."""
         if self._slots is not None:
             self._slots[self._offset] = float(pgid)
+
+    def cancelled(self) -> bool:
+        """Whether the run has given this job up: its result will not be recorded."""
+        return self._cancelled is not None and self._cancelled()
