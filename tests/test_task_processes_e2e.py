@@ -160,6 +160,27 @@ def test_what_a_task_leaves_in_a_session_or_group_of_its_own_is_killed_when_it_e
         kill_leftovers([sleep])
 
 
+def test_sighup_stops_the_run_at_once_kills_the_tasks_and_the_manifest_says_interrupted(
+    tmp_path: Path,
+) -> None:
+    sleep = unique_sleep(100)
+    line = f'echo $$ > "g$SPLITTER_JOB_ID"; sleep {sleep}; true'
+    work = campaign(tmp_path, f"{line}\n" * 2)
+    process = start_tasks(work, "--workers", "2")
+    try:
+        wait_for(lambda: len(running("sleep", sleep)) == 2)
+        process.send_signal(signal.SIGHUP)
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode == 130, stderr
+        manifest = json.loads((work / "results" / "all" / "manifest.json").read_text())
+        assert manifest["state"] == "interrupted"
+        assert [alive_in_group(pid_in(work / f"g{i}")) for i in range(2)] == [[], []]
+        assert running("sleep", sleep) == []
+        assert results(work) == {}
+    finally:
+        kill_leftovers([sleep], [process.pid])
+
+
 def test_kill_9_of_the_parent_takes_its_workers_and_their_tasks_with_it(tmp_path: Path) -> None:
     sleep = unique_sleep(100)
     line = f'echo $PPID > "w$SPLITTER_JOB_ID"; setsid sleep {sleep} & sleep {sleep}; true'
