@@ -14,7 +14,10 @@ import os
 import signal
 import sys
 import threading
-from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 __all__ = ["become_subreaper", "die_with_parent", "exit_when_closed"]
 
