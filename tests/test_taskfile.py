@@ -92,3 +92,17 @@ def test_an_unknown_or_bad_tasks_option_is_refused() -> None:
         task_settings(parse_config("[tasks]\nshel = sh\n", "s.ini"), "s.ini")
     with pytest.raises(UsageError, match="keep_output = 'maybe' is not true or false"):
         task_settings(parse_config("[tasks]\nkeep_output = maybe\n", "s.ini"), "s.ini")
+
+
+def test_the_tasks_section_sets_the_folder_tasks_run_in() -> None:
+    config = parse_config("[tasks]\ncwd = runs/a   # where the inputs are\n", "s.ini")
+    assert task_settings(config, "s.ini") == TaskSettings(cwd="runs/a")
+
+
+def test_a_tasks_cwd_of_several_lines_is_refused_in_one_sentence() -> None:
+    config = parse_config("[tasks]\ncwd = runs\n  more\n", "s.ini")
+    with pytest.raises(UsageError) as caught:
+        task_settings(config, "s.ini")
+    assert str(caught.value) == (
+        "s.ini: [tasks] cwd = 'runs\\nmore' spans several lines; write one folder on one line"
+    )
