@@ -131,3 +131,30 @@ def test_inherited_fds_lists_the_descriptors_a_program_would_inherit_and_no_othe
     finally:
         os.close(read)
         os.close(write)
+
+
+def test_a_keeper_that_was_killed_is_replaced_at_the_next_task_and_kills_at_the_end() -> None:
+    sleep = unique_sleep(60)
+    # A worker in miniature: starts a task group, holds it, loses its keeper,
+    # holds again, and dies without cleaning up.
+    script = textwrap.dedent(f"""\
+        import os, signal, subprocess, time
+        from splitter.run.tasktree import Keeper, new_token
+        task = subprocess.Popen(["sleep", "{sleep}"], start_new_session=True)
+        keeper = Keeper()
+        keeper.hold(task.pid, new_token())
+        first = keeper.pid
+        os.kill(first, signal.SIGKILL)
+        os.waitpid(first, 0)
+        keeper.hold(task.pid, new_token())
+        print(first != keeper.pid, flush=True)
+        os._exit(0)
+    """)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+        )
+        assert done.stdout == "True\n", done.stderr
+        wait_for(lambda: running("sleep", sleep) == [], 10)
+    finally:
+        kill_leftovers([sleep])

@@ -23,6 +23,7 @@ process that clears its environment or changes its uid keeps none.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import signal
@@ -184,19 +185,29 @@ class Keeper:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._fd = -1
+        self._failed = False
         self.pid = 0
 
     def hold(self, pgid: int, token: str) -> None:
         """A task runs in group ``pgid`` with ``token``: the keeper kills them if we die."""
+        message = f"+ {pgid} {token}\n".encode()
         with self._lock:
-            if self._fd < 0:
-                self._start()
-            try:
-                os.write(self._fd, f"+ {pgid} {token}\n".encode())
-            except OSError:  # The keeper was killed: start another.
-                self._stop()
-                self._start()
-                os.write(self._fd, f"+ {pgid} {token}\n".encode())
+            if self._failed:
+                return
+            for _ in range(2):  # Once more after a keeper that was killed.
+                try:
+                    if self._fd < 0:
+                        self._start()
+                    os.write(self._fd, message)
+                    return
+                except OSError as error:
+                    self._stop()
+                    reason = error
+            # Tasks still run; only a worker's death may leave one running.
+            self._failed = True
+            logging.getLogger("splitter.worker").warning(
+                "cannot start the keeper that kills a dead worker's task (%s)", reason
+            )
 
     def release(self, pgid: int) -> None:
         """Group ``pgid`` is cleaned up: the keeper forgets it (its number may be reused)."""
