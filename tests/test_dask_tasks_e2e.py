@@ -84,19 +84,20 @@ def test_a_task_whose_dask_worker_is_killed_dies_with_it_and_its_rerun_never_ove
     tmp_path: Path,
 ) -> None:
     sleep = unique_sleep(100)
-    # The first attempt leaves its group and its worker's pid; the next one
-    # looks for the first's group before it does anything.
+    # The first attempt leaves its sleep's pid and its worker's; the next one
+    # looks for that sleep, alive (not a zombie), before it does anything.
     line = (
-        "if [ -e ../first ]; then kill -0 -- -$(cat ../first) 2>/dev/null && "
-        "echo overlap > ../overlap; true; "
-        f"else echo $$ > ../first; echo $PPID > ../worker; sleep {sleep}; fi"
+        "if [ -e ../first ]; then p=$(cat ../first); "
+        'if [ -e /proc/$p/stat ] && [ "$(cut -d" " -f3 /proc/$p/stat)" != Z ]; then '
+        "echo overlap > ../overlap; fi; true; "
+        f"else echo $PPID > ../worker; sleep {sleep} & echo $! > ../first; wait; fi"
     )
     work = campaign(tmp_path / "work", line + "\n", CONFIG + "[tasks]\ncwd = tasks\n")
     (work / "tasks").mkdir()
     with dask_processes(tmp_path / "cluster", "w1") as cluster:
         process = start_tasks(work, cluster.address)
         try:
-            wait_for(lambda: (work / "worker").exists() and running("sleep", sleep) != [], 60)
+            wait_for(lambda: (work / "first").exists() and running("sleep", sleep) != [], 60)
             os.kill(pid_in(work / "worker"), signal.SIGKILL)  # the worker, not its nanny
             _, stderr = process.communicate(timeout=120)
             assert process.returncode == 0, stderr + cluster.logs()

@@ -102,11 +102,25 @@ def frozen_start() -> list[Path]:
     name = _NAME.fullmatch(own.name)
     if name is None:
         return []  # A one-folder build: one process, nothing unpacked, nothing goes stale.
-    die_with_parent(int(name[1], 16), signal.SIGTERM)
+    die_with_parent(_bootloader(), signal.SIGTERM)
     _hold(own / MARKER)
     if not (_PROC / "self" / "maps").exists():
         return []
     return remove_stale_unpack_folders(own.parent, own)
+
+
+def _bootloader() -> int:
+    """Our parent's pid if it is our bootloader (it runs this binary too); 0 if it has gone.
+
+    Not the pid in the folder's name: a binary started by its own program
+    (``slurm-script`` probing the digest) shares its parent's folder.
+    """
+    parent = os.getppid()
+    try:
+        ours = os.readlink(f"/proc/{parent}/exe") == os.readlink("/proc/self/exe")
+    except OSError:
+        return parent  # No /proc, or not ours to read: trust the parent.
+    return parent if ours else 0
 
 
 def remove_stale_unpack_folders(
