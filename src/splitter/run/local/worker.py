@@ -20,6 +20,10 @@ progress base, process group). The parent reads it to know which job a dead
 worker was running, to enforce timeouts and to draw progress, without any
 message; the process group (0: none) is the one a job's own children run in
 (shell tasks), which the parent kills with the job.
+
+A worker never outlives its parent: it asks the kernel for SIGKILL when the
+parent dies (Linux), else a thread watches a second pipe, the lifeline, which
+nothing is written to and only the parent holds open.
 """
 
 from __future__ import annotations
