@@ -14,7 +14,7 @@ import os
 import pickle
 import time
 import traceback
-from collections.abc import MutableSequence, Sequence
+from collections.abc import Callable, MutableSequence, Sequence
 from typing import Any
 
 from splitter.run.engine import BatchEntry, JobSetup, Row
@@ -46,7 +46,8 @@ class JobCall:
     raises KeyboardInterrupt itself: workers ignore SIGINT) gives an ``error``
     row and its traceback in the log; a `JobFailed` gives the row it carries;
     the worker goes on. ``worker`` is the worker's index for ``job_context``;
-    ``slots``/``group`` where a job's process group is shown to the parent.
+    ``slots``/``group`` where a job's process group is shown to the parent;
+    ``cancelled`` says whether the run has given the running job up.
     """
 
     def __init__(
@@ -57,8 +58,10 @@ class JobCall:
         worker: int = 0,
         slots: MutableSequence[float] | None = None,
         group: int = 0,
+        cancelled: Callable[[], bool] | None = None,
     ) -> None:
         self.setup = setup
+        self.cancelled = cancelled
         self.config = config
         self.progress = progress
         self.worker, self.slots, self.group = worker, slots, group
@@ -80,7 +83,7 @@ class JobCall:
             setup = self.setup
             kwargs["job_context"] = JobContext(
                 job_id, job_key, setup.machine, self.worker, setup.folder, setup.campaign_seed,
-                self.slots, self.group, setup.plan_digest, setup.machine_rank,
+                self.slots, self.group, setup.plan_digest, setup.machine_rank, self.cancelled,
             )  # fmt: skip
         return kwargs
 

@@ -367,7 +367,9 @@ class FailFast:
 
 @contextlib.contextmanager
 def _interrupts(engine: Engine, at_once: bool = False) -> Iterator[None]:
-    """First Ctrl-C: finish running jobs, start no more. Second (or SIGTERM): stop now.
+    """First Ctrl-C: finish running jobs, start no more. Second (or SIGTERM, SIGHUP): stop now.
+
+    SIGHUP is a closed terminal or ssh session: no one is left to press Ctrl-C.
 
     ``at_once``: the first Ctrl-C stops now too (the engine's kill signals the
     jobs' process groups; their unfinished jobs stay unrecorded and rerun).
@@ -388,7 +390,8 @@ def _interrupts(engine: Engine, at_once: bool = False) -> Iterator[None]:
             "press Ctrl-C again to stop at once"
         )
 
-    previous = {sig: signal.signal(sig, on_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, on_interrupt) for sig in stops}
     try:
         yield
     finally:

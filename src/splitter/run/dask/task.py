@@ -20,6 +20,11 @@ rest of the rows are the return value. A watchdog thread per worker process
 sends "running" for jobs that run long and enforces ``job_timeout``: a job
 past it cannot be stopped inside the process, so the watchdog reports it and
 ends the worker process, which the Dask nanny restarts.
+
+Dask cannot stop a running task either: when the client cancels a batch (a
+stop) or goes away, the worker only marks it cancelled. A batch checks that
+mark before each job and drops what it ran since, and jobs see it as
+``job_context.cancelled()``: a shell task is stopped within a quarter second.
 """
 
 from __future__ import annotations
@@ -109,6 +114,15 @@ class _BatchRun:
             rows, records, self.unsent, self.records = self.unsent, self.records, [], []
         return pack(rows, records)
 
+    def cancelled(self) -> bool:
+        """Whether the scheduler has given this batch up (its client cancelled it, or left).
+
+        Dask cannot stop a running task: it marks it cancelled in the worker's
+        state and drops its result. A batch that sees it stops its jobs itself.
+        """
+        task = self.worker.state.tasks.get(self.key)
+        return task is None or task.state == "cancelled"
+
     def send_rows(self) -> None:
         self.emit({"kind": "rows", "worker": self.worker.address, "data": self.take()})
 
@@ -185,7 +199,8 @@ def run_batch(
     _watch(run)
     index = _take_index()
     try:
-        call = JobCall(setup, config, Progress(run.slots, 2), worker=index)
+        progress = Progress(run.slots, 2)
+        call = JobCall(setup, config, progress, worker=index, cancelled=run.cancelled)
         _run_jobs(run, call, batch, job_logs)
     finally:
         with _lock:
@@ -222,6 +237,8 @@ def _run_jobs(
     slots = run.slots
     last_send = time.monotonic()
     for job_id, job_key, item, _ in batch:
+        if run.cancelled():
+            return  # No one takes these rows: a job stopped half-way must not read as run.
         if job_logs is not None:
             job_logs.lines.clear()
         slots[2] = slots[3] = 0.0
@@ -230,6 +247,8 @@ def _run_jobs(
         slots[0] = job_id
         row = call(job_id, job_key, item)
         slots[0] = IDLE
+        if run.cancelled():
+            return
         with run.lock:
             run.unsent.append(row)
         if job_logs is not None and job_logs.lines:
