@@ -39,6 +39,7 @@ from typing import Any
 
 from splitter.errors import SplitterError
 from splitter.run.engine import JobPool, JobSetup, LogSink, Received, Row, RunningJob
+from splitter.run.jobcall import opened
 from splitter.run.local.worker import GROUP, IDLE, SLOT_WIDTH, worker_main
 
 __all__ = ["LocalPool", "Supervisor", "WorkersFailedError"]
@@ -261,7 +262,7 @@ class Supervisor:
             rows.append(payload)
         else:
             count = len(payload)
-            rows.extend(payload)
+            rows.extend(map(opened, payload))
         handle.reported += count
         if count:
             self._learn_duration(busy / count)
