@@ -2,7 +2,9 @@
 
 The parent calls ``advance`` once per batch of rows and ``refresh`` a few
 times a second; neither looks at more than the counters and the running
-jobs, so the display costs O(1) per job however long the share is.
+jobs, so the display costs O(1) per job however long the share is. While the
+run is paused (``set_pause``) it says so, and the rate and the time left
+count only the time it ran.
 """
 
 from __future__ import annotations
@@ -87,6 +89,9 @@ class ProgressDisplay:
         self._next_refresh = 0.0
         self._bar: Any = None
         self._job_bars: list[Any] = []
+        self._pause_note: str | None = None
+        self._paused_at: float | None = None
+        self._paused_total = 0.0
         if interactive:
             # Imported only for a terminal: a batch host's start-up skips it.
             from tqdm import tqdm
@@ -108,10 +113,28 @@ class ProgressDisplay:
         if self._bar is not None:
             self._bar.update(ok + failed)
 
+    def set_pause(self, note: str | None) -> None:
+        """Say ``note`` (``paused since 14:03 (by hand)``) until called with None."""
+        now = time.monotonic()
+        if note is not None and self._paused_at is None:
+            self._paused_at = now
+        elif note is None and self._paused_at is not None:
+            self._paused_total += now - self._paused_at
+            self._paused_at = None
+        self._pause_note = note
+        self._next_refresh = 0.0
+
+    def _active(self, now: float) -> float:
+        """``now`` on a clock that stands still while the run is paused."""
+        paused = self._paused_total
+        if self._paused_at is not None:
+            paused += now - self._paused_at
+        return now - paused
+
     def refresh(self, running: Sequence[RunningJob]) -> None:
         """Redraw (a terminal) or print a line every interval (no terminal)."""
         now = time.monotonic()
-        self.meter.update(now, self.done)
+        self.meter.update(self._active(now), self.done)
         if self._bar is None:
             if now >= self._next_line:
                 self._next_line = now + self._interval
@@ -120,8 +143,10 @@ class ProgressDisplay:
         if now < self._next_refresh:
             return
         self._next_refresh = now + REFRESH_SECONDS
-        rate = self.meter.rate(now, self.done)
+        rate = self.meter.rate(self._active(now), self.done)
         eta = f" eta {format_seconds((self.total - self.done) / rate)}" if rate > 0 else ""
+        if self._pause_note is not None:
+            eta = f" {self._pause_note}"
         self._bar.set_postfix_str(f"ok={self.ok} failed={self.failed}{eta}", refresh=False)
         self._bar.refresh()
         reporting = [job for job in running if job.base > 0]
@@ -135,11 +160,13 @@ class ProgressDisplay:
         if rate > 0:
             left = format_seconds((self.total - self.done) / rate)
             line += f", {rate:.1f} jobs/s, about {left} left"
+        if self._pause_note is not None:
+            line += f"; {self._pause_note}"
         return line
 
     def rate(self, now: float | None = None) -> float:
         """This run's jobs per second, the first seconds ignored (see `RateMeter`)."""
-        return self.meter.rate(now or time.monotonic(), self.done)
+        return self.meter.rate(self._active(now or time.monotonic()), self.done)
 
     def close(self) -> None:
         """Remove the job lines and leave the main bar in place."""
