@@ -270,7 +270,7 @@ def test_a_flush_bigger_than_a_frame_is_cut_into_frames_of_whole_lines(tmp_path:
 def test_reading_a_record_longer_than_writers_write_keeps_only_its_head(tmp_path: Path) -> None:
     with frames.FrameWriter(tmp_path / "log.zst") as out:  # a crafted log: many frames
         out.write_frame(b"2026-11-22T10:00:00.000000Z alpha begins\n")
-        for _ in range(20):
+        for _ in range(60):
             out.write_frame(b"  " + b"y" * 97 + b"\n")
         out.write_frame(b"2026-11-22T10:00:01.000000Z alpha next\n")
     records = [text for _, text in read_log_records([tmp_path / "log.zst"])]
@@ -278,7 +278,23 @@ def test_reading_a_record_longer_than_writers_write_keeps_only_its_head(tmp_path
     lines = records[0].split("\n")
     kept = "\n".join(lines[:-1])
     assert lines[0] == "2026-11-22T10:00:00.000000Z alpha begins"
-    assert len(kept) == 600
-    # 41 characters of the first line and 20 of 100 (each with its newline), 600 kept
-    cut = 41 + 20 * 100 - len(kept) - 1
+    assert len(kept) == 4000  # as many characters as a frame may hold bytes
+    # 41 characters of the first line and 60 of 100 (each with its newline)
+    cut = 41 + 60 * 100 - len(kept) - 1
     assert lines[-1] == f"  [... {cut:,} more characters of this record not read ...]"
+
+
+def test_the_longest_record_kept_fits_in_one_frame_whatever_its_characters() -> None:
+    assert logfile.MAX_RECORD_CHARS * 6 + 100 <= frames.MAX_FRAME_BYTES
+
+
+def test_a_record_of_unpaired_surrogates_too_long_for_a_frame_is_kept_in_bounded_form(
+    tmp_path: Path,
+) -> None:
+    writer = LogFileWriter(tmp_path, max_file_size=1 << 30)
+    record = "2026-11-22T10:00:00.000000Z alpha " + "\udc80" * 800_000  # 4.8 MB escaped
+    writer.write(record + "\n")
+    writer.close()
+    [(_, text)] = list(read_log_records([tmp_path / "log.zst"]))
+    assert text.startswith("2026-11-22T10:00:00.000000Z alpha \\udc80")
+    assert " characters of this record cut ...]" in text

@@ -9,11 +9,11 @@ timestamps as text.
 Like results, the log is a file of independent zstd frames (see
 `splitter.store.frames`), a flush cut into frames at line ends. A record longer
 than `MAX_RECORD_CHARS` (a job that logs a 300 MB string) is kept as its head
-and its tail with a line saying how much was cut between them, on write and on
-read, so it never costs a frame its neighbours or a reader unbounded memory.
-When log.zst reaches its size limit after a flush it becomes log.<k>.zst, k
-one more than the largest part so far, so a smaller k is older; no part is
-ever deleted.
+and its tail with a line saying how much was cut between them, so it never
+costs a frame its neighbours; reading bounds a record too, so a crafted file
+never costs a reader unbounded memory. When log.zst reaches its size limit
+after a flush it becomes log.<k>.zst, k one more than the largest part so far,
+so a smaller k is older; no part is ever deleted.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from splitter.store import frames as _frames
 from splitter.store.frames import FrameReader, FrameWriter, line_pieces
 from splitter.store.shield import atomic
 
@@ -44,9 +45,9 @@ DEFAULT_FORMAT = "%(asctime)s %(machine)s %(levelname)s %(name)s: %(message)s"
 LOG_NAME = "log.zst"
 _PART = re.compile(r"log\.([0-9]+)\.zst")
 _TIMESTAMP_FIELD = "%(asctime)s "
-# The most characters of one record kept: a sixth of frames.MAX_FRAME_BYTES, as
-# a character may take 6 bytes (an unpaired surrogate, escaped).
-MAX_RECORD_CHARS = 1 << 20
+# The most characters of one record kept. At 6 bytes a character at most (an
+# unpaired surrogate, escaped) a record stays within frames.MAX_FRAME_BYTES.
+MAX_RECORD_CHARS = 1 << 19
 _MACHINE_FIELD = "%(machine)s"
 
 
@@ -215,9 +216,11 @@ class LogRecords:
 def _records(frames: FrameReader) -> Iterator[tuple[str, str]]:
     """Group one file's lines into records; a record may span frames.
 
-    A record is kept up to MAX_RECORD_CHARS (one that a writer did not bound:
-    a crafted file); the rest of it is counted in a last line.
+    A record is kept up to as many characters as a frame holds bytes, more
+    than any writer's record (bounded, then escaped); the rest of a longer one
+    (a crafted file) is counted in a last line.
     """
+    most = _frames.MAX_FRAME_BYTES
     lines: list[str] = []
     kept = cut = 0
     for payload in frames:
@@ -225,8 +228,8 @@ def _records(frames: FrameReader) -> Iterator[tuple[str, str]]:
             if lines and not line.startswith(" "):
                 yield _record(lines, cut)
                 lines, kept, cut = [], 0, 0
-            if kept < MAX_RECORD_CHARS:
-                piece = line[: MAX_RECORD_CHARS - kept]
+            if kept < most:
+                piece = line[: most - kept]
                 lines.append(piece)
                 kept += len(piece) + 1
                 cut += len(line) - len(piece)
