@@ -25,7 +25,7 @@ from splitter.store.results import (
     parse_cell,
     recorded_outcomes,
 )
-from splitter.store.rowformat import MAX_ROW_CHARS, RowFormat
+from splitter.store.rowformat import RowFormat
 
 START = 1763805600.25
 
@@ -445,33 +445,6 @@ def test_cells_larger_than_csvs_default_field_limit_read_back(tmp_path: Path) ->
     assert header == (*BASE_COLUMNS, "s", "a", "extra")
     assert rows[0] == [*base(0), big, json.dumps(array.tolist()), ""]
     assert recorded_outcomes(path) == {0: "ok", 1: "ok"}
-
-
-TOO_LARGE = (
-    f"the job's result is {MAX_ROW_CHARS + 2:,} characters as text, more than the"
-    f" {MAX_ROW_CHARS:,} a row may hold; write large outputs to files and return their paths"
-)
-
-
-def test_a_result_larger_than_the_cap_is_an_error_row_saying_why(tmp_path: Path) -> None:
-    path = tmp_path / "results.csv.zst"
-    huge = "x" * (MAX_ROW_CHARS + 1)  # with its column name "s", one character more
-    with ResultsWriter(path, "alpha", None) as writer:
-        assert writer.add(0, "ok", START, 0.5, "", {"s": huge}) == "error"
-        assert writer.add(1, "ok", START, 0.5, "", {"s": "small"}) == "ok"
-        assert writer.add(2, "ok", START, 0.5, "", {"s": huge}) == "error"
-    assert read_rows(path)[1] == [
-        [*base(0, "error", TOO_LARGE), "", ""],
-        [*base(1), "small", ""],
-        [*base(2, "error", TOO_LARGE), "", ""],
-    ]
-
-
-def test_a_worker_formats_a_result_larger_than_the_cap_as_an_error_row() -> None:
-    row_format = RowFormat("alpha", ("s",), ())
-    line = row_format.line(3, "ok", START, 0.5, "", {"s": "x" * (MAX_ROW_CHARS + 1)})
-    assert cells_of(line) == [*base(3, "error", TOO_LARGE), "", ""]
-    assert row_format.refused == [3]
 
 
 def test_a_value_that_does_not_pickle_makes_the_row_an_error_not_its_address() -> None:
