@@ -32,7 +32,7 @@ def test_a_sealed_row_opens_to_the_same_row() -> None:
 
 
 def test_a_value_that_does_not_pickle_is_an_error_row_before_it_travels() -> None:
-    row = sealed((3, "ok", 1.0, 0.5, "", {"f": lambda: 1}))
+    row = opened(sealed((3, "ok", 1.0, 0.5, "", {"f": lambda: 1})))
     assert row[:2] == (3, "error") and row[5] is None
     assert row[4].startswith("the job's result cannot be sent from its worker: ")
 

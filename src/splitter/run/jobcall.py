@@ -158,6 +158,9 @@ class JobLogCollector(logging.Handler):
         self.lines.append(self.format(record))
 
 
+_NONE = pickle.dumps(None)
+
+
 def sealed(row: Row) -> Row:
     """The row with its value pickled on its own, for the parent to unpickle (`opened`).
 
@@ -170,7 +173,7 @@ def sealed(row: Row) -> Row:
         data = pickle.dumps(value)
     except Exception as exc:
         reason = f"the job's result cannot be sent from its worker: {one_line(exc)}"
-        return (job_id, "error", start, duration, reason, None)
+        return (job_id, "error", start, duration, reason, _NONE)
     return (job_id, status, start, duration, error, data)
 
 
