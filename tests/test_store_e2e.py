@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -128,3 +130,53 @@ def test_a_frame_that_claims_more_than_readers_take_is_damage_and_resumes(
     assert again.returncode == 0, again.stderr
     assert results.read_bytes() == whole
     assert len(list((tmp_path / "results" / "all").glob("results.csv.zst.damaged-*"))) == 1
+
+
+FILLING = """\
+import multiprocessing
+import secrets
+import time
+
+import splitter
+
+
+def job(item):
+    time.sleep(0.002)
+    return {"noise": secrets.token_hex(200)}  # a row of about 200 bytes, compressed
+
+
+if __name__ == "__main__":
+    multiprocessing.freeze_support()
+    splitter.main(job, list(range(1500)))
+"""
+
+
+def _file_size_limit(limit: int) -> None:
+    """Runs in the child before exec: writes past `limit` bytes fail with EFBIG, as a full disk."""
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs a file size limit set before exec")
+def test_a_disk_filling_mid_run_leaves_counts_of_the_rows_it_holds(tmp_path: Path) -> None:
+    write_configs(tmp_path / "configs", config="[run]\nflush_interval = 0.1\n")
+    (tmp_path / "main.py").write_text(FILLING, encoding="utf-8")
+    environment = {k: v for k, v in os.environ.items() if k != "SPLITTER_MACHINE"}
+    full = subprocess.run(
+        [sys.executable, "main.py", "run", "--all", "--yes", "--workers", "1"],
+        cwd=tmp_path, env=environment, stdin=subprocess.DEVNULL, capture_output=True,
+        text=True, timeout=120, preexec_fn=lambda: _file_size_limit(80_000),
+    )  # fmt: skip
+    assert full.returncode == 2, full.stderr
+    assert "results.csv.zst (File too large)" in full.stderr
+    folder = tmp_path / "results" / "all"
+    on_disk = len(list(ResultsReader(folder / "results.csv.zst")))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["state"] == "interrupted"
+    assert 0 < on_disk < 1500
+    assert (manifest["counts"]["ok"], manifest["counts"]["remaining"]) == (on_disk, 1500 - on_disk)
+    resumed = run_cli(["run", "--all", "--yes"], tmp_path, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(list(ResultsReader(folder / "results.csv.zst"))) == 1500
