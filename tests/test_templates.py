@@ -92,7 +92,7 @@ def test_config_template_explains_every_runner_option() -> None:
     lines = config_template().splitlines()
     options = [index for index, line in enumerate(lines) if " = " in line or line.endswith(" =")]
     runner_options = [index for index in options if not lines[index].startswith("steps")]
-    assert len(runner_options) == 17
+    assert len(runner_options) == 19
     assert all(lines[index - 1].startswith("# ") for index in runner_options)
 
 

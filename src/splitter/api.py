@@ -8,13 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from splitter.campaign.load import load_campaign, locate_configs
-from splitter.campaign.machines import find_machine
+from splitter.campaign.machines import check_machine_name, find_machine
 from splitter.campaign.needs import NeedsSpec, needs_of
 from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.run.cpus import usable_cpus
 from splitter.run.dask import dask_engine
+from splitter.run.engine import JobPool
 from splitter.run.local import LocalPool
 from splitter.run.runner import RunOptions, run_share
+from splitter.run.sendable import check_sendable
 from splitter.run.tally import RunSummary
 
 __all__ = ["run_jobs"]
@@ -58,7 +60,8 @@ def run_jobs(
     if machine is None:
         name, share, cores = "all", all_jobs(plan), usable_cpus()
     else:
-        chosen = find_machine(campaign.machines, machine, str(campaign.configs.path))
+        name = check_machine_name(machine, "machine=")
+        chosen = find_machine(campaign.machines, name, str(campaign.configs.path))
         name, share, cores = (
             chosen.name,
             share_jobs(plan, plan.share_for(chosen.name)),
@@ -70,4 +73,6 @@ def run_jobs(
         retry_failed=retry_failed, fresh=fresh, interactive=progress and sys.stderr.isatty(),
         manifest_extra=extra, reuse=tuple(Path(folder) for folder in reuse),
     )  # fmt: skip
+    pool = JobPool(campaign.items, campaign.keys, campaign.key)
+    check_sendable(job, pool, share, dask=engine is not None)
     return run_share(campaign, job, share, options, engine or LocalPool(options.workers))

@@ -29,6 +29,7 @@ __all__ = [
     "cell_text",
     "csv_field",
     "describe_input",
+    "failure_pattern",
     "named_cells",
     "oversized",
 ]
@@ -56,6 +57,7 @@ ERROR_CHARS = 10_000
 # Cell types whose str() is their cell text, and what a cell must not hold unquoted.
 _PLAIN = frozenset((str, int, float, bool))
 _QUOTED = re.compile(r'["\r\n]')
+_NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
 class RefusedValue(ValueError):
@@ -72,6 +74,15 @@ class JobLabels(Protocol):
     def input(self, job_id: int) -> str:
         """The job's input as one line of text (`describe_input`), for a failed row."""
         ...
+
+
+def failure_pattern(message: str) -> str:
+    """An error text with every number (decimal, float, hex) replaced by N.
+
+    Failures that differ only in their numbers (a job id, a chunk, an
+    address) are one failure repeated: the console and the report group them.
+    """
+    return _NUMBER.sub("N", message)
 
 
 def describe_input(value: object) -> str:
