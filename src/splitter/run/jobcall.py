@@ -27,15 +27,19 @@ __all__ = [
     "JobCall",
     "JobLogCollector",
     "one_line",
-    "picklable",
+    "opened",
     "record_dict",
+    "sealed",
     "write_job_log",
 ]
 
 
 def one_line(exc: BaseException) -> str:
     """``ValueError: bad alpha`` on one line, for the results' error column."""
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    try:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    except Exception:  # a user's exception whose __str__ raises
+        text = f"{type(exc).__name__} (its message cannot be shown: its __str__ raises)"
     return " ".join(text.split())
 
 
@@ -157,14 +161,37 @@ class JobLogCollector(logging.Handler):
         self.lines.append(self.format(record))
 
 
-def picklable(row: Row) -> Row:
-    """The row itself, or an error row when its value cannot travel to the parent."""
+_NONE = pickle.dumps(None)
+
+
+def sealed(row: Row) -> Row:
+    """The row with its value pickled on its own, for the parent to unpickle (`opened`).
+
+    Runs in a worker process. A value that does not pickle makes the row an
+    error saying why; sealed, one that fails to unpickle in the parent costs
+    only its own row, never the message that carries its batch.
+    """
+    job_id, status, start, duration, error, value = row
     try:
-        pickle.dumps(row[5])
+        data = pickle.dumps(value)
     except Exception as exc:
         reason = f"the job's result cannot be sent from its worker: {one_line(exc)}"
-        return (row[0], "error", row[2], row[3], reason, None)
-    return row
+        return (job_id, "error", start, duration, reason, _NONE)
+    return (job_id, status, start, duration, error, data)
+
+
+def opened(row: Row) -> Row:
+    """A `sealed` row with its value unpickled; an error row saying why if it does not unpickle."""
+    job_id, status, start, duration, error, data = row
+    try:
+        value = pickle.loads(data)
+    except Exception as exc:
+        reason = (
+            "the job's result cannot be received from its worker: it does not unpickle here"
+            f" ({one_line(exc)}); return plain values"
+        )
+        return (job_id, "error", start, duration, reason, None)
+    return (job_id, status, start, duration, error, value)
 
 
 def record_dict(record: logging.LogRecord) -> dict[str, Any]:

@@ -42,7 +42,14 @@ from typing import Any
 from splitter.campaign.config import parse_config
 from splitter.run.engine import BatchEntry, JobSetup, LogLines, Row, host_hook
 from splitter.run.injection import Progress
-from splitter.run.jobcall import JobCall, JobLogCollector, picklable, record_dict, write_job_log
+from splitter.run.jobcall import (
+    JobCall,
+    JobLogCollector,
+    opened,
+    record_dict,
+    sealed,
+    write_job_log,
+)
 
 __all__ = ["SEND_INTERVAL", "TIMEOUT_EXIT_CODE", "on_host", "pack", "run_batch", "unpack"]
 
@@ -73,18 +80,23 @@ _previous_single = [False]
 
 
 def pack(rows: list[Row], records: Records) -> bytes:
-    """Rows and log records as bytes for the client; a value that cannot travel: an error row."""
+    """Rows and log records as bytes for the client; a value that cannot travel: an error row.
+
+    Each value is pickled alone (`jobcall.sealed`), so one that does not
+    unpickle on the client costs its own row only.
+    """
+    travelling = [sealed(row) for row in rows]
     try:
-        return pickle.dumps((rows, records))
+        return pickle.dumps((travelling, records))
     except Exception:
         safe = [{k: v for k, v in r.items() if _plain(v)} for r in records]
-        return pickle.dumps(([picklable(row) for row in rows], safe))
+        return pickle.dumps((travelling, safe))
 
 
 def unpack(data: bytes) -> tuple[list[Row], Records]:
-    """The client's side of `pack`."""
+    """The client's side of `pack`: a value that does not unpickle here makes an error row."""
     rows, records = pickle.loads(data)
-    return rows, records
+    return [opened(row) for row in rows], records
 
 
 def _plain(value: object) -> bool:

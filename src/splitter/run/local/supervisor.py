@@ -58,6 +58,7 @@ from splitter.run.engine import (
     host_hook,
     lost_value,
 )
+from splitter.run.jobcall import opened
 from splitter.run.local import freeze
 from splitter.run.local.worker import GROUP, IDLE, SLOT_WIDTH, worker_main
 from splitter.run.sendable import split_sendable
@@ -387,7 +388,7 @@ class Supervisor:
             rows.append(payload)
         else:
             count = len(payload)
-            rows.extend(payload)
+            rows.extend(map(opened, payload))
         handle.reported += count
         if count:
             self._learn_duration(busy / count)

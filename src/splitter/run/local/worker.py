@@ -10,7 +10,8 @@ neither side can block the other on a full pipe:
     worker -> parent   (kind, payload, batch_done, busy_seconds), any number
                        per batch, the last one with batch_done=True: kind
                        "rows" carries Row tuples, "text" a FormattedRows (the
-                       rows as CSV lines: the parent only appends them)
+                       rows as CSV lines: the parent only appends them;
+                       "rows": each value pickled alone, see `jobcall.sealed`)
                        ("log", record_dict) for every log record
 
 A pipe per worker (not one shared queue) means a worker killed mid-write can
@@ -32,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import pickle
 import signal
 import threading
 import time
@@ -47,8 +47,8 @@ from splitter.run.jobcall import (
     BatchLabels,
     JobCall,
     JobLogCollector,
-    picklable,
     record_dict,
+    sealed,
     write_job_log,
 )
 from splitter.run.lifeline import die_with_parent, exit_when_closed
@@ -157,10 +157,7 @@ class _Worker:
             durations = sum(row[3] for row in rows)
             self.send(("text", FormattedRows(text, len(rows), failures, durations), done, busy))
             return
-        try:
-            self.send(("rows", rows, done, busy))
-        except (pickle.PicklingError, TypeError, AttributeError):
-            self.send(("rows", [picklable(row) for row in rows], done, busy))
+        self.send(("rows", [sealed(row) for row in rows], done, busy))
 
 
 def _configure_logging(worker: _Worker) -> None:
