@@ -652,16 +652,19 @@ def _strict_json(text: str) -> Any:
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
-def test_nan_or_infinity_in_a_manifest_never_reaches_report_json(
+def test_nan_or_infinity_in_a_manifest_is_refused_naming_the_field_not_merged(
     tmp_path: Path, value: float
 ) -> None:
     host = make_host(tmp_path / "alpha", "alpha", ok_rows(range(6)))
-    _edit_manifest(host, perf=value, cores=2, busy_seconds=value, jobs_done=6,
-                   wall_seconds=value, rate_jobs_per_s=value)  # fmt: skip
-    merge_folders([host], tmp_path / "out")
-    written = _strict_json((tmp_path / "out" / "report.json").read_text())
-    assert "capacity" not in written  # no finite wall time: nothing observed
-    assert written["machines"][0]["wall_seconds"] == 1200.0  # from started and ended
+    _edit_manifest(host, perf=2.0, cores=2, busy_seconds=value, jobs_done=6,
+                   wall_seconds=1.0, rate_jobs_per_s=1.0)  # fmt: skip
+    with pytest.raises(CorruptFileError) as caught:
+        merge_folders([host], tmp_path / "out")
+    assert str(caught.value) == (
+        f"{host / 'manifest.json'} has no valid 'busy_seconds'; restore the manifest.json that"
+        " `run` wrote there, or rerun `run` on that machine to rewrite it"
+    )
+    assert not (tmp_path / "out" / "report.json").exists()
 
 
 def test_a_start_time_of_nan_gives_no_wall_time_not_nan(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from splitter.campaign.config import config_content, load_config, parse_config, runner_settings
 from splitter.campaign.machines import Machine, load_machines, machine_name_problem, parse_machines
+from splitter.campaign.taskfile import TaskSettings, task_settings
 from splitter.campaign.templates import (
     InitResult,
     config_template,
@@ -90,7 +91,11 @@ def test_config_template_gives_the_default_runner_settings() -> None:
 
 def test_config_template_explains_every_runner_option() -> None:
     lines = config_template().splitlines()
-    options = [index for index, line in enumerate(lines) if " = " in line or line.endswith(" =")]
+    options = [
+        index
+        for index, line in enumerate(lines)
+        if not line.startswith("#") and (" = " in line or line.endswith(" ="))
+    ]
     runner_options = [index for index in options if not lines[index].startswith("steps")]
     assert len(runner_options) == 19
     assert all(lines[index - 1].startswith("# ") for index in runner_options)
@@ -137,3 +142,13 @@ def test_write_templates_into_a_file_path_is_a_config_error(tmp_path: Path) -> N
         f"{blocker} cannot be created as a folder (File exists); "
         "pass --configs with a folder you can write to"
     )
+
+
+def test_config_template_shows_the_tasks_options_commented_out_at_their_defaults() -> None:
+    text = config_template()
+    block = text[text.index("# [tasks]") : text.index("# Your own sections")].splitlines()
+    settings = [line for line in block if line == "# [tasks]" or line.endswith((" =", " false"))]
+    uncommented = "\n".join(line[2:] for line in settings)
+    config = parse_config(uncommented, "splitter.ini")
+    assert sorted(config["tasks"]) == ["cwd", "keep_output", "shell"]
+    assert task_settings(config, "splitter.ini") == TaskSettings()

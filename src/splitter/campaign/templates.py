@@ -103,6 +103,19 @@ _SECTIONS = {
     ),
 }
 
+# Commented out, so a campaign of Python jobs keeps its digest.
+_TASKS = """\
+
+# For task files (`splitter run --tasks FILE`): uncomment what you change.
+# [tasks]
+# Shell that runs each task line: a name on PATH or a full path (empty: bash, else /bin/sh).
+# shell =
+# Also keep every task's whole output in OUT/<machine>/tasks/: true or false.
+# keep_output = false
+# Folder tasks run in, relative to the one splitter starts in (empty: that folder).
+# cwd =
+"""
+
 _YOUR_SECTIONS = """\
 
 # Your own sections follow; a job reads them like config.getint("job", "steps").
@@ -147,7 +160,7 @@ def machines_template(hostname: str, cores: int) -> str:
 
 
 def config_template() -> str:
-    """splitter.ini text: every runner option at its default, explained, and a [job] example."""
+    """splitter.ini text: every runner option at its default, explained, [tasks], a [job]."""
     lines: list[str] = []
     for line in DEFAULTS_INI.splitlines():
         option = line.partition("=")[0].strip()
@@ -156,7 +169,7 @@ def config_template() -> str:
         if line in _SECTIONS:
             lines.extend(f"# {text}" for text in _SECTIONS[line].split("\n"))
         lines.append(line)
-    return _HEADER + "\n".join(lines) + "\n" + _YOUR_SECTIONS
+    return _HEADER + "\n".join(lines) + "\n" + _TASKS + _YOUR_SECTIONS
 
 
 def write_templates(directory: Path, hostname: str, cores: int) -> InitResult:
