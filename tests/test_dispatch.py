@@ -10,7 +10,7 @@ from splitter.campaign.machines import Machine
 from splitter.campaign.needs import Needs
 from splitter.errors import ConfigError
 from splitter.run.local.allocator import HostCapacity, Slots
-from splitter.run.local.dispatch import HostSlots, JobQueue, Taken, local_slots
+from splitter.run.local.dispatch import HostSlots, JobQueue, Taken, largest_first, local_slots
 
 GPU_HOST = HostSlots(HostCapacity(cores=4, gpus=("0", "1"), mem=2**30, cpus=(0, 1)))
 MIXED = JobKinds((Needs(), Needs(gpus=1), Needs(cores=4)), np.array([0, 1, 0, 2, 1, 0], "int32"))
@@ -31,12 +31,13 @@ def test_a_job_to_run_alone_comes_in_a_batch_of_its_own() -> None:
 def test_with_needs_a_batch_is_one_kind_in_the_slots_the_allocator_grants() -> None:
     queue = JobQueue(range(6), MIXED, GPU_HOST)
     first = queue.take(3, set())
-    assert first == Taken([0, 2, 5], Slots((0,)), 0)
-    assert queue.take(3, set()) == Taken([1, 4], Slots((1,), ("0",)), 1)
-    assert queue.take(3, set()) is None  # the four-core job waits for cores 0 and 1
+    # The largest kind first: the four-core job, alone on the host's 4 cores.
+    assert first == Taken([3], Slots((0, 1, 2, 3)), 3)
+    assert queue.take(3, set()) is None  # every core is held
     queue.release(first)
-    assert queue.take(3, set()) is None
-    assert len(queue) == 1
+    assert queue.take(3, set()) == Taken([1, 4], Slots((0,), ("0",)), 1)
+    assert queue.take(3, set()) == Taken([0, 2, 5], Slots((1,)), 0)
+    assert len(queue) == 0
 
 
 def test_jobs_put_back_run_before_the_others_of_their_kind() -> None:
@@ -44,8 +45,13 @@ def test_jobs_put_back_run_before_the_others_of_their_kind() -> None:
     taken = queue.take(3, set())
     assert taken is not None
     queue.release(taken)
-    queue.put_back([2, 5])
-    assert queue.take(2, set()) == Taken([2, 5], Slots((0,)), 2)
+    queue.put_back([3])
+    assert queue.take(2, set()) == Taken([3], Slots((0, 1, 2, 3)), 3)
+
+
+def test_the_kinds_that_fit_fewest_at_once_start_first() -> None:
+    kinds = [Needs(), Needs(cores=4), Needs(gpus=1), Needs(gpus=2), Needs(cores=2)]
+    assert largest_first(kinds, HostCapacity(16, ("0", "1"))) == [3, 2, 1, 4, 0]
 
 
 def test_a_grant_carries_the_variables_the_cpus_and_the_memory_limit() -> None:

@@ -7,10 +7,12 @@
 A campaign of plain jobs (one core each: no needs) is a plain queue: a batch
 is the next jobs in order and a worker's core slot is its own number, so it
 dispatches as fast as a campaign did before needs, and ``--workers N`` runs
-N at once. With needs, the `Allocator` decides on the machine's declared
-capacity: a batch is the job it starts next and, behind it, the next waiting
-jobs of the same kind, which run one after another in the same slots, so
-what runs at once never exceeds a count and no two batches hold one GPU.
+N at once. With needs, the jobs wait largest kind first (`largest_first`),
+each kind in plan order, and the `Allocator` decides on the machine's
+declared capacity: a batch is the job it starts next and, behind it, the
+next waiting jobs of the same kind, which run one after another in the same
+slots, so what runs at once never exceeds a count and no two batches hold
+one GPU.
 
 Numerical libraries and CUDA read their variables once, when a process
 loads them, so a worker keeps the variables it was started with: its
@@ -45,7 +47,7 @@ from splitter.run.local.allocator import (
 from splitter.run.local.hold import Grant
 from splitter.run.local.jobenv import job_environment
 
-__all__ = ["HostSlots", "JobQueue", "Taken", "local_slots"]
+__all__ = ["HostSlots", "JobQueue", "Taken", "largest_first", "local_slots"]
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,23 @@ def _refuse_unfit(capacity: HostCapacity, kinds: JobKinds, share: npt.ArrayLike)
             )
 
 
+def largest_first(kinds: Sequence[Needs], capacity: HostCapacity) -> list[int]:
+    """The kinds in the order their jobs start here: the largest first, as in bin packing.
+
+    A kind is as large as few of its jobs fit on this host at once in the count
+    it is tightest on (a job of 2 of 2 GPUs: one; of 1 core of 16: sixteen), so
+    the jobs that need the scarce counts start whenever those come free and
+    smaller ones fill what they leave; kinds of one size in the order first seen.
+    """
+    has = capacity.counts()
+
+    def at_once(kind: int) -> int:
+        needs = kinds[kind].counts()
+        return min(has.get(name, 0) // need for name, need in needs.items())
+
+    return sorted(range(len(kinds)), key=at_once)
+
+
 class JobQueue:
     """The share's waiting jobs and this host's free slots; see the module's docstring."""
 
@@ -145,9 +164,11 @@ class JobQueue:
         self._grants: dict[Slots, Grant] = {}
         if not self.plain:
             self._jobs.clear()
-            of = kinds.of(np.asarray(job_ids, dtype=np.int64)).tolist()
-            for job, kind in zip(job_ids, of, strict=True):
-                self._waiting.push(job, kinds.needs[kind])
+            jobs = np.asarray(job_ids, dtype=np.int64)
+            of = kinds.of(jobs)
+            for kind in largest_first(kinds.needs, host.capacity):
+                for job in jobs[of == kind].tolist():
+                    self._waiting.push(job, kinds.needs[kind])
 
     def __len__(self) -> int:
         return len(self._jobs) + len(self._waiting)
