@@ -108,12 +108,20 @@ def test_a_lost_host_gives_exit_4_listing_exactly_its_jobs(campaign: Path) -> No
     report: dict[str, Any] = json.loads((campaign / "lost" / "report.json").read_text())
     assert report["missing"] == gamma
     assert report["expected"] - report["ok"] - sum(report["failed"].values()) == len(gamma)
-    again = entry(campaign, "merge", "out/alpha", "out/beta", "--out", "lost", "--partial")
-    assert again.returncode == 2  # the merged files exist: --force
-    forced = entry(
-        campaign, "merge", "out/alpha", "out/beta", "--out", "lost", "--partial", "--force"
-    )
-    assert forced.returncode == 0, forced.stderr
+    assert "or pass --partial to accept a partial merge" in done.stderr
+
+
+def test_the_merge_exit_4_advises_then_passes_with_partial_alone(campaign: Path) -> None:
+    first = entry(campaign, "merge", "out/alpha", "out/beta", "--out", "partial")
+    assert first.returncode == 4, first.stderr
+    again = entry(campaign, "merge", "out/alpha", "out/beta", "--out", "partial", "--partial")
+    assert again.returncode == 0, again.stderr  # the same folders: it redoes its own merge
+    assert again.stderr == ""
+    report: dict[str, Any] = json.loads((campaign / "partial" / "report.json").read_text())
+    assert report["inputs"] == ["out/alpha", "out/beta"] and report["missing"]
+    other = entry(campaign, "merge", "out/alpha", "--out", "partial", "--partial")
+    assert other.returncode == 2  # another merge's files: only --force replaces them
+    assert "already exists; pass --force" in other.stderr
 
 
 def test_status_counts_each_finished_host(campaign: Path) -> None:

@@ -337,6 +337,10 @@ def _add_merge(commands: Any) -> None:
         "--report", action="store_true", help="also write M/report.html (needs splitter[report])"
     )
     parser.add_argument(
+        "--parquet", action="store_true",
+        help="also write M/results.parquet, columns typed (needs splitter[parquet])",
+    )  # fmt: skip
+    parser.add_argument(
         "--plan", type=Path, metavar="DIR",
         help="merge against the plan DIR ran (default: the newest plan among the folders)",
     )  # fmt: skip
@@ -488,7 +492,7 @@ def _cmd_merge(args: argparse.Namespace, program: Program) -> int:
 
     result = merge_folders(
         args.folders, args.out, plain=args.plain, force=args.force,
-        with_reduce=program.reduce is not None, plan=args.plan,
+        with_reduce=program.reduce is not None, plan=args.plan, parquet=args.parquet,
     )  # fmt: skip
     for warning in result.warnings:
         say(f"warning: {warning}")

@@ -47,12 +47,16 @@ item itself describes the job.
 
 @dataclass(frozen=True)
 class FormattedRows:
-    """Rows formatted where they ran: CSV text, how many, which failed, their summed durations."""
+    """Rows formatted where they ran: CSV text, how many, which failed, their summed durations.
+
+    ``kinds``: the (column, kind) pairs these rows held first (see `splitter.store.celltypes`).
+    """
 
     text: str
     count: int
     failures: tuple[tuple[int, str], ...]
     busy: float = 0.0
+    kinds: tuple[tuple[str, str], ...] = ()
 
 
 Received = list[Row | FormattedRows]

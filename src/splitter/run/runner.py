@@ -53,6 +53,7 @@ from splitter.store.results import ResultsWriter, recorded_outcomes
 from splitter.store.reuse import check_reusable, ok_rows
 from splitter.store.runhistory import carried_runs, this_run
 from splitter.store.shield import raise_or_defer
+from splitter.store.typesfile import TYPES_NAME, read_types
 from splitter.version import __version__
 
 __all__ = ["RunOptions", "RunSummary", "run_share"]
@@ -249,6 +250,7 @@ def _copy_reused(
         if other.resolve() == own.resolve():
             continue
         before = len(copied)
+        writer.adopt_kinds(read_types(other / TYPES_NAME))
         for key, cells in ok_rows(other):
             job = wanted.pop(key, None)
             if job is not None:
@@ -300,7 +302,7 @@ def _drive(
                 received = engine.step(min(STEP_SECONDS, max(0.0, next_flush - time.monotonic())))
                 for rows in received:
                     if isinstance(rows, FormattedRows):
-                        writer.add_text(rows.text, rows.count)
+                        writer.add_text(rows.text, rows.count, rows.kinds)
                         failures = [status for _, status in rows.failures]
                         count, busy = rows.count, rows.busy
                     else:

@@ -15,11 +15,11 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from splitter.errors import ConfigError
+from splitter.store.celltypes import UNKNOWN, ColumnKinds, parse_cell
 from splitter.store.frames import CorruptFileError, FrameReader, FrameWriter
 from splitter.store.rowformat import (
     BASE_COLUMNS,
@@ -31,8 +31,10 @@ from splitter.store.rowformat import (
     RowFormat,
     csv_field,
     named_cells,
+    value_kinds,
 )
 from splitter.store.shield import atomic
+from splitter.store.typesfile import TYPES_NAME, Kinds, read_types, write_types
 
 __all__ = [
     "BASE_COLUMNS",
@@ -57,9 +59,6 @@ RESULTS_NAME = "results.csv.zst"
 # (MAX_ROW_CHARS); the limit is the largest a C long takes on every platform.
 csv.field_size_limit(2**31 - 1)
 
-_INT = re.compile(r"[+-]?[0-9]+")
-_FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf)")
-
 
 class ResultsWriter:
     """Append job attempts to a results file; resuming keeps the file's header.
@@ -68,6 +67,8 @@ class ResultsWriter:
     The owner calls `flush` at least every second; `close` flushes and fsyncs.
     The header's job columns are the declared ones, else those of the first
     attempt that returned any (with those of the failures buffered before it).
+    Beside it, results.types.json keeps the kinds of the job columns' values
+    (`splitter.store.typesfile`), rewritten only when a new kind shows up.
     """
 
     def __init__(
@@ -83,13 +84,20 @@ class ResultsWriter:
         self._labels = labels
         self._declared = _checked_declared(declared_columns)
         existing = ResultsReader(path).header if path.exists() else ()
+        self._types = path.with_name(TYPES_NAME)
+        recorded = read_types(self._types)
+        # A file written before kinds were kept stays without them: its old rows' are unknown.
+        self._typed = recorded is not None or not existing
+        self._types_due = self._typed and recorded is None
+        self._kinds = ColumnKinds(recorded)
         self._frames = FrameWriter(path, level)
         self._text = io.StringIO()
         # Rows added before the header is fixed: their first columns and their cells.
         self._early: list[tuple[str, dict[str, str]]] = []
-        self._early_format = RowFormat(machine, (), self._declared, labels)
+        self._early_format = RowFormat(machine, (), self._declared, labels, self._kinds)
         self._format: RowFormat | None = None
         self._pending = 0
+        self._copied_unknown = False
         if existing:
             self._fix_header(existing[len(BASE_COLUMNS) : -1], write=False)
         elif self._declared:
@@ -128,8 +136,10 @@ class ResultsWriter:
             return status
         try:
             cells = named_cells(value, self._declared)
+            self._kinds.add_all(value_kinds(value, self._declared))
         except RefusedValue as exc:
             status, error, cells = "error", str(exc), {}
+            logger.error("job %d failed: %s", job_id, exc)
         line = self._early_format.base(job_id, status, start_time, duration, error)
         self._early.append((line, cells))
         if cells:
@@ -147,6 +157,8 @@ class ResultsWriter:
             cells.get("duration", ""), "", cells.get("job_key", ""), "", origin,
         ]  # fmt: skip
         values = {name: text for name, text in cells.items() if name not in RESERVED}
+        if self._copied_unknown:
+            self._kinds.add_all((name, UNKNOWN) for name in values)
         line = ",".join(map(csv_field, base))
         self._pending += 1
         if self._format is not None:
@@ -156,11 +168,19 @@ class ResultsWriter:
         if values:
             self._fix_from_early_rows()
 
-    def add_text(self, text: str, rows: int) -> None:
-        """Buffer rows a worker formatted with this file's `columns`."""
+    def add_text(self, text: str, rows: int, kinds: Iterable[tuple[str, str]] = ()) -> None:
+        """Buffer rows a worker formatted with this file's `columns`; ``kinds``: new in them."""
         assert self._format is not None, "rows formatted before the header was fixed"
         self._text.write(text)
         self._pending += rows
+        if kinds:
+            self._kinds.add_all(kinds)
+
+    def adopt_kinds(self, kinds: Kinds | None) -> None:
+        """Take the kinds of the folder whose rows `add_copied` adds next (None: it kept none)."""
+        self._copied_unknown = kinds is None
+        if kinds is not None:
+            self._kinds.add_all((name, kind) for name, held in kinds.items() for kind in held)
 
     def flush(self) -> int:
         """Write the pending rows as one frame (after the header in a new file); return them."""
@@ -168,6 +188,10 @@ class ResultsWriter:
             self._fix_from_early_rows()
         if not self._pending:
             return 0
+        if self._typed and (self._kinds.fresh or self._types_due):
+            write_types(self._types, self._kinds)  # before the rows it covers
+            self._kinds.take()
+            self._types_due = False
         payload = self._text.getvalue().encode("utf-8", "backslashreplace")
         with atomic():  # written and forgotten together: a signal must not write it twice
             self._frames.write_frame(payload)
@@ -190,7 +214,7 @@ class ResultsWriter:
         self.close()
 
     def _fix_header(self, columns: tuple[str, ...], *, write: bool) -> None:
-        self._format = RowFormat(self._machine, columns, self._declared, self._labels)
+        self._format = RowFormat(self._machine, columns, self._declared, self._labels, self._kinds)
         if write:
             self._text.write(self._format.header())
 
@@ -290,24 +314,6 @@ def _bad_row(path: Path, number: int, problem: str) -> CorruptFileError:
         f"{path} row {number} {problem}; the file was edited or damaged,"
         " so restore the one splitter wrote or move it aside"
     )
-
-
-def parse_cell(text: str) -> object:
-    """A cell's text back as a typed value, for reduce functions.
-
-    '' -> None; an integer literal ('42', '-7') -> int; a float literal
-    ('1.5', '1e-07', 'nan', '-inf') -> float; 'True'/'False' -> bool; any other
-    text stays a str. So a str that looks like a number comes back as one.
-    """
-    if not text:
-        return None
-    if _INT.fullmatch(text):
-        return int(text)
-    if _FLOAT.fullmatch(text):
-        return float(text)
-    if text == "True" or text == "False":
-        return text == "True"
-    return text
 
 
 def recorded_outcomes(path: Path) -> dict[str, str]:

@@ -8,10 +8,13 @@ and the parent formats the few rows that arrive before that.
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Protocol
+
+from splitter.store.celltypes import ColumnKinds, kind_of
 
 __all__ = [
     "BASE_COLUMNS",
@@ -28,6 +31,7 @@ __all__ = [
     "csv_field",
     "describe_input",
     "named_cells",
+    "value_kinds",
 ]
 
 BASE_COLUMNS = (
@@ -47,7 +51,10 @@ MAX_ROW_CHARS = 1 << 24
 INPUT_CHARS = 1000
 # Cell types whose str() is their cell text, and what a cell must not hold unquoted.
 _PLAIN = frozenset((str, int, float, bool))
+_PLAIN_KINDS = {str: "str", int: "int", float: "float", bool: "bool"}
 _QUOTED = re.compile(r'["\r\n]')
+
+log = logging.getLogger("splitter.results")
 
 
 class RefusedValue(ValueError):
@@ -80,7 +87,10 @@ class RowFormat:
 
     A return value that cannot be stored (see `named_cells`) becomes an error
     row with the reason; its job id is added to ``refused`` for the caller's
-    tally, which clears the list. ``labels`` gives each job's key and input.
+    tally, which clears the list, and logged as the job's failure. ``labels``
+    gives each job's key and input. ``kinds`` notes the kinds of the values
+    each column holds (see `splitter.store.celltypes`): once per new kind, so
+    a row whose cells have the types of the row before costs one comparison.
     """
 
     def __init__(
@@ -89,10 +99,13 @@ class RowFormat:
         columns: tuple[str, ...],
         declared: tuple[str, ...],
         labels: JobLabels,
+        kinds: ColumnKinds | None = None,
     ) -> None:
         self.columns = columns
         self.refused: list[int] = []
         self.labels = labels
+        self.kinds = ColumnKinds() if kinds is None else kinds
+        self._seen: tuple[type, ...] = ()
         self._declared = declared
         self._column_set = frozenset(columns)
         self._width = len(columns)
@@ -117,18 +130,33 @@ class RowFormat:
         """One attempt as a CSV line, with its line end."""
         line = self.base(job_id, status, start_time, duration, error)
         if self._scalar and (type(value) is int or type(value) is float):
+            if (type(value),) != self._seen:
+                self._note_plain((type(value),))
             return f"{line},{value if type(value) is int else repr(value)},\n"
         if type(value) is dict and len(value) == self._width and value.keys() <= self._column_set:
             # The common case, kept cheap: one value per column, none that needs quoting.
-            cells = ",".join(map(str, map(value.get, self.columns)))
-            plain = _PLAIN.issuperset(map(type, value.values())) and not _QUOTED.search(cells)
+            values = list(map(value.get, self.columns))
+            types = tuple(map(type, values))
+            cells = ",".join(map(str, values))
+            plain = _PLAIN.issuperset(types) and not _QUOTED.search(cells)
             if plain and cells.count(",") == self._width - 1 and len(cells) <= MAX_ROW_CHARS:
+                if types != self._seen:
+                    self._note_plain(types)
                 return f"{line},{cells},\n"
         try:
-            return self.line_with_cells(line, named_cells(value, self._declared))
+            named = named_cells(value, self._declared)
         except RefusedValue as exc:
             self.refused.append(job_id)
+            log.error("job %d failed: %s", job_id, exc)
             return self.refused_line(job_id, start_time, duration, str(exc))
+        self.kinds.add_all(value_kinds(value, self._declared))
+        return self.line_with_cells(line, named)
+
+    def _note_plain(self, types: tuple[type, ...]) -> None:
+        """Note the kinds of a row of plain values whose types differ from the row before."""
+        names = self.columns if len(types) == self._width else self.columns[:1]
+        self.kinds.add_all(zip(names, map(_PLAIN_KINDS.__getitem__, types), strict=True))
+        self._seen = types
 
     def refused_line(self, job_id: int, start_time: float, duration: float, reason: str) -> str:
         """The error row of an attempt whose return value cannot be stored: no job cells."""
@@ -184,7 +212,7 @@ def named_cells(value: object, declared: tuple[str, ...]) -> dict[str, str]:
                 f" rename them: {', '.join(sorted(RESERVED))} are reserved"
             )
     elif isinstance(value, tuple | list):
-        names = declared + tuple(f"value_{i}" for i in range(len(declared) + 1, len(value) + 1))
+        names = _sequence_names(declared, len(value))
         cells = {name: cell_text(item) for name, item in zip(names, value, strict=False)}
     else:
         cells = {declared[0] if declared else "value": cell_text(value)}
@@ -198,8 +226,24 @@ def named_cells(value: object, declared: tuple[str, ...]) -> dict[str, str]:
     return cells
 
 
+def value_kinds(value: object, declared: tuple[str, ...]) -> Iterable[tuple[str, str]]:
+    """(column, kind) of each cell `named_cells` makes of a return value that it stores."""
+    if value is None:
+        return ()
+    if isinstance(value, Mapping):
+        return [(str(key), kind_of(item)) for key, item in value.items()]
+    if isinstance(value, tuple | list):
+        return zip(_sequence_names(declared, len(value)), map(kind_of, value), strict=False)
+    return (((declared or ("value",))[0], kind_of(value)),)
+
+
+def _sequence_names(declared: tuple[str, ...], count: int) -> tuple[str, ...]:
+    """Names of a tuple's values: the declared columns, then value_<position>."""
+    return declared + tuple(f"value_{i}" for i in range(len(declared) + 1, count + 1))
+
+
 def cell_text(value: object) -> str:
-    """One value as cell text; ``results.parse_cell`` reads it back (floats exactly, by repr).
+    """One value as cell text; `splitter.store.celltypes` reads it back (floats exactly, by repr).
 
     Any other object is stored as its ``str()``, once it is known to pickle
     (RefusedValue if not), so the outcome never depends on where a row was
