@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from splitter.campaign.config import config_content, load_config, parse_config, runner_settings
 from splitter.campaign.machines import Machine, load_machines, machine_name_problem, parse_machines
+from splitter.campaign.taskfile import TaskSettings, task_settings
 from splitter.campaign.templates import (
     InitResult,
     config_template,
@@ -90,10 +91,23 @@ def test_config_template_gives_the_default_runner_settings() -> None:
 
 def test_config_template_explains_every_runner_option() -> None:
     lines = config_template().splitlines()
-    options = [index for index, line in enumerate(lines) if " = " in line or line.endswith(" =")]
+    options = [
+        index for index, line in enumerate(lines)
+        if not line.startswith("#") and (" = " in line or line.endswith(" ="))
+    ]  # fmt: skip
     runner_options = [index for index in options if not lines[index].startswith("steps")]
-    assert len(runner_options) == 12
+    assert len(runner_options) == 13
     assert all(lines[index - 1].startswith("# ") for index in runner_options)
+
+
+def test_config_template_shows_the_tasks_section_commented_out_and_valid_uncommented() -> None:
+    lines = config_template().splitlines()
+    start = lines.index("# [tasks]")
+    block = [line for line in lines[start:] if line.startswith("# ")][:7]
+    options = [line[2:] for line in block if line.startswith(("# [tasks]", "# shell", "# keep"))]
+    assert options == ["[tasks]", "shell = /bin/zsh", "keep_output = false"]
+    config = parse_config("\n".join(options) + "\n", "splitter.ini")
+    assert task_settings(config, "splitter.ini") == TaskSettings(shell="/bin/zsh")
 
 
 def test_write_templates_writes_both_files_into_a_new_folder(tmp_path: Path) -> None:

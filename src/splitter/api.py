@@ -14,6 +14,7 @@ from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.run.cpus import usable_cpus
 from splitter.run.dask import dask_engine
 from splitter.run.local import LocalPool
+from splitter.run.mainguard import check_job_importable, leave_if_a_worker_imports_main
 from splitter.run.runner import RunOptions, run_share
 from splitter.run.tally import RunSummary
 
@@ -49,7 +50,10 @@ def run_jobs(
     ``needs`` is what each job holds while it runs, as for ``splitter.main``: one
     dict for every job or a function of the item returning one.
     """
+    leave_if_a_worker_imports_main()
     engine = dask_engine(dask, dask_attempts)
+    if engine is None:
+        check_job_importable(job)
     campaign = load_campaign(locate_configs(Path(configs) if configs else None), pool, key)
     if needs is not None:
         needs_of(campaign.items, needs)  # bad needs stop here, before anything runs

@@ -40,6 +40,7 @@ from splitter.errors import (
 )
 from splitter.frozen import frozen_start
 from splitter.merge.rescue import load_rescue
+from splitter.run.mainguard import check_job_importable, leave_if_a_worker_imports_main
 from splitter.run.prompt import say
 from splitter.version import __version__
 
@@ -89,8 +90,9 @@ def main(
     as its JSON text: ``json.loads`` it.
     """
     # First thing: in a frozen binary, a worker process starts here and must
-    # never reach argument parsing.
+    # never reach argument parsing; nor a worker importing a script with no main guard.
     multiprocessing.freeze_support()
+    leave_if_a_worker_imports_main()
     frozen_start()
     sys.exit(run_cli(argv, Program(job, pool, key, reduce, initial, needs)))
 
@@ -583,6 +585,7 @@ def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
 
     program = _with_tasks(args, program)
     assert program.job is not None
+    check_job_importable(program.job)
     campaign, _ = _campaign(args, program)
     machine = _calibrated_machine(campaign, args.machine)
     cores = usable_cpus()

@@ -72,6 +72,19 @@ _EXPLAINED = {
     ),
 }
 
+# Commented out, so the template's digest is the defaults': uncomment to change them.
+_TASKS = """\
+
+# Task files (splitter run --tasks FILE) only; each line is run as `bash -c LINE`.
+# [tasks]
+# The shell that runs each task line: a name on PATH or a full path (empty: bash,
+# else /bin/sh).
+# shell = /bin/zsh
+# Also keep each task's stdout and stderr whole, as OUT/<machine>/tasks/<id>.out.zst
+# and <id>.err.zst (the log always has their first and last 64 KiB): true or false.
+# keep_output = false
+"""
+
 _YOUR_SECTIONS = """\
 
 # Your own sections follow; a job reads them like config.getint("job", "steps").
@@ -116,14 +129,14 @@ def machines_template(hostname: str, cores: int) -> str:
 
 
 def config_template() -> str:
-    """splitter.ini text: every runner option at its default, explained, and a [job] example."""
+    """splitter.ini: every runner option at its default, explained; [tasks] commented; [job]."""
     lines: list[str] = []
     for line in DEFAULTS_INI.splitlines():
         option = line.partition("=")[0].strip()
         if "=" in line and option in _EXPLAINED:
             lines.extend(f"# {text}" for text in _EXPLAINED[option].split("\n"))
         lines.append(line)
-    return _HEADER + "\n".join(lines) + "\n" + _YOUR_SECTIONS
+    return _HEADER + "\n".join(lines) + "\n" + _TASKS + _YOUR_SECTIONS
 
 
 def write_templates(directory: Path, hostname: str, cores: int) -> InitResult:

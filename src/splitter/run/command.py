@@ -26,6 +26,7 @@ from splitter.merge.rescue import Rescue, describe, load_rescue
 from splitter.run.cpus import usable_cpus
 from splitter.run.dask import dask_engine
 from splitter.run.local import LocalPool
+from splitter.run.mainguard import check_job_importable
 from splitter.run.prompt import ask, ask_machine, confirm, say
 from splitter.run.runner import RunOptions, run_share
 from splitter.run.slurm import ArrayTask
@@ -80,6 +81,8 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
         extra.append(("slurm", request.array.as_json()))
         request = _as_array_task(request, request.array)
     engine = dask_engine(request.dask, request.dask_attempts)
+    if engine is None:  # Dask sends the job by value; local workers import it by name
+        check_job_importable(job)
     plan = campaign.plan
     interactive = sys.stdin.isatty()
     if request.whole_pool:

@@ -160,6 +160,7 @@ def picklable(row: Row) -> Row:
         pickle.dumps(row[5])
     except Exception as exc:
         reason = f"the job's result cannot be sent from its worker: {one_line(exc)}"
+        logging.getLogger("splitter.worker").error("job %d failed: %s", row[0], reason)
         return (row[0], "error", row[2], row[3], reason, None)
     return row
 

@@ -40,6 +40,7 @@ from typing import Any
 from splitter.errors import SplitterError
 from splitter.run.engine import JobPool, JobSetup, LogSink, Received, Row, RunningJob
 from splitter.run.local.worker import GROUP, IDLE, SLOT_WIDTH, worker_main
+from splitter.run.mainguard import start_failure
 
 __all__ = ["LocalPool", "Supervisor", "WorkersFailedError"]
 
@@ -319,11 +320,7 @@ class Supervisor:
     def _count_failed_start(self, exitcode: int | None) -> None:
         self._failed_starts += 1
         if self._failed_starts >= MAX_FAILED_STARTS:
-            raise WorkersFailedError(
-                f"worker processes exit right after starting (exit code {exitcode}); the entry "
-                "script probably fails when imported by a worker: check the messages above, "
-                'and keep its work under `if __name__ == "__main__":`'
-            )
+            raise WorkersFailedError(start_failure(exitcode))
 
     def _death_row(self, job_id: int, started: float, status: str, exitcode: int | None) -> Row:
         seconds = time.monotonic() - started
