@@ -195,3 +195,15 @@ def test_a_rescue_report_without_a_digest_is_one_sentence(tmp_path: Path) -> Non
         f"campaign_main.py: error: merged{os.sep}report.json has no 'digest' of 64 hex digits,"
         " so it names no plan; merge again"
     )
+
+
+def test_a_rescue_counts_its_share_of_the_rescued_jobs_on_every_line(tmp_path: Path) -> None:
+    report = _lose_gamma(tmp_path)
+    rescued = run(tmp_path, "--machine", "alpha", "--rescue", "merged")
+    assert rescued.returncode == 0, rescued.stderr
+    missing = len(report["missing"])  # type: ignore[arg-type]
+    lines = rescued.stderr.splitlines()
+    chosen = next(line for line in lines if line.startswith("machine alpha: "))
+    share = int(chosen.split(": ")[1].split(" of ")[0])
+    assert chosen.startswith(f"machine alpha: {share} of {missing} jobs, digest ")
+    assert any(f": share {share} of {missing} jobs, " in line for line in lines), lines

@@ -481,7 +481,7 @@ def _log_start(
     log.info(
         "%s %s: share %d of %d jobs, %d to run, %d workers, digest %s, splitter %s, "
         "Python %s, NumPy %s, pid %d",
-        how, options.machine, share, campaign.plan.total, todo, options.workers,
+        how, options.machine, share, campaign.plan.size, todo, options.workers,
         campaign.plan.digest.hex(), __version__, platform.python_version(), np.__version__,
         os.getpid(),
     )  # fmt: skip
