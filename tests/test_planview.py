@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import write_configs
 from splitter.campaign.load import Campaign, ConfigsLocation, load_campaign
-from splitter.campaign.view import plan_json, plan_table
+from splitter.campaign.view import perf_scale_warning, plan_json, plan_table
 
 THREE = {"alpha": [1.0, 2], "beta": [1.5, 2], "gamma": [0.5, 4]}
 FOOTER = "positions: each machine's slice of the pool in plan order (see `plan --json`)"
@@ -109,3 +109,19 @@ def test_plan_json_and_table_agree_on_every_share(tmp_path: Path) -> None:
         name, _, _, _, size, _, positions = row.split()
         assert (name, int(size)) == (share["name"], share["share"])
         assert positions == f"{share['start']}..{share['stop'] - 1}"
+
+
+def test_perfs_more_than_ten_times_apart_are_said_to_be_on_different_scales(
+    tmp_path: Path,
+) -> None:
+    made = campaign(tmp_path, {"alpha": [96.9, 4], "beta": [1.0, 4], "gamma": [1.0, 8]}, [1])
+    assert perf_scale_warning(made) == (
+        f"perfs of {tmp_path / 'configs' / 'machines.json'} are on different scales (alpha 96.9"
+        " is 97x beta 1); calibrate every machine (`calibrate --update` on each), or give them"
+        " perfs of one scale"
+    )
+
+
+def test_perfs_within_ten_times_of_each_other_give_no_warning(tmp_path: Path) -> None:
+    made = campaign(tmp_path, {"alpha": [10.0, 4], "beta": [1.0, 4]}, [1])
+    assert perf_scale_warning(made) is None

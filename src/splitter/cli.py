@@ -30,7 +30,7 @@ from splitter.campaign.moves import Moves, PlanShape, plan_moves
 from splitter.campaign.needs import NeedsSpec, needs_of
 from splitter.campaign.plan import CALIBRATION_SAMPLE, owners
 from splitter.campaign.templates import default_machine_name, write_templates
-from splitter.campaign.view import plan_json, plan_table
+from splitter.campaign.view import perf_scale_warning, plan_json, plan_table
 from splitter.errors import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -432,6 +432,9 @@ def _campaign(
 
 def _cmd_plan(args: argparse.Namespace, program: Program) -> int:
     campaign, rescue_over = _campaign(args, _with_tasks(args, program))
+    scales = perf_scale_warning(campaign)
+    if scales is not None:
+        say(f"warning: {scales}")
     moves = _moves_since(campaign, args.since) if args.since is not None else None
     if args.json:
         shown = plan_json(campaign)
