@@ -215,11 +215,13 @@ def _add_run(commands: Any, tasks: bool) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--dask", metavar="ADDRESS",
-        help="run on a Dask cluster (tcp://host:8786, or local[:N]; else $SPLITTER_DASK)",
+        help="run on a Dask cluster (tcp://host:8786, or local[:N]; else $SPLITTER_DASK)"
+        + _not_in_binary(),
     )  # fmt: skip
     parser.add_argument(
         "--dask-attempts", type=_positive_int, default=3, metavar="N",
-        help="with --dask: a job whose worker dies N times is recorded crashed (default 3)",
+        help="with --dask: a job whose worker dies N times is recorded crashed (default 3)"
+        + _not_in_binary(),
     )  # fmt: skip
     failing = parser.add_mutually_exclusive_group()
     failing.add_argument(
@@ -336,11 +338,13 @@ def _add_merge(commands: Any) -> None:
     parser.add_argument("--partial", action="store_true", help="exit 0 even if jobs are missing")
     parser.add_argument("--force", action="store_true", help="overwrite merged files in --out")
     parser.add_argument(
-        "--report", action="store_true", help="also write M/report.html (needs splitter[report])"
-    )
+        "--report", action="store_true",
+        help="also write M/report.html (needs splitter[report])" + _not_in_binary(),
+    )  # fmt: skip
     parser.add_argument(
         "--parquet", action="store_true",
-        help="also write M/results.parquet, columns typed (needs splitter[parquet])",
+        help="also write M/results.parquet, columns typed (needs splitter[parquet])"
+        + _not_in_binary(),
     )  # fmt: skip
     parser.add_argument(
         "--plan", type=Path, metavar="DIR",
@@ -362,13 +366,19 @@ def _add_status(commands: Any) -> None:
 
 def _add_report(commands: Any) -> None:
     parser = commands.add_parser(
-        "report", help="one offline HTML file with the pictures of a merged campaign"
+        "report",
+        help="one offline HTML file with the pictures of a merged campaign" + _not_in_binary(),
     )
     parser.add_argument("merged", type=Path, metavar="M", help="the folder `merge --out M` wrote")
     parser.add_argument(
         "--out", type=Path, metavar="FILE.html", help="where to write it (default M/report.html)"
     )
     parser.set_defaults(handler=_cmd_report)
+
+
+def _not_in_binary() -> str:
+    """A help text's note for what a one-file binary leaves out (the optional extras)."""
+    return " (not in this binary)" if getattr(sys, "frozen", False) else ""
 
 
 def _positive_int(text: str) -> int:

@@ -10,6 +10,7 @@ pandas and pyarrow are optional extras, imported only here and only when asked f
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +68,14 @@ def require_pyarrow() -> None:
     try:
         import pyarrow  # noqa: F401
     except ImportError:
+        where = (
+            "which binaries leave out; merge under Python, where"
+            if getattr(sys, "frozen", False)
+            else "which is not installed;"
+        )
         raise UsageError(
-            "merge --parquet needs pyarrow, which is not installed; pip install"
-            " 'splitter[parquet]', or merge without --parquet"
+            f"merge --parquet needs pyarrow, {where} pip install 'splitter[parquet]',"
+            " or merge without --parquet"
         ) from None
 
 
