@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,6 @@ from splitter.campaign.machines import find_machine
 from splitter.campaign.needs import NeedsSpec, needs_of
 from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.run.cpus import usable_cpus
-from splitter.run.dask import dask_engine
 from splitter.run.local import LocalPool
 from splitter.run.mainguard import check_job_importable, leave_if_a_worker_imports_main
 from splitter.run.runner import RunOptions, run_share
@@ -51,7 +51,11 @@ def run_jobs(
     dict for every job or a function of the item returning one.
     """
     leave_if_a_worker_imports_main()
-    engine = dask_engine(dask, dask_attempts)
+    engine = None
+    if dask is not None or os.environ.get("SPLITTER_DASK"):
+        from splitter.run.dask import dask_engine  # only then: a local run loads no Dask code
+
+        engine = dask_engine(dask, dask_attempts)
     if engine is None:
         check_job_importable(job)
     campaign = load_campaign(locate_configs(Path(configs) if configs else None), pool, key)

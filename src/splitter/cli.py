@@ -39,7 +39,6 @@ from splitter.errors import (
     describe_os_error,
 )
 from splitter.frozen import frozen_start
-from splitter.merge.rescue import load_rescue
 from splitter.run.mainguard import check_job_importable, leave_if_a_worker_imports_main
 from splitter.run.prompt import say
 from splitter.version import __version__
@@ -435,6 +434,8 @@ def _campaign(
         # A bad [tasks] section or a missing shell stops here, before anything is written.
         resolve_shell(task_settings(campaign.config, campaign.config_source))
     if args.command != "run" and args.rescue is not None:
+        from splitter.merge.rescue import load_rescue
+
         rescue = load_rescue(campaign, args.rescue, args.retry_failed, args.machines)
         return rescue.campaign, rescue.chosen_by
     return campaign, None

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from splitter.store.errorpattern import failure_pattern
+
 __all__ = [
     "OTHER_MESSAGES",
     "FailureGroup",
@@ -31,18 +33,12 @@ _MAX_GROUPS = 10_000  # distinct patterns kept; the rest are counted together
 _FIRST_IDS = 5
 _CACHE = 4096  # raw messages remembered with their pattern: a long run repeats a few
 _KIND = re.compile(r"([A-Za-z_][\w.]*)(?::|$)")
-_NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
 def failure_kind(message: str, status: str) -> str:
     """The exception type that starts `message` ("KeyError"), else the row's status."""
     found = _KIND.match(message)
     return found.group(1) if found else status
-
-
-def failure_pattern(message: str) -> str:
-    """`message` with every number (decimal, float, hex) replaced by N."""
-    return _NUMBER.sub("N", message)
 
 
 @dataclass

@@ -15,21 +15,23 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from splitter.campaign.digest import digest_matches, group_digest, parse_expected_digest
 from splitter.campaign.load import Campaign
 from splitter.campaign.machines import MACHINES_FILE, Machine, find_machine, machine_for_hostname
 from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.errors import EXIT_OK, UsageError, VerificationError
-from splitter.merge.rescue import Rescue, describe, load_rescue
 from splitter.run.cpus import usable_cpus
-from splitter.run.dask import dask_engine
+from splitter.run.engine import EngineFactory
 from splitter.run.local import LocalPool
 from splitter.run.mainguard import check_job_importable
 from splitter.run.prompt import ask, ask_machine, confirm, say
 from splitter.run.runner import RunOptions, run_share
 from splitter.run.slurm import ArrayTask
+
+if TYPE_CHECKING:
+    from splitter.merge.rescue import Rescue
 
 __all__ = ["RunRequest", "run_command"]
 
@@ -66,6 +68,8 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
     extra: list[tuple[str, object]] = [("all", request.whole_pool)]
     folder_name: Callable[[str], str] = str
     if request.rescue is not None:
+        from splitter.merge.rescue import describe, load_rescue  # a plain run loads no merge
+
         rescue = load_rescue(
             campaign, request.rescue, request.retry_failed, request.rescue_machines
         )
@@ -80,7 +84,7 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
     if request.array is not None:
         extra.append(("slurm", request.array.as_json()))
         request = _as_array_task(request, request.array)
-    engine = dask_engine(request.dask, request.dask_attempts)
+    engine = _dask_engine(request)
     if engine is None:  # Dask sends the job by value; local workers import it by name
         check_job_importable(job)
     plan = campaign.plan
@@ -106,6 +110,15 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
     )  # fmt: skip
     factory = engine or LocalPool(options.workers)
     return run_share(campaign, job, share, options, factory).exit_code
+
+
+def _dask_engine(request: RunRequest) -> EngineFactory | None:
+    """The Dask engine when --dask or $SPLITTER_DASK asks for one; only then is Dask loaded."""
+    if request.dask is None and not os.environ.get("SPLITTER_DASK"):
+        return None
+    from splitter.run.dask import dask_engine
+
+    return dask_engine(request.dask, request.dask_attempts)
 
 
 def _check_rescuer(campaign: Campaign, name: str | None, rescue: Rescue) -> None:

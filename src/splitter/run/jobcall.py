@@ -19,7 +19,6 @@ from typing import Any
 
 from splitter.run.engine import BatchEntry, JobSetup, Row
 from splitter.run.injection import JobContext, JobFailed, JobRandom, Progress, injected_names
-from splitter.store.logfile import UtcFormatter
 from splitter.store.rowformat import describe_input
 
 __all__ = [
@@ -145,6 +144,9 @@ class JobLogCollector(logging.Handler):
         self.machine = machine
         self.thread = thread
         self.lines: list[str] = []
+        # Here, not at the top: a worker without per-job logs needs no log file code.
+        from splitter.store.logfile import UtcFormatter
+
         self.setFormatter(UtcFormatter(log_format))
 
     def emit(self, record: logging.LogRecord) -> None:

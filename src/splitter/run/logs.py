@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from splitter.campaign.config import RunnerSettings
-from splitter.report.failures import failure_pattern
+from splitter.store.errorpattern import failure_pattern
 from splitter.store.logfile import LogFileWriter, UtcFormatter, ZstdLogHandler
 
 __all__ = ["RunLogging"]

@@ -123,7 +123,9 @@ def _run_in(
     resumable = folder.resumed and folder.results.exists()
     outcomes = recorded_outcomes(folder.results) if resumable else {}
     share_ids: list[int] = np.asarray(share).tolist()
-    statuses = [outcomes.get(key) for key in campaign.keys.hex_of(share)]
+    statuses: list[str | None] = [None] * len(share_ids)  # a new folder: nothing recorded
+    if outcomes:
+        statuses = [outcomes.get(key) for key in campaign.keys.hex_of(share)]
     todo = [j for j, status in zip(share_ids, statuses, strict=True) if _wanted(status, options)]
     tally = Tally.from_statuses(statuses, options.retry_failed)
     earlier = read_plan_file(folder.path) if folder.resumed else None
