@@ -59,3 +59,9 @@ def raise_keyboard_interrupt(x: int) -> int:
 def lambda_on_odd(x: int) -> dict[str, object]:
     """Odd items return a value that cannot be pickled back to the parent."""
     return {"x": x, "f": lambda: 1} if x % 2 else {"x": x}
+
+
+def nap(x: int) -> int:
+    """A job that sleeps half a second."""
+    time.sleep(0.5)
+    return x

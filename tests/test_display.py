@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
+from splitter.run import display as display_module
 from splitter.run.display import ProgressDisplay, RateMeter, format_seconds
 
 
@@ -70,3 +73,35 @@ def test_the_final_bar_shows_the_final_counts_and_no_time_left() -> None:
     line = _last_drawn(stream)
     assert "300/300" in line and "ok=300 failed=0" in line
     assert "eta" not in line and "<" not in line
+
+
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_a_paused_run_says_so_and_its_rate_leaves_the_paused_time_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = _Clock(1000.0)
+    monkeypatch.setattr(display_module, "time", clock)
+    display = ProgressDisplay(
+        "alpha", 100, 10, interactive=False, interval=30, stream=io.StringIO()
+    )
+    clock.now = 1002.0
+    display.set_pause("paused since 14:03 (by hand)")
+    clock.now = 1012.0
+    display.set_pause(None)
+    display.advance(ok=35, failed=5)
+    assert display.summary_line(1014.0) == (
+        "50/100 jobs (35 ok, 5 failed), 10.0 jobs/s, about 5s left"
+    )
+    clock.now = 1014.0
+    display.set_pause("paused since 14:05 (outside hours 19:00-07:00)")
+    assert display.summary_line(1020.0) == (
+        "50/100 jobs (35 ok, 5 failed), 10.0 jobs/s, about 5s left; "
+        "paused since 14:05 (outside hours 19:00-07:00)"
+    )

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from splitter.errors import ConfigError
-from splitter.store.lock import LOCK_NAME, FolderLock
+from splitter.store.lock import LOCK_NAME, FolderLock, LockProbe, probe_lock
 from test_run_e2e import ENTRY, rows, run, write_campaign
 
 
@@ -93,3 +93,38 @@ def test_a_second_run_on_a_folder_in_use_exits_2_and_a_killed_run_frees_it(
     assert resumed.returncode == 0, resumed.stderr
     recorded = sorted(int(row["job_id"]) for row in rows(tmp_path / "results" / "all"))
     assert recorded == list(range(40))  # every job once: no second writer interleaved
+
+
+def test_the_probe_of_a_folder_without_a_lock_file_cannot_tell(tmp_path: Path) -> None:
+    assert probe_lock(tmp_path) == LockProbe(None)
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_the_probe_sees_a_held_lock_and_its_holder_then_a_free_one(tmp_path: Path) -> None:
+    with FolderLock(tmp_path) as lock:
+        assert probe_lock(tmp_path) == LockProbe(True)
+        lock.sign()
+        assert probe_lock(tmp_path) == LockProbe(True, os.getpid(), socket.gethostname())
+        with pytest.raises(ConfigError):
+            FolderLock(tmp_path).acquire()  # the probes let go of nothing
+    assert probe_lock(tmp_path) == LockProbe(False)
+    FolderLock(tmp_path).acquire().release()  # nor kept the lock it took
+
+
+def test_the_probe_of_a_killed_runs_lock_is_free_and_names_the_dead_holder(
+    tmp_path: Path,
+) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; "
+         "from splitter.store.lock import FolderLock; "
+         "FolderLock(Path(sys.argv[1])).acquire().sign(); print('held', flush=True); "
+         "time.sleep(60)", str(tmp_path)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        assert probe_lock(tmp_path) == LockProbe(True, holder.pid, socket.gethostname())
+    finally:
+        holder.kill()
+        holder.wait()
+    assert probe_lock(tmp_path) == LockProbe(False, holder.pid, socket.gethostname())

@@ -53,6 +53,20 @@ class InlineEngine:
     def kill(self) -> None:
         self.closed = True
 
+    # The owner's controls: this engine cannot pause and has no workers to change.
+    stops_in_place = False
+    most_workers = None
+    paused_in_place = False
+
+    def pause(self, in_place: bool) -> None:
+        raise AssertionError("nothing asked for a pause")
+
+    def resume(self) -> None:
+        raise AssertionError("nothing asked to continue")
+
+    def set_workers(self, count: int) -> None:
+        raise AssertionError("nothing asked for other workers")
+
 
 class InlineFactory:
     def __init__(self, lost: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from splitter.cli import Program, run_cli
 from splitter.merge.status import folder_status, status_table
 from splitter.store.frames import CorruptFileError, FrameWriter
 from splitter.store.hostfolder import read_host
+from splitter.store.lock import LOCK_NAME, FolderLock
 from splitter.store.manifest import read_manifest, write_manifest
 from splitter.store.results import ResultsReader
 from test_merge import START, make_host, ok_rows
@@ -37,7 +39,7 @@ def test_status_counts_distinct_jobs_by_their_best_attempt(tmp_path: Path) -> No
         "folder": str(host), "machine": "alpha", "state": "finished", "share": 5, "done": 3,
         "ok": 1, "failed": {"error": 1, "crashed": 1, "timeout": 0}, "remaining": 2,
         "digest": "0001 0203 0405 0607", "live": None, "damage": None,
-        "rate": None, "eta_seconds": None, "finish": None,
+        "rate": None, "eta_seconds": None, "finish": None, "paused": None,
     }  # fmt: skip
     assert status.line() == (
         f"alpha ({host}): finished, 3/5 done, 1 ok, 2 failed (1 error, 1 crashed),"
@@ -180,3 +182,50 @@ def test_status_names_no_last_host_when_none_is_running(tmp_path: Path) -> None:
     a = make_host(tmp_path / "a", "alpha", ok_rows([0, 1, 2]))
     b = make_host(tmp_path / "b", "beta", ok_rows([3, 4, 5]))
     assert len(status_table([folder_status(a), folder_status(b)]).splitlines()) == 2
+
+
+def _dead_run(folder: Path, host: str) -> Path:
+    """A folder whose manifest says running, whose run.lock a dead run of ``host`` signed."""
+    found = make_host(folder, "alpha", ok_rows([0, 1]), state="running", ended=None)
+    write_manifest(found / "manifest.json", {**read_manifest(found), **CAPACITY, "share": 4,
+                                              "rate_jobs_per_s": 0.5})  # fmt: skip
+    (found / LOCK_NAME).write_text(f"pid 4242 on host {host}\n")
+    return found
+
+
+def test_a_running_manifest_whose_lock_is_free_is_a_stopped_run(tmp_path: Path) -> None:
+    host = _dead_run(tmp_path / "a", socket.gethostname())
+    status = folder_status(host)
+    assert (status.state, status.eta_seconds, status.finish, status.live) == (
+        "stopped", None, None, None,
+    )  # fmt: skip
+    assert status.line() == (
+        f"alpha ({host}): stopped (not running); run again to resume, 2/4 done, 2 ok, 0 failed,"
+        " 2 remaining, digest 0001 0203 0405 0607"
+    )
+
+
+def test_a_running_manifest_whose_lock_is_held_is_a_live_run(tmp_path: Path) -> None:
+    host = _dead_run(tmp_path / "a", socket.gethostname())
+    with FolderLock(host):
+        status = folder_status(host)
+    assert (status.state, status.eta_seconds) == ("running", 4.0)
+
+
+def test_a_copy_of_another_hosts_running_folder_is_taken_at_its_word(tmp_path: Path) -> None:
+    host = _dead_run(tmp_path / "a", "elsewhere-" + socket.gethostname())
+    assert folder_status(host).state == "running"
+
+
+def test_a_paused_run_says_since_when_and_why(tmp_path: Path) -> None:
+    host = _dead_run(tmp_path / "a", socket.gethostname())
+    since = time.mktime((2026, 11, 20, 14, 3, 0, 0, 0, -1))
+    paused = {"since": since, "reason": "by hand", "by_hand": True, "in_place": True}
+    write_manifest(host / "manifest.json", {**read_manifest(host), "owner": {"paused": paused}})
+    with FolderLock(host):
+        status = folder_status(host)
+    assert status.paused == {"since": since, "reason": "by hand"}
+    assert status.line() == (
+        f"alpha ({host}): running, paused since 14:03 (by hand), 2/4 done, 2 ok, 0 failed,"
+        " 2 remaining, digest 0001 0203 0405 0607; about 4s left at 0.5 jobs/s once it continues"
+    )

@@ -96,7 +96,7 @@ def test_config_template_explains_every_runner_option() -> None:
         if not line.startswith("#") and (" = " in line or line.endswith(" ="))
     ]  # fmt: skip
     runner_options = [index for index in options if not lines[index].startswith("steps")]
-    assert len(runner_options) == 13
+    assert len(runner_options) == 19
     assert all(lines[index - 1].startswith("# ") for index in runner_options)
 
 

@@ -46,7 +46,9 @@ from splitter.version import __version__
 __all__ = ["console_main", "main"]
 
 POOL_COMMANDS = ("run", "plan", "digest", "calibrate")
-TOOL_COMMANDS = ("init", "merge", "status", "report", "slurm-script")
+TOOL_COMMANDS = (
+    "init", "merge", "status", "report", "slurm-script", "pause", "continue", "workers",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ def _parser(program: Program) -> argparse.ArgumentParser:
     _add_status(commands)
     _add_report(commands)
     _add_slurm_script(commands, program)
+    _add_owner_commands(commands)
     return parser
 
 
@@ -380,6 +383,35 @@ def _not_in_binary() -> str:
     return " (not in this binary)" if getattr(sys, "frozen", False) else ""
 
 
+def _add_owner_commands(commands: Any) -> None:
+    folder_help = "the run's folder, OUT/<machine>/"
+    pause = commands.add_parser(
+        "pause", help="stop this host's running jobs in place until `continue` (same host)"
+    )
+    pause.add_argument("folder", type=Path, metavar="DIR", help=folder_help)
+    pause.add_argument(
+        "--soft", action="store_true", help="let the running jobs finish; start no new one"
+    )
+    pause.set_defaults(handler=_cmd_pause)
+    resume = commands.add_parser("continue", help="go on after `pause`")
+    resume.add_argument("folder", type=Path, metavar="DIR", help=folder_help)
+    resume.set_defaults(handler=_cmd_continue)
+    workers = commands.add_parser(
+        "workers", help="change how many jobs the run in DIR runs at once, while it runs"
+    )
+    workers.add_argument("folder", type=Path, metavar="DIR", help=folder_help)
+    # Any whole number here: the command itself names the range (1 to this machine's CPUs).
+    workers.add_argument("count", type=_whole_number, metavar="N", help="jobs at once")
+    workers.set_defaults(handler=_cmd_workers)
+
+
+def _whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -556,6 +588,27 @@ def _cmd_status(args: argparse.Namespace, program: Program) -> int:
         print(json.dumps([status.as_json() for status in statuses], indent=2))
     else:
         print(status_table(statuses))
+    return 0
+
+
+def _cmd_pause(args: argparse.Namespace, program: Program) -> int:
+    from splitter.run.owner.command import pause_run
+
+    print(pause_run(args.folder, args.soft))
+    return 0
+
+
+def _cmd_continue(args: argparse.Namespace, program: Program) -> int:
+    from splitter.run.owner.command import continue_run
+
+    print(continue_run(args.folder))
+    return 0
+
+
+def _cmd_workers(args: argparse.Namespace, program: Program) -> int:
+    from splitter.run.owner.command import set_workers
+
+    print(set_workers(args.folder, args.count))
     return 0
 
 

@@ -1,8 +1,8 @@
 """Canonical, prefix-free byte encoding of job pool values, and the pool digest.
 
-Every host must derive the same run seed from the same job pool, whatever its
-Python, NumPy, OS or PYTHONHASHSEED, so values are encoded by hand rather than
-with pickle, ``hash()`` or ``repr``. Each value is one tag byte followed by a
+Every host must derive the same job keys and digest from the same pool,
+whatever its Python, NumPy, OS or PYTHONHASHSEED, so values are encoded by
+hand rather than with pickle, ``hash()`` or ``repr``. Each value is one tag byte followed by a
 body whose length is fixed or announced up front (little-endian), which makes
 the encoding prefix-free and concatenations of encodings unambiguous:
 

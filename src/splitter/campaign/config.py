@@ -1,10 +1,11 @@
 """Read splitter.ini: the runner's settings beside the user's own sections.
 
-The runner's sections ([logging], [results], [run]) share one file with the
-user's sections, and jobs see all of it through ``config``. Built-in defaults
-are read first, so a file with only the user's sections is complete.
-``config_content`` is the parsed content the campaign seed is computed from, and
-``runner_settings`` checks and types the runner's options.
+The runner's sections ([logging], [results], [run], [owner]) share one file
+with the user's sections, and jobs see all of it through ``config``. Built-in
+defaults are read first, so a file with only the user's sections is complete.
+``config_content`` is the parsed content the campaign seed is computed from (all
+of it but [owner], each desk's own), and ``runner_settings`` checks and types
+the runner's options.
 """
 
 from __future__ import annotations
@@ -15,12 +16,19 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
+from splitter.campaign.owner import (
+    OWNER_SECTION,
+    OwnerSettings,
+    hours_or_none,
+    optional_amount,
+    running_jobs,
+)
 from splitter.errors import ConfigError
 
 __all__ = [
@@ -38,7 +46,7 @@ __all__ = [
 ]
 
 CONFIG_FILE = "splitter.ini"
-RUNNER_SECTIONS = ("logging", "results", "run")
+RUNNER_SECTIONS = ("logging", "results", "run", OWNER_SECTION)
 # The results file's own columns (splitter.store.rowformat's RESERVED, which
 # this stage cannot import): a job column of the same name is refused.
 RESERVED_COLUMNS = (
@@ -65,6 +73,14 @@ job_timeout = 0
 flush_interval = 1.0
 pin_cores = false
 enforce_mem = false
+
+[owner]
+max_load =
+idle_minutes =
+hours =
+grace = 60
+running_jobs = stop
+check_interval = 5
 """
 
 _T = TypeVar("_T")
@@ -97,6 +113,7 @@ class RunnerSettings:
     pin_cores: bool
     enforce_mem: bool
     seed: int = 0
+    owner: OwnerSettings = field(default_factory=OwnerSettings)
 
 
 def parse_filesize(text: str) -> int:
@@ -182,11 +199,14 @@ def config_content(parser: configparser.ConfigParser) -> dict[str, dict[str, str
     """Every section's options and raw values, sorted: what the campaign seed depends on.
 
     Comments, spacing, line endings and order do not show here; every value
-    does, including the defaults filled in and a non-empty [DEFAULT] section.
+    does, including the defaults filled in and a non-empty [DEFAULT] section,
+    except [owner]: when this desk lends its cores never changes a result, so
+    each host may keep its own policy and still share the plan's digest.
     """
     content = {
         section: {option: parser.get(section, option) for option in parser.options(section)}
         for section in parser.sections()
+        if section != OWNER_SECTION
     }
     if parser.defaults():
         content[parser.default_section] = dict(parser.defaults())
@@ -221,6 +241,14 @@ def runner_settings(parser: configparser.ConfigParser, source: str) -> RunnerSet
         pin_cores=read("run", "pin_cores", _boolean, "false"),
         enforce_mem=read("run", "enforce_mem", _boolean, "false"),
         seed=read("run", "seed", _whole(0, 2**64 - 1), "1"),
+        owner=OwnerSettings(
+            max_load=read("owner", "max_load", optional_amount(_amount("cores")), "2"),
+            idle_minutes=read("owner", "idle_minutes", optional_amount(_amount("minutes")), "15"),
+            hours=read("owner", "hours", hours_or_none, "19:00-07:00"),
+            grace=read("owner", "grace", _grace, "60"),
+            running_jobs=read("owner", "running_jobs", running_jobs, "stop"),
+            check_interval=read("owner", "check_interval", _seconds(), "5"),
+        ),
     )
 
 
@@ -343,6 +371,23 @@ def _seconds(most: float = math.inf) -> Callable[[str], float]:
         return seconds
 
     return convert
+
+
+def _amount(unit: str) -> Callable[[str], float]:
+    def convert(raw: str) -> float:
+        amount = _number(raw)
+        if amount is None or amount <= 0:
+            raise ValueError(f"a number of {unit} above 0")
+        return amount
+
+    return convert
+
+
+def _grace(raw: str) -> float:
+    seconds = _number(raw)
+    if seconds is None:
+        raise ValueError("a number of seconds, or 0 to continue as soon as the rules clear")
+    return seconds
 
 
 def _timeout(raw: str) -> float | None:

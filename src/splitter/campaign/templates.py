@@ -28,9 +28,10 @@ PLACEHOLDER_MACHINE = "other-host"
 _LONG_FORM = '{"perf": 1.0, "cores": 4, "gpus": 0, "mem": "16G", "tags": []}'
 
 _HEADER = """\
-# splitter.ini: the runner's settings ([logging], [results], [run]) and your own
-# sections. Jobs see all of it through `config`. Every value counts in the plan
-# digest (comments and spacing do not), so copy the same file to every machine.
+# splitter.ini: the runner's settings ([logging], [results], [run], [owner]) and
+# your own sections. Jobs see all of it through `config`. Every value but those of
+# [owner] counts in the plan digest (comments and spacing do not), so copy the same
+# file to every machine; [owner] may differ from desk to desk.
 # Each runner option below is at its default.
 
 """
@@ -69,6 +70,36 @@ _EXPLAINED = {
     "enforce_mem": (
         "Stop a job that uses more memory than its needs declare (mem=8G) and record it\n"
         "as error, so it cannot take the host down: true or false."
+    ),
+    "max_load": (
+        "Pause while other processes keep more than this many cores busy (this run's own\n"
+        "do not count), like 2; empty: no such rule."
+    ),
+    "idle_minutes": (
+        "Pause while someone used this machine's keyboard or mouse, or typed in a terminal,\n"
+        "in the last this many minutes, like 15; empty: no such rule. Where that cannot be\n"
+        "read, the log says so once and the rule is ignored."
+    ),
+    "hours": (
+        "Run only inside these hours (local time): windows of days, a time range or both,\n"
+        "like 19:00-07:00 (nights) or weekdays 19:00-07:00, weekends (nights and weekends);\n"
+        "days are mon..sun, a range like mon-fri, weekdays, weekends, daily. Empty: any hour."
+    ),
+    "grace": "Seconds every rule must stay clear before a paused run continues (no flapping).",
+    "running_jobs": (
+        "What a rule's pause does to running jobs: stop (in place, memory kept) or finish\n"
+        "(they finish, and no new one starts)."
+    ),
+    "check_interval": "Seconds between looks at the load, the keyboard and the clock.",
+}
+
+# Written above a section's header.
+_SECTIONS = {
+    "[owner]": (
+        "When this workstation's owner wants it back. Not part of the plan digest: each\n"
+        "machine may have its own (jobs should not read it). By hand, from any terminal:\n"
+        "splitter pause OUT/<machine> [--soft], splitter continue OUT/<machine>,\n"
+        "splitter workers OUT/<machine> N."
     ),
 }
 
@@ -135,6 +166,8 @@ def config_template() -> str:
         option = line.partition("=")[0].strip()
         if "=" in line and option in _EXPLAINED:
             lines.extend(f"# {text}" for text in _EXPLAINED[option].split("\n"))
+        if line in _SECTIONS:
+            lines.extend(f"# {text}" for text in _SECTIONS[line].split("\n"))
         lines.append(line)
     return _HEADER + "\n".join(lines) + "\n" + _TASKS + _YOUR_SECTIONS
 

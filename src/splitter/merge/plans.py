@@ -103,6 +103,7 @@ def check_one_campaign(hosts: Sequence[HostFolder]) -> None:
         for field, mine, theirs in (
             ("total", host.total, seen.total),
             ("pool_digest", host.pool_digest.hex(), seen.pool_digest.hex()),
+            ("campaign_seed", host.campaign_seed.hex(), seen.campaign_seed.hex()),
         ):
             if mine != theirs:
                 raise VerificationError(

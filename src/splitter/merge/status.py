@@ -1,7 +1,9 @@
 """Where each host folder stands: done, ok, failed and remaining, also during a run.
 
 A live run's open last frame is reported as `live`, not as damage, while the
-manifest says the run is still going. A running host's ETA is its remaining
+manifest says the run is still going and a process holds the folder's lock
+(a manifest that says "running" with a free lock is a run that was killed:
+`stopped`); a paused run says since when and why. A running host's ETA is its remaining
 jobs over the rate its runner last wrote to the manifest (measured after the
 first seconds of the run); over several folders, `status_table` says which
 host will finish last and how long after the first.
@@ -9,6 +11,7 @@ host will finish last and how long after the first.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from splitter.campaign.identity import JobKeys
 from splitter.merge.rules import ABSENT, STATUS_CODES, BestRows
 from splitter.merge.scan import Promoted, attempt_of, scan_results
 from splitter.store.hostfolder import HostFolder, job_columns, read_host
+from splitter.store.lock import probe_lock
 from splitter.store.planfile import PlanRecord, read_plan_file
 from splitter.store.rowformat import FAILED_STATUSES
 
@@ -50,6 +54,8 @@ class FolderStatus:
     """While running: seconds until its remaining jobs are done at that rate."""
     finish: float | None = None
     """Unix time it finished (from the manifest), or will finish at that rate."""
+    paused: dict[str, Any] | None = None
+    """While its run is paused: ``since`` (Unix seconds) and ``reason``."""
 
     def as_json(self) -> dict[str, Any]:
         """The folder's entry in `status --json`."""
@@ -59,17 +65,26 @@ class FolderStatus:
         """One line for the console."""
         failed = ", ".join(f"{n} {status}" for status, n in self.failed.items() if n)
         text = (
-            f"{self.machine} ({self.folder}): {self.state}, {self.done}/{self.share} done, "
+            f"{self.machine} ({self.folder}): {self._state()}, {self.done}/{self.share} done, "
             f"{self.ok} ok, {sum(self.failed.values())} failed{f' ({failed})' if failed else ''},"
             f" {self.remaining} remaining, digest {self.digest}"
         )
         if self.eta_seconds is not None and self.rate is not None:
             text += f"; about {duration(self.eta_seconds)} left at {self.rate:.3g} jobs/s"
+            text += " once it continues" if self.paused else ""
         if self.live:
             text += f"; live: {self.live}"
         if self.damage:
             text += f"; damaged: {self.damage}"
         return text
+
+    def _state(self) -> str:
+        if self.state == "stopped":
+            return "stopped (not running); run again to resume"
+        if self.paused is not None:
+            since = time.strftime("%H:%M", time.localtime(self.paused["since"]))
+            return f"{self.state}, paused since {since} ({self.paused['reason']})"
+        return self.state
 
 
 def folder_status(folder: Path) -> FolderStatus:
@@ -82,21 +97,24 @@ def folder_status(folder: Path) -> FolderStatus:
     codes = best.codes[_share_mask(host, record)]
     count = np.bincount(codes[codes != ABSENT], minlength=len(STATUS_CODES))
     done = int(count.sum())
-    live = host.state == "running"
     remaining = max(0, host.share - done)
+    state = "stopped" if host.state == "running" and not _alive(host) else host.state
+    live = state == "running"
+    paused = host.paused if live else None
     rate = host.observed.rate if host.observed is not None else None
     eta = remaining / rate if live and rate else None
     finish = time.time() + eta if eta is not None else None
     if host.state == "finished" and host.observed is not None:
         finish = host.observed.updated
     return FolderStatus(
-        folder=str(folder), machine=host.machine, state=host.state, share=host.share,
+        folder=str(folder), machine=host.machine, state=state, share=host.share,
         done=done, ok=int(count[STATUS_CODES["ok"]]),
         failed={status: int(count[STATUS_CODES[status]]) for status in FAILED_STATUSES},
         remaining=remaining, digest=group_digest(host.digest),
         live=scan.damage if live else None, damage=None if live else scan.damage,
         rate=rate, eta_seconds=None if eta is None else round(eta, 3),
         finish=None if finish is None else round(finish, 3),
+        paused=None if paused is None else {"since": paused[0], "reason": paused[1]},
     )  # fmt: skip
 
 
@@ -106,6 +124,14 @@ def _share_mask(host: HostFolder, record: PlanRecord | None) -> npt.NDArray[np.b
         return slice(None)  # a rescue's share is not the plan's: its rows are all of it
     mask: npt.NDArray[np.bool_] = record.owners == record.machines.index(host.machine)
     return mask
+
+
+def _alive(host: HostFolder) -> bool:
+    """Whether a run holds the folder now; a copy of another host's folder cannot be asked."""
+    lock = probe_lock(host.path)
+    if lock.held is None or lock.held:
+        return True
+    return lock.host is not None and lock.host != socket.gethostname()
 
 
 def status_table(statuses: Sequence[FolderStatus]) -> str:

@@ -9,7 +9,9 @@ pool. `injection` builds what jobs receive, `display` and `logs` the console
 and log.zst, `tally` the counts and the exit code; `shelltask` (with
 `taskoutput`) is the job of a task file, one shell command per job;
 `calibrate` measures this host's perf on a fixed sample of the jobs, `cpus`
-the CPUs it may use. Uses `campaign` and
+the CPUs it may use; `owner` lets the workstation's owner pause the run,
+continue it and change its workers, by hand or by ``[owner]`` rules
+(`proctree` reads this host's processes for it). Uses `campaign` and
 `store`; it imports `merge` only in `command`, to plan a rescue from a
 merged report.
 """

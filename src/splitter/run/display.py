@@ -4,7 +4,8 @@ The parent calls ``advance`` once per batch of rows and ``refresh`` a few
 times a second; neither looks at more than the counters and the running
 jobs, so the display costs O(1) per job however long the share is. A bar is
 drawn only by ``refresh`` and ``close``, its count and its ok/failed counts
-from the same moment.
+from the same moment. While the run is paused (``set_pause``) it says so,
+and the rate and the time left count only the time it ran.
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ class ProgressDisplay:
         self._next_refresh = 0.0
         self._bar: Any = None
         self._job_bars: list[Any] = []
+        self._pause_note: str | None = None
+        self._paused_at: float | None = None
+        self._paused_total = 0.0
         if interactive:
             # Imported only for a terminal: a batch host's start-up skips it.
             from tqdm import tqdm
@@ -111,10 +115,28 @@ class ProgressDisplay:
         self.failed += failed
         self.done += ok + failed
 
+    def set_pause(self, note: str | None) -> None:
+        """Say ``note`` (``paused since 14:03 (by hand)``) until called with None."""
+        now = time.monotonic()
+        if note is not None and self._paused_at is None:
+            self._paused_at = now
+        elif note is None and self._paused_at is not None:
+            self._paused_total += now - self._paused_at
+            self._paused_at = None
+        self._pause_note = note
+        self._next_refresh = 0.0
+
+    def _active(self, now: float) -> float:
+        """``now`` on a clock that stands still while the run is paused."""
+        paused = self._paused_total
+        if self._paused_at is not None:
+            paused += now - self._paused_at
+        return now - paused
+
     def refresh(self, running: Sequence[RunningJob]) -> None:
         """Redraw (a terminal) or print a line every interval (no terminal)."""
         now = time.monotonic()
-        self.meter.update(now, self.done)
+        self.meter.update(self._active(now), self.done)
         if self._bar is None:
             if now >= self._next_line:
                 self._next_line = now + self._interval
@@ -137,11 +159,13 @@ class ProgressDisplay:
     def _postfix(self, now: float, *, final: bool) -> str:
         """``ok=288 failed=12, 35.2 jobs/s, eta 16s``; the last one has no time left."""
         text = f"ok={self.ok} failed={self.failed}"
-        rate = self.meter.rate(now, self.done)
+        rate = self.meter.rate(self._active(now), self.done)
         if rate > 0:
             text += f", {rate:.1f} jobs/s"
-            if not final:
-                text += f", eta {format_seconds((self.total - self.done) / rate)}"
+        if self._pause_note is not None and not final:
+            text += f", {self._pause_note}"
+        elif rate > 0 and not final:
+            text += f", eta {format_seconds((self.total - self.done) / rate)}"
         return text
 
     def summary_line(self, now: float | None = None) -> str:
@@ -151,11 +175,13 @@ class ProgressDisplay:
         if rate > 0:
             left = format_seconds((self.total - self.done) / rate)
             line += f", {rate:.1f} jobs/s, about {left} left"
+        if self._pause_note is not None:
+            line += f"; {self._pause_note}"
         return line
 
     def rate(self, now: float | None = None) -> float:
         """This run's jobs per second, the first seconds ignored (see `RateMeter`)."""
-        return self.meter.rate(now or time.monotonic(), self.done)
+        return self.meter.rate(self._active(now or time.monotonic()), self.done)
 
     def close(self) -> None:
         """Remove the job lines and leave the main bar in place, with the final counts."""

@@ -3,6 +3,7 @@
     runner --JobSetup, JobPool, job ids--> EngineFactory --> Engine
     runner <--step(): Row / FormattedRows (a lost worker's job: its crashed row)-- Engine
     runner <--running(): RunningJob-- Engine;  request_stop() / close() / kill()
+    runner --pause(in_place) / resume() / set_workers(n)--> Engine   (the owner's wishes)
 
 The runner owns the files, the tally, the display and the signals; an engine
 owns only getting rows back for job ids. `splitter.run.local` is the engine
@@ -142,6 +143,16 @@ class Engine(Protocol):
     """The results' job columns once fixed (set by the runner): rows may then come formatted."""
 
     @property
+    def stops_in_place(self) -> bool:
+        """Whether `pause` can stop running jobs where they are (else they finish)."""
+        ...
+
+    @property
+    def most_workers(self) -> int | None:
+        """The most jobs `set_workers` may let run at once; None: this engine cannot change it."""
+        ...
+
+    @property
     def stopping(self) -> bool:
         """A stop was requested: no more jobs start."""
         ...
@@ -173,6 +184,23 @@ class Engine(Protocol):
 
     def kill(self) -> None:
         """Stop every worker now; their unreported jobs stay unrecorded."""
+        ...
+
+    @property
+    def paused_in_place(self) -> bool:
+        """Running jobs are stopped in place now (they cannot finish until `resume`)."""
+        ...
+
+    def pause(self, in_place: bool) -> None:
+        """Start no job until `resume`; ``in_place`` (if `stops_in_place`): stop running ones."""
+        ...
+
+    def resume(self) -> None:
+        """Continue jobs stopped in place, and start jobs again."""
+        ...
+
+    def set_workers(self, count: int) -> None:
+        """Let at most ``count`` jobs run at once, 1 to `most_workers` (not None)."""
         ...
 
 

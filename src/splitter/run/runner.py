@@ -38,6 +38,7 @@ from splitter.campaign.plan import owners
 from splitter.run.display import ProgressDisplay
 from splitter.run.engine import Engine, EngineFactory, FormattedRows, JobPool, JobSetup
 from splitter.run.logs import RunLogging
+from splitter.run.owner.control import OwnerControl, earlier_intervals
 from splitter.run.tally import RunSummary, Tally
 from splitter.store.lock import FolderLock
 from splitter.store.manifest import (
@@ -131,7 +132,9 @@ def _run_in(
     earlier = read_plan_file(folder.path) if folder.resumed else None
     reuse = _reuse_line(campaign, folder, outcomes, tally, todo, earlier)
     _record_plan(campaign, folder, earlier)
-    manifest = _Manifest(campaign, options, folder, len(share), started)
+    earlier_pauses = earlier_intervals(folder.path) if folder.resumed else []
+    owner = OwnerControl(folder.path, campaign.settings.owner, options.workers, earlier_pauses)
+    manifest = _Manifest(campaign, options, folder, len(share), started, owner)
     manifest.write(tally, "running")
     try:
         return _run(campaign, job, todo, options, engine, folder, tally, manifest, started, reuse)
@@ -196,6 +199,7 @@ def _run(
             checkpoint,
             options.stop_at_once,
             fail_fast,
+            manifest.owner,
         )
         display.close()
         logs.report_repeats()
@@ -292,6 +296,7 @@ def _drive(
     checkpoint: Callable[[], None],
     stop_at_once: bool = False,
     fail_fast: FailFast | None = None,
+    owner: OwnerControl | None = None,
 ) -> bool:
     """The parent's loop; True when it was interrupted (or stopped by ``fail_fast``)."""
     next_flush = time.monotonic() + flush_interval
@@ -301,6 +306,9 @@ def _drive(
         try:
             engine.start()
             while not engine.finished:
+                if owner is not None and owner.poll(engine):  # the owner's pause, workers
+                    display.set_pause(owner.paused.note() if owner.paused else None)
+                    checkpoint()
                 received = engine.step(min(STEP_SECONDS, max(0.0, next_flush - time.monotonic())))
                 for rows in received:
                     if isinstance(rows, FormattedRows):
@@ -373,7 +381,8 @@ def _interrupts(engine: Engine, at_once: bool = False) -> Iterator[None]:
         return
 
     def on_interrupt(signum: int, frame: object) -> None:
-        if at_once or engine.stopping or signum != signal.SIGINT:
+        # Jobs stopped in place cannot finish: stop now, they rerun on resume.
+        if at_once or engine.stopping or engine.paused_in_place or signum != signal.SIGINT:
             # Not in the middle of a frame write: its rows would be written twice.
             raise_or_defer(KeyboardInterrupt())
             return
@@ -395,9 +404,16 @@ class _Manifest:
     """manifest.json of a host folder, rewritten (write, then rename) at start and end."""
 
     def __init__(
-        self, campaign: Campaign, options: RunOptions, folder: OutputFolder, share: int, t0: float
+        self,
+        campaign: Campaign,
+        options: RunOptions,
+        folder: OutputFolder,
+        share: int,
+        t0: float,
+        owner: OwnerControl,
     ) -> None:
         self.path = folder.path / MANIFEST_NAME
+        self.owner = owner
         # The run's wall time counts from run_share's start, on a clock that never jumps.
         self.began = time.monotonic() - (time.time() - t0)
         self.t0 = t0
@@ -441,6 +457,7 @@ class _Manifest:
             self.data["rate_jobs_per_s"] = round(rate, 6)
         self.data["ended"] = _iso(time.time()) if state != "running" else None
         self.data["runs"] = [*self.earlier, this_run(self.data, self.t0, time.time())]
+        self.data.update(self.owner.fields(ended=state != "running"))
         write_manifest(self.path, self.data)
 
 

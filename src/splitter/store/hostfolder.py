@@ -24,7 +24,7 @@ _BASE = len(BASE_COLUMNS)
 # Merge and status keep 9 bytes per job of the plan: a larger total is a
 # manifest edited by hand, not a campaign, and would only fail to allocate.
 MAX_JOBS = 1 << 40
-DIGEST_BYTES = 32  # every digest and the run seed: BLAKE2b-256
+DIGEST_BYTES = 32  # every digest and the campaign seed: BLAKE2b-256
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,9 @@ class HostFolder:
         """Whether every row of its results is of its own plan's pool (their job ids hold)."""
         return self.pools_seen == (self.pool_digest.hex(),)
 
+    paused: tuple[float, str] | None = None
+    """Since when (Unix seconds) and why its run is paused for the workstation's owner."""
+
     @property
     def results(self) -> Path:
         """The folder's results file (it may not exist)."""
@@ -96,6 +99,7 @@ def read_host(folder: Path) -> HostFolder:
             share=_count(data, "share"), state=_text(data, "state"),
             started=data.get("started"), ended=data.get("ended"), observed=_observed(data),
             plan_started=_text(data, "plan_started"), pools_seen=_pools(data),
+            paused=_paused(data),
         )  # fmt: skip
     except KeyError as exc:
         raise CorruptFileError(
@@ -151,6 +155,18 @@ def _observed(data: dict[str, object]) -> HostRun | None:
         busy_seconds=busy, wall_seconds=wall, jobs_done=jobs,
         rate=_number(data, "rate_jobs_per_s"), updated=_number(data, "updated"),
     )  # fmt: skip
+
+
+def _paused(data: dict[str, object]) -> tuple[float, str] | None:
+    """The owner's pause of a running host, read leniently (absent in older manifests)."""
+    owner = data.get("owner")
+    paused = owner.get("paused") if isinstance(owner, dict) else None
+    if not isinstance(paused, dict):
+        return None
+    since, reason = _number(paused, "since"), paused.get("reason")
+    if since is None or not isinstance(reason, str):
+        return None
+    return since, reason
 
 
 def _number(data: dict[str, object], key: str) -> float | None:

@@ -7,22 +7,60 @@ runs, so a second run refuses at once. Once the folder is its own (resumed or
 new, not refused), the run writes its pid and host in the file, and erases
 them when it ends, so the refusal says who holds the folder; a refused run
 changes nothing. The OS drops the lock when the process ends, ``kill -9``
-included: a stale lock file never blocks a resume.
+included: a stale lock file never blocks a resume. So `probe_lock` tells a
+live run from a dead one whose manifest still says "running".
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from splitter.errors import ConfigError
 
-__all__ = ["LOCK_NAME", "FolderLock"]
+__all__ = ["LOCK_NAME", "FolderLock", "LockProbe", "probe_lock"]
 
 LOCK_NAME = "run.lock"
+_SIGNATURE = re.compile(r"pid ([0-9]+) on host (.+)")
+
+
+@dataclass(frozen=True)
+class LockProbe:
+    """Whether a process holds a folder's run.lock now, and what its holder wrote in it."""
+
+    held: bool | None
+    """True: a live process holds it; False: it is free; None: there is no run.lock."""
+    pid: int | None = None
+    host: str | None = None
+
+
+def probe_lock(folder: Path) -> LockProbe:
+    """Look at ``folder``/run.lock without keeping it: held or free, and the signature in it.
+
+    The lock is taken and let go at once when free, so a run starting in that
+    instant is refused as if another run held the folder; it changes nothing.
+    """
+    try:
+        fd = os.open(folder / LOCK_NAME, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        return LockProbe(None)
+    try:
+        found = _SIGNATURE.fullmatch(_holder(fd))
+        free = _try_lock(fd)
+        if free and sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    finally:
+        os.close(fd)  # lets go of the lock, if it was free and taken here
+    if found is None:
+        return LockProbe(not free)
+    return LockProbe(not free, int(found[1]), found[2])
 
 
 class FolderLock:

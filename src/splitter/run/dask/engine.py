@@ -11,6 +11,12 @@ progress, resume. A batch is a job list; each job's row comes back once
 not taken twice). When a worker dies running a batch of several jobs, their
 unfinished jobs run again one per batch, so the next death names its job; a
 job whose worker dies ``attempts`` times is recorded ``crashed``.
+
+A pause (the workstation owner's) submits nothing more and takes back the
+batches no worker has begun; batches running on the cluster finish, since
+a Dask worker cannot be stopped in place without its scheduler taking it
+for dead. The cluster's workers are its concurrency: `set_workers` is not
+offered (``most_workers`` is None).
 """
 
 from __future__ import annotations
@@ -112,8 +118,12 @@ class DaskEngine:
         # task.SUSPECT_FLUSH_SECONDS): once a worker has died, or from the start
         # when one death must never be counted against the wrong job.
         self._careful = cluster.attempts == 1
+        self._held = False
         self.stopping = False
         self.columns: tuple[str, ...] | None = None
+        self.stops_in_place = False
+        self.most_workers: int | None = None
+        self.paused_in_place = False
 
     @property
     def finished(self) -> bool:
@@ -164,6 +174,26 @@ class DaskEngine:
             if batch.worker is None:
                 self._drop(batch)
 
+    def pause(self, in_place: bool) -> None:
+        """Submit nothing more; batches no worker has begun wait again (running ones finish)."""
+        self._held = True
+        for batch in list(self._batches.values()):
+            if batch.worker is None:
+                self._drop(batch)
+                waiting = [job for job in batch.jobs if job in self._outstanding]
+                if len(waiting) == 1:
+                    self._single.appendleft(waiting[0])  # it may be a suspect: alone again
+                else:
+                    self._requeue(waiting)
+
+    def resume(self) -> None:
+        """Submit batches again."""
+        self._held = False
+
+    def set_workers(self, count: int) -> None:
+        """Not offered: a Dask cluster's workers are its concurrency."""
+        raise ValueError("a Dask run's concurrency is its cluster's workers")
+
     def close(self) -> None:
         """Disconnect (and stop the local cluster, if this run started it)."""
         if self._connection is not None:
@@ -179,7 +209,7 @@ class DaskEngine:
     def _submit(self) -> None:
         assert self._connection is not None
         wanted = 2 * max(self._connection.threads(), 1)
-        while not self.stopping and len(self._batches) < wanted:
+        while not self.stopping and not self._held and len(self._batches) < wanted:
             jobs = self._next_jobs()
             if not jobs:
                 return

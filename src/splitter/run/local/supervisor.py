@@ -19,12 +19,19 @@ at most two worker deaths, never an endless respawn.
 Batches grow from one job towards about ``TARGET_BATCH_SECONDS`` of work, from
 the busy time workers report, and shrink towards the end so no worker idles
 while another holds a long batch (guided self-scheduling).
+
+For the workstation's owner: `pause` dispatches nothing more and, in place,
+stops the running jobs with SIGSTOP (`freeze`); `resume` continues them; a
+job's time towards ``job_timeout`` leaves the paused time out. `set_workers`
+changes how many jobs run at once, up to ``most_workers``: fewer, and no job
+starts until fewer run; more, and workers are started as jobs wait.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -38,7 +45,9 @@ from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import Any
 
 from splitter.errors import SplitterError
+from splitter.run.cpus import usable_cpus
 from splitter.run.engine import JobPool, JobSetup, LogSink, Received, Row, RunningJob
+from splitter.run.local import freeze
 from splitter.run.local.worker import GROUP, IDLE, SLOT_WIDTH, worker_main
 from splitter.run.mainguard import start_failure
 
@@ -109,8 +118,16 @@ class Supervisor:
         self._pool = pool
         self._pending: deque[int] = deque(job_ids)
         self._workers = min(workers, max(1, len(self._pending)))
+        self._limit = workers
+        self.most_workers = max(workers, usable_cpus())
+        """The most jobs `set_workers` may let run at once: this machine's CPUs (or more asked)."""
+        self.stops_in_place = freeze.STOPS_IN_PLACE
+        self._held = False
+        self._frozen: dict[int, freeze.Frozen] = {}
+        self._guard = freeze.Guard()
+        self._pauses: list[list[float]] = []  # [start, end] of in-place pauses, monotonic
         self._job_timeout = job_timeout
-        self._slots: Any = self._ctx.RawArray("d", self._workers * SLOT_WIDTH)
+        self._slots: Any = self._ctx.RawArray("d", self.most_workers * SLOT_WIDTH)
         self._stop: Any = self._ctx.RawValue("b", 0)
         self._handles: dict[int, _Handle] = {}
         self._seconds_per_job: float | None = None
@@ -157,6 +174,52 @@ class Supervisor:
         self.stopping = True
         self._stop.value = 1
 
+    @property
+    def paused_in_place(self) -> bool:
+        """Some running jobs are stopped in place now."""
+        return bool(self._frozen)
+
+    def pause(self, in_place: bool) -> None:
+        """Dispatch nothing more; ``in_place``: stop the running jobs too, else let them run."""
+        self._held = True
+        if not in_place:
+            self._thaw()
+            return
+        if self._pauses and self._pauses[-1][1] == math.inf:
+            return  # stopped in place already
+        self._pauses.append([time.monotonic(), math.inf])
+        for handle in self._handles.values():
+            if handle.batch is not None and handle.process.pid is not None:
+                self._frozen[handle.slot] = freeze.freeze(handle.process.pid, self._group(handle))
+                self._guard.watch(self._frozen.values())
+
+    def resume(self) -> None:
+        """Continue the stopped jobs and dispatch again."""
+        self._thaw()
+        self._held = False
+
+    def set_workers(self, count: int) -> None:
+        """Let at most ``count`` jobs run at once (1 to ``most_workers``)."""
+        if not 1 <= count <= self.most_workers:
+            raise ValueError(f"workers must be from 1 to {self.most_workers}, not {count}")
+        self._limit = count
+        free = [slot for slot in range(self.most_workers) if slot not in self._handles]
+        while len(self._handles) < count and free and self._pending and not self.stopping:
+            self._spawn(free.pop(0))
+
+    def _thaw(self) -> None:
+        for frozen in self._frozen.values():
+            freeze.thaw(frozen)
+        self._frozen.clear()
+        self._guard.watch(())
+        if self._pauses and self._pauses[-1][1] == math.inf:
+            self._pauses[-1][1] = time.monotonic()
+
+    def _unpaused(self, started: float, now: float) -> float:
+        """Seconds from ``started`` to ``now`` less the time jobs were stopped in place."""
+        paused = sum(max(0.0, min(end, now) - max(start, started)) for start, end in self._pauses)
+        return now - started - paused
+
     def running(self) -> list[RunningJob]:
         """The jobs running now, longest running first."""
         found = [job for _, job in self._running()]
@@ -170,7 +233,8 @@ class Supervisor:
             base = handle.slot * SLOT_WIDTH
             job_id, started, value, total = self._slots[base : base + GROUP]
             if job_id != IDLE and handle.batch is not None:
-                found.append((handle, RunningJob(int(job_id), now - started, value, total)))
+                seconds = self._unpaused(started, now)
+                found.append((handle, RunningJob(int(job_id), seconds, value, total)))
         return found
 
     def close(self) -> None:
@@ -189,6 +253,10 @@ class Supervisor:
         The process groups of jobs' children (shell tasks) get SIGTERM first,
         and SIGKILL if they have not ended within ``GROUP_GRACE_SECONDS``.
         """
+        for frozen in self._frozen.values():
+            freeze.end(frozen, signal.SIGTERM)  # stopped, they would not act on it
+        self._frozen.clear()
+        self._guard.close()
         groups = [g for g in map(self._group, self._handles.values()) if g]
         for group in groups:
             _signal_group(group, signal.SIGTERM)
@@ -224,7 +292,13 @@ class Supervisor:
         self._handles[slot] = _Handle(slot, process, parent_end)
 
     def _dispatch(self) -> None:
-        for handle in list(self._handles.values()):
+        if self._held:
+            return
+        busy = sum(handle.batch is not None for handle in self._handles.values())
+        # The lowest worker numbers first: after `set_workers` (N) jobs see 0..N-1.
+        for handle in sorted(self._handles.values(), key=lambda handle: handle.slot):
+            if busy >= self._limit:
+                return
             if handle.batch is not None or self.stopping or not self._pending:
                 continue
             size = 1 if self._pending[0] in self._alone else self._next_batch_size(handle)
@@ -235,9 +309,10 @@ class Supervisor:
                 self._pending.extendleft(reversed(batch))
                 continue  # Its sentinel reports the death on this step.
             handle.batch, handle.reported, handle.batch_size = batch, 0, size
+            busy += 1
 
     def _next_batch_size(self, handle: _Handle) -> int:
-        share_of_rest = max(1, len(self._pending) // (2 * self._workers))
+        share_of_rest = max(1, len(self._pending) // (2 * self._limit))
         if self._seconds_per_job is None:
             return 1
         wanted = int(TARGET_BATCH_SECONDS / max(self._seconds_per_job, 1e-7))
@@ -298,6 +373,10 @@ class Supervisor:
         handle.conn.close()
         # A lost worker's job may leave children behind: they go with it.
         _signal_group(self._group(handle), signal.SIGKILL)
+        frozen = self._frozen.pop(handle.slot, None)
+        if frozen is not None:
+            freeze.end(frozen, signal.SIGKILL)
+            self._guard.watch(self._frozen.values())
         del self._handles[handle.slot]
         base = handle.slot * SLOT_WIDTH
         job_id, started = self._slots[base], self._slots[base + 1]
