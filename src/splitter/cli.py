@@ -20,17 +20,14 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from splitter.campaign.array import array_machines
 from splitter.campaign.digest import full_hex, group_digest
 from splitter.campaign.load import Campaign, load_campaign, locate_configs
 from splitter.campaign.machines import MACHINES_FILE, machine_for_hostname
-from splitter.campaign.moves import Moves, PlanShape, plan_moves
 from splitter.campaign.needs import NeedsSpec, needs_of
 from splitter.campaign.plan import CALIBRATION_SAMPLE, owners
-from splitter.campaign.templates import default_machine_name, write_templates
-from splitter.campaign.view import perf_scale_warning, plan_json, plan_table
 from splitter.errors import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -42,6 +39,9 @@ from splitter.frozen import frozen_start
 from splitter.run.mainguard import check_job_importable, leave_if_a_worker_imports_main
 from splitter.run.prompt import say
 from splitter.version import __version__
+
+if TYPE_CHECKING:
+    from splitter.campaign.moves import Moves
 
 __all__ = ["console_main", "main"]
 
@@ -474,6 +474,8 @@ def _campaign(
 
 
 def _cmd_plan(args: argparse.Namespace, program: Program) -> int:
+    from splitter.campaign.view import perf_scale_warning, plan_json, plan_table
+
     campaign, rescue_over = _campaign(args, _with_tasks(args, program))
     scales = perf_scale_warning(campaign)
     if scales is not None:
@@ -493,6 +495,7 @@ def _cmd_plan(args: argparse.Namespace, program: Program) -> int:
 
 
 def _moves_since(campaign: Campaign, folder: Path) -> Moves:
+    from splitter.campaign.moves import PlanShape, plan_moves
     from splitter.store.planfile import PLAN_FILE, read_plan_file
 
     earlier = read_plan_file(folder)
@@ -517,6 +520,7 @@ def _cmd_digest(args: argparse.Namespace, program: Program) -> int:
 
 
 def _cmd_init(args: argparse.Namespace, program: Program) -> int:
+    from splitter.campaign.templates import write_templates
     from splitter.run.cpus import usable_cpus
 
     result = write_templates(args.configs, socket.gethostname(), usable_cpus())
@@ -684,6 +688,8 @@ def _calibrated_machine(campaign: Campaign, name: str | None) -> str:
     name = name or os.environ.get("SPLITTER_MACHINE")
     if name:
         return name
+    from splitter.campaign.templates import default_machine_name
+
     hostname = socket.gethostname()
     entry = machine_for_hostname(campaign.machines, hostname)
     return entry.name if entry is not None else default_machine_name(hostname)
