@@ -21,6 +21,7 @@ import pytest
 import splitter
 import typed_jobs
 from conftest import run_module, write_configs
+from splitter.store.results import ResultsReader
 from splitter.store.rowformat import BASE_COLUMNS as BASE
 from splitter.store.typesfile import TYPES_NAME
 
@@ -238,3 +239,17 @@ def test_merge_parquet_without_pyarrow_says_so_in_one_sentence(
         " 'splitter[parquet]', or merge without --parquet\n"
     )
     assert not (tmp_path / "m").exists()
+
+
+def test_keys_that_came_after_the_header_come_back_as_typed_columns(tmp_path: Path) -> None:
+    # The declared columns fix the header at x: every "late" cell goes to `extra`.
+    configs = write_configs(tmp_path / "configs", config="[results]\ncolumns = x\n")
+    splitter.run_jobs(typed_jobs.late_keys, range(6), configs=configs, out=tmp_path, workers=2)
+    assert ResultsReader(tmp_path / "all" / "results.csv.zst").header[len(BASE) :] == (
+        "x", "extra",
+    )  # fmt: skip
+    rows = {row["job_id"]: row for row in records_without_pandas(tmp_path / "all")}
+    assert {job: (row["x"], row["late"]) for job, row in rows.items()} == {
+        0: (0, None), 1: (1, 0.5), 2: (2, None), 3: (3, 1.5), 4: (4, None), 5: (5, 2.5),
+    }  # fmt: skip
+    assert "extra" not in rows[0]

@@ -48,3 +48,8 @@ def a_scalar(item: int) -> float:
 
 def nothing(item: int) -> None:
     return None
+
+
+def late_keys(item: int) -> dict[str, Any]:
+    """Odd items add a key the first rows may not have had: a host's `extra` column holds it."""
+    return {"x": item} if item % 2 == 0 else {"x": item, "late": item / 2}
