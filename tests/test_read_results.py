@@ -253,3 +253,12 @@ def test_keys_that_came_after_the_header_come_back_as_typed_columns(tmp_path: Pa
         0: (0, None), 1: (1, 0.5), 2: (2, None), 3: (3, 1.5), 4: (4, None), 5: (5, 2.5),
     }  # fmt: skip
     assert "extra" not in rows[0]
+
+
+def test_a_folder_without_results_is_one_sentence_naming_what_to_pass(tmp_path: Path) -> None:
+    with pytest.raises(splitter.UsageError) as caught:
+        splitter.read_results(tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path} holds no results.csv.zst or results.csv; pass a host folder"
+        " (OUT/<machine>/) or a merged folder (merge --out)"
+    )

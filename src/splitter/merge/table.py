@@ -64,10 +64,10 @@ class Table:
 
 
 def results_file(folder: Path) -> Path:
-    """The results file of a host or merged folder; UsageError when it holds none."""
-    for name in (RESULTS_NAME, PLAIN_RESULTS):
-        if (folder / name).is_file():
-            return folder / name
+    """The results file of a host or merged folder (the newer of two); UsageError if none."""
+    found = [folder / name for name in (RESULTS_NAME, PLAIN_RESULTS) if (folder / name).is_file()]
+    if found:
+        return max(found, key=lambda path: path.stat().st_mtime)
     raise UsageError(
         f"{folder} holds no {RESULTS_NAME} or {PLAIN_RESULTS}; pass a host folder"
         " (OUT/<machine>/) or a merged folder (merge --out)"
