@@ -65,3 +65,7 @@ def nap(x: int) -> int:
     """A job that sleeps half a second."""
     time.sleep(0.5)
     return x
+
+
+def item_value(item: object) -> object:
+    return getattr(item, "value", item)

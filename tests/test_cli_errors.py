@@ -18,7 +18,7 @@ MACHINES_JSON = "configs/machines.json"
 SPLITTER_INI = "configs/splitter.ini"
 SHAPE = 'write it as {"name": [per_thread_perf, cores], ...}'
 KNOWN_RUNNER_OPTIONS = (
-    "nice, progress_interval, job_timeout, flush_interval, pin_cores, enforce_mem"
+    "seed, nice, progress_interval, job_timeout, flush_interval, pin_cores, enforce_mem"
 )
 
 
@@ -220,7 +220,7 @@ def test_configs_option_that_is_not_a_folder_exits_2(campaign_dir: Path) -> None
             "[results]\ncolumns = job_id\n",
             "[results] columns = 'job_id' is not a list of the job's own column names ('job_id'"
             " is one of splitter's: job_id, machine, status, start_time, duration, error,"
-            " extra); write e.g. columns = alpha, beta, score",
+            " job_key, input, origin, extra); write e.g. columns = alpha, beta, score",
             id="column-named-like-ours",
         ),
     ],

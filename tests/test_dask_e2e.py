@@ -113,3 +113,25 @@ def test_losing_the_scheduler_stops_the_run_and_a_rerun_resumes(tmp_path: Path) 
     assert again.returncode == 0, again.stderr
     assert f"ran {40 - len(done)} jobs" in again.stderr
     assert statuses(tmp_path / "results" / "all") == dict.fromkeys(range(40), "ok")
+
+
+def test_a_lost_scheduler_is_one_sentence_on_the_console_and_its_reason_is_in_the_log(
+    tmp_path: Path,
+) -> None:
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    write_campaign(tmp_path, job=f"sleep = 0.1\nmarker_dir = {markers}")
+    with dask_processes(tmp_path / "cluster", "w1") as cluster:
+        process = start_run(tmp_path, "--dask", cluster.address, size=40)
+        wait_for_markers(markers, 10, process)
+        cluster.kill("scheduler")
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    # distributed printed ~35 lines of its tracebacks here before the sentence.
+    assert "Traceback" not in stderr
+    assert not [line for line in stderr.splitlines() if "distributed" in line], stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("campaign_main.py: error: lost the connection to the Dask scheduler")
+    log = log_text(tmp_path / "results" / "all")
+    assert f"the run stops: lost the connection to the Dask scheduler at {cluster.address}" in log
+    assert "distributed." in log  # its own records, tracebacks included, are kept there

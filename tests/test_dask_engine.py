@@ -5,15 +5,18 @@ from __future__ import annotations
 import ast
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 
 import splitter.run.dask
+from labels import keys_of
 from splitter.errors import UsageError
 from splitter.run.dask import task
 from splitter.run.dask.cluster import parse_address
@@ -24,6 +27,7 @@ from splitter.run.dask.engine import (
     batch_size,
 )
 from splitter.run.dask.task import pack, unpack
+from splitter.run.engine import JobPool
 from splitter.run.jobcall import JobLogCollector
 from test_run_e2e import ENTRY, write_campaign
 
@@ -86,6 +90,53 @@ def test_an_address_is_a_scheduler_or_a_local_cluster_of_n_workers() -> None:
     assert parse_address("local")[0] is None
 
 
+@pytest.mark.parametrize(
+    "address",
+    ["tcp://10.0.0.5:8786", "tls://sched.lab:8786", "10.0.0.5:8786", "tcp://[::1]:8786",
+     " local:2 "],
+)  # fmt: skip
+def test_the_forms_of_address_dask_takes_are_accepted(address: str) -> None:
+    found = parse_address(address)
+    assert found == ((None, 2) if "local" in address else (address, None))
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["local:abc", "tcp://127.0.0.1:notaport", "udp://127.0.0.1:8786", "local:2:3",
+     "tcp://127.0.0.1", "tcp://127.0.0.1:70000", "sched.lab", "tcp://a b:1"],
+)  # fmt: skip
+def test_an_address_dask_cannot_take_is_refused_naming_the_forms(address: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_address(address)
+    assert str(caught.value) == (
+        f"--dask {address!r} is not a Dask address; pass tcp://HOST:PORT or tls://HOST:PORT"
+        " (a scheduler, like tcp://10.0.0.5:8786), HOST:PORT, local (a cluster of this"
+        " host's CPUs) or local:N (of N workers)"
+    )
+
+
+def test_a_bad_address_exits_2_before_the_output_folder_is_made(tmp_path: Path) -> None:
+    write_campaign(tmp_path)
+    for argv, env in (
+        (["--dask", "local:abc"], {}),
+        ([], {"SPLITTER_DASK": "udp://127.0.0.1:8786"}),
+    ):
+        done = subprocess.run(
+            [sys.executable, str(ENTRY), "run", "--yes", "--configs", "configs", "--all",
+             *argv],
+            cwd=tmp_path, env={**os.environ, "CAMPAIGN_SIZE": "4", **env},
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert (
+            done.stderr.strip()
+            .splitlines()[-1]
+            .startswith(f"campaign_main.py: error: {'--dask' if argv else 'SPLITTER_DASK'} '")
+        )
+        assert "is not a Dask address; pass tcp://HOST:PORT" in done.stderr
+    assert not (tmp_path / "results").exists()
+
+
 def test_an_empty_address_is_refused_with_what_to_pass() -> None:
     with pytest.raises(UsageError, match="needs a scheduler address"):
         parse_address(" ")
@@ -141,10 +192,10 @@ class _Cluster:
 
 
 def _engine(cluster: _Cluster, jobs: int) -> DaskEngine:
-    setup: Any = None  # The fake connection never sends it.
-    engine = DaskEngine(
-        cast(Any, cluster), setup, list(range(jobs)), range(jobs), lambda r: None, None
-    )
+    # The fake connection never sends it: only its job is read (no host hooks).
+    setup: Any = SimpleNamespace(job=abs)
+    pool = JobPool(list(range(jobs)), keys_of(jobs))
+    engine = DaskEngine(cast(Any, cluster), setup, pool, range(jobs), lambda r: None, None)
     engine.start()
     return engine
 

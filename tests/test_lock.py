@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from splitter.errors import ConfigError
-from splitter.store.lock import LOCK_NAME, FolderLock, LockProbe, probe_lock
+from splitter.errors import ConfigError, describe_os_error
+from splitter.store.lock import LOCK_NAME, FolderLock, LockProbe, locked_beside, probe_lock
 from test_run_e2e import ENTRY, rows, run, write_campaign
 
 
@@ -128,3 +129,56 @@ def test_the_probe_of_a_killed_runs_lock_is_free_and_names_the_dead_holder(
         holder.kill()
         holder.wait()
     assert probe_lock(tmp_path) == LockProbe(False, holder.pid, socket.gethostname())
+
+
+def test_an_update_of_a_file_another_process_is_updating_waits_then_says_who(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "machines.json"
+    with (
+        locked_beside(path) as lock,
+        pytest.raises(ConfigError) as refused,
+        locked_beside(path, wait=0.1),
+    ):
+        pass
+    assert str(refused.value) == (
+        f"{path} is being updated by another process, which holds {lock}; wait for it to"
+        " finish, then run again"
+    )
+    with locked_beside(path, wait=0.1):
+        pass  # free again once the first let go
+
+
+def test_a_full_disk_when_signing_the_lock_names_the_lock_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    folder = tmp_path / "out" / "alpha"
+    with FolderLock(folder) as lock:
+        monkeypatch.setattr(os, "write", full)
+        with pytest.raises(OSError) as caught:
+            lock.sign()
+    assert caught.value.filename == str(folder / LOCK_NAME)
+    assert describe_os_error(caught.value) == (
+        f"cannot use {folder / LOCK_NAME} (No space left on device); free some space, then"
+        " run the same command again (a run resumes where it stopped)"
+    )
+
+
+def test_a_full_disk_at_start_exits_2_with_one_sentence(tmp_path: Path) -> None:
+    # /dev/full refuses every write with ENOSPC, as a full disk does.
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full (Linux) to fill the disk at the lock")
+    write_campaign(tmp_path)
+    folder = tmp_path / "results" / "alpha"
+    folder.mkdir(parents=True)
+    (folder / LOCK_NAME).symlink_to("/dev/full")
+    done = run(tmp_path, "--machine", "alpha")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"campaign_main.py: error: cannot use {Path('results') / 'alpha' / LOCK_NAME} (No space"
+        " left on device); free some space, then run the same command again (a run resumes"
+        " where it stopped)"
+    )

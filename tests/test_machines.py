@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from splitter.campaign.machines import (
     Machine,
+    check_machine_name,
     find_machine,
     load_machines,
     machine_for_hostname,
@@ -461,3 +462,13 @@ LONG_FORM_ERRORS = [
 @pytest.mark.parametrize(("entry", "message"), LONG_FORM_ERRORS)
 def test_long_form_errors_name_the_machine_and_the_fix(entry: str, message: str) -> None:
     assert parse_error(f'{{"alpha": {entry}}}') == f"{SOURCE}: {message}"
+
+
+def test_a_name_from_outside_machines_json_is_checked_as_its_names_and_says_where() -> None:
+    assert check_machine_name("lab-1", "--machine") == "lab-1"
+    with pytest.raises(UsageError) as caught:
+        check_machine_name("../../ESCAPED", "--machine")
+    assert str(caught.value) == (
+        "machine '../../ESCAPED' given by --machine has a name with '/' or '\\', but names"
+        " become folder names; use '-' instead"
+    )

@@ -40,7 +40,7 @@ def test_manifest_is_indented_sorted_json_and_leaves_no_temp_files(tmp_path: Pat
         '    "failed": 1,\n'
         '    "ok": 3\n'
         "  },\n"
-        '  "format": 1,\n'
+        '  "format": 2,\n'
         '  "machine": "alpha"\n'
         "}\n"
     )

@@ -13,15 +13,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import run_module
+from labels import LABELS, key_of, plan_record, pool_digest
 from splitter.cli import Program, run_cli
 from splitter.errors import VerificationError
 from splitter.merge.combine import merge_folders, merged_rows
 from splitter.store.frames import CorruptFileError, FrameReader, FrameWriter
 from splitter.store.logfile import LogFileWriter
-from splitter.store.manifest import write_manifest
+from splitter.store.manifest import MANIFEST_FORMAT, write_manifest
+from splitter.store.planfile import write_plan_file
 from splitter.store.results import BASE_COLUMNS, STATUSES, ResultsReader, ResultsWriter
 
 PLAN = bytes(range(32))
+CONFIG = bytes(range(32, 64))
+SEED = bytes(range(64, 96))
 START = 1_795_000_000.0
 Row = tuple[int, str, float, object]
 
@@ -38,11 +42,18 @@ def make_host(
     declared: tuple[str, ...] | None = None,
     log: Sequence[str] = (),
     ended: str | None = "2026-11-20T10:20:00Z",
+    config: bytes = CONFIG,
+    plan_started: str = "2026-11-20T10:00:00Z",
+    owners: Sequence[str] | None = None,
 ) -> Path:
-    """A host folder as `run` leaves it: results (None: no file), log lines, manifest."""
+    """A host folder as `run` leaves it: results (None: no file), log lines, manifest, plan.zst.
+
+    Its plan is of the pool ``range(total)`` (rows carry those jobs' keys, see
+    `labels`); ``owners`` names each job's machine in it, by default ``machine``.
+    """
     folder.mkdir(parents=True)
     if rows is not None:
-        with ResultsWriter(folder / "results.csv.zst", machine, declared) as writer:
+        with ResultsWriter(folder / "results.csv.zst", machine, declared, LABELS) as writer:
             for job_id, status, start, value in rows:
                 error = "" if status == "ok" else f"{status} in job {job_id}"
                 writer.add(job_id, status, start, 0.5, error, value)
@@ -53,15 +64,20 @@ def make_host(
             writer_log.write(line + "\n")
             writer_log.flush()
         writer_log.close()
+    pool = pool_digest(total).hex()
     write_manifest(
         folder / "manifest.json",
         {
-            "machine": machine, "digest": (digest or plan).hex(), "plan_digest": plan.hex(),
-            "run_seed": bytes(32).hex(),
-            "total": total, "share": len(rows or ()), "state": state,
-            "started": "2026-11-20T10:00:00Z", "ended": ended,
+            "format": MANIFEST_FORMAT, "machine": machine, "digest": (digest or plan).hex(),
+            "plan_digest": plan.hex(), "campaign_seed": SEED.hex(), "config_digest": config.hex(),
+            "pool_digest": pool, "total": total, "share": len(rows or ()), "state": state,
+            "started": "2026-11-20T10:00:00Z", "ended": ended, "plan_started": plan_started,
+            "pools_seen": [pool],
         },
     )  # fmt: skip
+    names = list(dict.fromkeys(owners or [machine]))
+    owned = [names.index(name) for name in owners] if owners else [0] * total
+    write_plan_file(folder, plan_record(plan, total, names, owned))
     return folder
 
 
@@ -110,6 +126,7 @@ def test_three_hosts_merge_into_every_job_once_sorted(tmp_path: Path) -> None:
     assert result.exit_code(partial=False) == 0
     assert sorted(p.name for p in (tmp_path / "M").iterdir()) == [
         "log.zst",
+        "plan.zst",
         "report.json",
         "results.csv.zst",
     ]
@@ -119,16 +136,25 @@ def test_the_report_has_counts_ids_and_each_folders_line(tmp_path: Path) -> None
     folders = three_hosts(tmp_path)
     merge_folders(folders, tmp_path / "M")
     data = report(tmp_path / "M")
-    assert {k: data[k] for k in ("digest", "digest_grouped", "expected", "ok", "missing")} == {
+    names = ("digest", "digest_grouped", "pool_digest", "config_digest", "campaign_seed")
+    assert {k: data[k] for k in (*names, "expected", "ok", "missing", "no_longer_in_pool")} == {
         "digest": PLAN.hex(),
         "digest_grouped": "0001 0203 0405 0607",
+        "pool_digest": pool_digest(6).hex(),
+        "config_digest": CONFIG.hex(),
+        "campaign_seed": SEED.hex(),
         "expected": 6,
         "ok": 5,
         "missing": [],
+        "no_longer_in_pool": 0,
     }
     assert data["failed"] == {"error": 1, "crashed": 0, "timeout": 0}
     assert data["failed_ids"] == {"error": [3], "crashed": [], "timeout": []}
-    assert data["duplicates"] == 0
+    assert (data["duplicates"], data["conflicts"]) == (0, [])
+    assert data["plans"] == [
+        {"plan_digest": PLAN.hex(), "first_run": "2026-11-20T10:00:00Z",
+         "folders": [str(folder) for folder in folders]},
+    ]  # fmt: skip
     assert data["damaged"] == []
     assert data["inputs"] == [str(folder) for folder in folders]
     assert data["machines_seen"] == ["alpha", "beta", "gamma"]
@@ -139,7 +165,9 @@ def test_the_report_has_counts_ids_and_each_folders_line(tmp_path: Path) -> None
     }  # fmt: skip
 
 
-def test_duplicates_go_to_ok_then_the_latest_start_then_the_later_folder(tmp_path: Path) -> None:
+def test_duplicates_go_to_ok_then_the_latest_start_then_the_machine_that_sorts_last(
+    tmp_path: Path,
+) -> None:
     first = make_host(
         tmp_path / "first", "alpha",
         [(0, "error", START + 9, None), (1, "ok", START + 5, {"v": "a1"}),
@@ -156,10 +184,14 @@ def test_duplicates_go_to_ok_then_the_latest_start_then_the_later_folder(tmp_pat
     assert [(r[0], r[1], r[2], r[-1]) for r in rows] == [
         ("0", "beta", "ok", "b0"),  # ok beats a later error
         ("1", "beta", "ok", "b1"),  # the later of two oks
-        ("2", "beta", "timeout", ""),  # a full tie: the later folder
+        ("2", "beta", "timeout", ""),  # the same start: the machine that sorts last
         ("3", "alpha", "ok", "a3"),  # the later ok of one host beats its older one
     ]
     assert result.report["duplicates"] == 5
+    assert result.report["conflicts"] == [1, 3]  # two ok rows of different values
+    swapped = merge_folders([second, first], tmp_path / "N", plain=True)
+    assert merged(tmp_path / "N", "results.csv")[1:] == rows
+    assert swapped.report["conflicts"] == [1, 3]
 
 
 def test_cells_that_need_quoting_round_trip_through_merge(tmp_path: Path) -> None:
@@ -175,7 +207,7 @@ def test_cells_that_need_quoting_round_trip_through_merge(tmp_path: Path) -> Non
     expected = [row[:-1] for row in ResultsReader(host / "results.csv.zst")]
     assert merged(tmp_path / "M") == [[*BASE_COLUMNS, "text", "n"], *expected]
     assert expected[0][1] == "odd, name"
-    assert expected[1][6] == "two\nlines\r\nand more"
+    assert expected[1][len(BASE_COLUMNS)] == "two\nlines\r\nand more"
 
 
 cell_values = st.one_of(
@@ -226,12 +258,15 @@ def test_plain_writes_results_csv_and_log_txt(tmp_path: Path) -> None:
     merge_folders([host], tmp_path / "M", plain=True)
     assert sorted(p.name for p in (tmp_path / "M").iterdir()) == [
         "log.txt",
+        "plan.zst",
         "report.json",
         "results.csv",
     ]
     text = (tmp_path / "M" / "results.csv").read_text()
-    assert text.splitlines()[0] == "job_id,machine,status,start_time,duration,error,value"
-    assert text.splitlines()[2] == "1,alpha,ok,1795000001.000000,0.500000,,10"
+    assert text.splitlines()[0] == (
+        "job_id,machine,status,start_time,duration,error,job_key,input,origin,value"
+    )
+    assert text.splitlines()[2] == f"1,alpha,ok,1795000001.000000,0.500000,,{key_of(1)},,,10"
     assert (tmp_path / "M" / "log.txt").read_text() == (
         "2026-11-20T10:00:00.000000Z alpha INFO one\n  continued\n"
     )
@@ -293,18 +328,47 @@ def test_the_log_interleaves_hosts_by_timestamp_including_rotated_parts(tmp_path
     ]
 
 
-def test_folders_of_different_plans_are_refused_with_exit_3(
+def test_folders_of_another_splitter_ini_are_refused_with_exit_3(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first = make_host(tmp_path / "a", "alpha", ok_rows([0]))
-    second = make_host(tmp_path / "b", "beta", ok_rows([1]), plan=bytes(32))
+    second = make_host(tmp_path / "b", "beta", ok_rows([1]), plan=bytes(32), config=bytes(32))
     assert cli(["merge", str(first), str(second), "--out", str(tmp_path / "M")]) == 3
     assert capsys.readouterr().err == (
-        f"splitter: error: these folders come from different plans: {first} (alpha) has plan"
-        f" digest 0001 0203 0405 0607; {second} (beta) has plan digest 0000 0000 0000 0000;"
-        " merge only the folders of one campaign (same configs and job pool)\n"
+        f"splitter: error: {second} ran with another splitter.ini than {first} (config digest"
+        " 0000 0000 0000 0000, not 2021 2223 2425 2627), so their jobs' seeds differ; merge"
+        " only the folders of one campaign's splitter.ini\n"
     )
     assert not (tmp_path / "M").exists()
+
+
+def test_folders_of_an_earlier_plan_merge_by_job_key_against_the_newest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The earlier plan's pool was range(6), the newest one's is range(4): job 5 left it.
+    earlier = make_host(tmp_path / "a", "alpha", ok_rows([0, 5]))
+    newest = make_host(
+        tmp_path / "b", "beta", ok_rows([1]), total=4, plan=bytes(32),
+        plan_started="2026-11-21T10:00:00Z",
+    )  # fmt: skip
+    out = tmp_path / "M"
+    assert cli(["merge", str(earlier), str(newest), "--out", str(out), "--partial"]) == 0
+    printed, err = capsys.readouterr()
+    assert printed == (
+        "merged 2 folders (alpha, beta): 4 expected, 2 ok, 0 failed, 2 missing (2, 3),"
+        f" 1 rows of jobs no longer in the pool left out; written to {out}\n"
+    )
+    assert err == (
+        f"warning: {earlier} ran an earlier plan (0001 0203 0405 0607); its rows were matched"
+        f" by job key to plan 0000 0000 0000 0000 (from {newest}; --plan DIR chooses another)\n"
+    )
+    data = report(out)
+    assert (data["digest"], data["pool_digest"]) == (bytes(32).hex(), pool_digest(4).hex())
+    assert data["no_longer_in_pool"] == 1
+    assert [(row[0], row[1], row[6]) for row in merged(out)[1:]] == [
+        ("0", "alpha", key_of(0)),
+        ("1", "beta", key_of(1)),
+    ]
 
 
 def _edit_manifest(folder: Path, **changes: object) -> Path:
@@ -328,15 +392,20 @@ def test_folders_of_one_plan_digest_with_another_total_are_refused_with_exit_3(
     assert not (tmp_path / "M").exists()
 
 
-def test_folders_of_one_plan_digest_with_another_run_seed_are_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("field", ["pool_digest", "campaign_seed"])
+def test_folders_of_one_plan_digest_with_another_pool_or_seed_are_refused(
+    tmp_path: Path, field: str
+) -> None:
     first = make_host(tmp_path / "a", "alpha", ok_rows([0, 1, 2]))
     second = make_host(tmp_path / "b", "beta", ok_rows([3, 4, 5]))
-    _edit_manifest(second, run_seed="ff" * 32)
-    with pytest.raises(VerificationError, match=f"has run_seed {'ff' * 32}, but"):
+    _edit_manifest(second, **{field: "ff" * 32})
+    with pytest.raises(VerificationError, match=f"has {field} {'ff' * 32}, but"):
         merge_folders([first, second], tmp_path / "M")
 
 
-@pytest.mark.parametrize("key", ["digest", "plan_digest", "run_seed"])
+@pytest.mark.parametrize(
+    "key", ["digest", "plan_digest", "campaign_seed", "config_digest", "pool_digest"]
+)
 @pytest.mark.parametrize("value", ["0001", "00" * 33, "AB" * 32])
 def test_a_digest_that_is_not_64_lowercase_hex_digits_is_refused(
     tmp_path: Path, key: str, value: str
@@ -428,7 +497,7 @@ def test_a_row_with_an_unknown_status_is_named(
 ) -> None:
     host = make_host(tmp_path / "a", "alpha", ok_rows([0]))
     with FrameWriter(host / "results.csv.zst") as frames:
-        frames.write_frame(b"1,alpha,bogus,1.0,0.5,,7,\n")
+        frames.write_frame(f"1,alpha,bogus,1.0,0.5,,{key_of(1)},,,7,\n".encode())
     assert cli(["merge", str(host), "--out", str(tmp_path / "M")]) == 2
     assert capsys.readouterr().err == (
         f"splitter: error: {host / 'results.csv.zst'} row 2 has status 'bogus', not one of ok,"
@@ -465,6 +534,7 @@ def test_missing_jobs_exit_4_unless_partial(
         " accept a partial merge\n"
     )
     assert report(out)["missing"] == [1, 3, 4]
+    assert report(out)["missing_by_machine"] == {"alpha": [1, 3, 4]}
     assert cli(["merge", str(host), "--out", str(out), "--partial", "--force"]) == 0
     assert report(out)["missing"] == [1, 3, 4]
 
@@ -484,7 +554,10 @@ def test_existing_merged_files_are_kept_unless_force(
     assert sorted(p.name for p in out.iterdir()) == ["report.json"]
     assert cli(["merge", str(host), "--out", str(out), "--force"]) == 0
     assert report(out)["ok"] == 6
-    assert sorted(p.name for p in out.iterdir()) == ["log.zst", "report.json", "results.csv.zst"]
+    assert cli(["merge", str(host), "--out", str(out)]) == 0  # the same merge, redone
+    assert sorted(p.name for p in out.iterdir()) == [
+        "log.zst", "plan.zst", "report.json", "results.csv.zst",
+    ]  # fmt: skip
 
 
 def test_a_failed_merge_leaves_no_temporary_files(tmp_path: Path) -> None:
@@ -564,7 +637,9 @@ def test_a_failing_reduce_exits_1_naming_the_job_and_keeps_the_merged_files(
         f" the merged files in {out} are written, so fix the reduce function and merge again"
         " with --force\n"
     )
-    assert sorted(p.name for p in out.iterdir()) == ["log.zst", "report.json", "results.csv.zst"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "log.zst", "plan.zst", "report.json", "results.csv.zst",
+    ]  # fmt: skip
     assert cli([*argv, "--force"], reduce_program(lambda total, row: total + 1, 0)) == 0
     assert (out / "reduce.json").read_text() == "5\n"
 

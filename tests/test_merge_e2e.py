@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -109,19 +110,12 @@ def test_a_lost_host_gives_exit_4_listing_exactly_its_jobs(campaign: Path) -> No
     assert report["missing"] == gamma
     assert report["expected"] - report["ok"] - sum(report["failed"].values()) == len(gamma)
     assert "or pass --partial to accept a partial merge" in done.stderr
-
-
-def test_the_merge_exit_4_advises_then_passes_with_partial_alone(campaign: Path) -> None:
-    first = entry(campaign, "merge", "out/alpha", "out/beta", "--out", "partial")
-    assert first.returncode == 4, first.stderr
-    again = entry(campaign, "merge", "out/alpha", "out/beta", "--out", "partial", "--partial")
-    assert again.returncode == 0, again.stderr  # the same folders: it redoes its own merge
-    assert again.stderr == ""
-    report: dict[str, Any] = json.loads((campaign / "partial" / "report.json").read_text())
-    assert report["inputs"] == ["out/alpha", "out/beta"] and report["missing"]
-    other = entry(campaign, "merge", "out/alpha", "--out", "partial", "--partial")
-    assert other.returncode == 2  # another merge's files: only --force replaces them
-    assert "already exists; pass --force" in other.stderr
+    again = entry(campaign, "merge", "out/alpha", "out/beta", "--out", "lost", "--partial")
+    assert again.returncode == 0, again.stderr  # the same folders: redone in place
+    other = entry(campaign, "merge", "out/alpha", "--out", "lost", "--partial")
+    assert other.returncode == 2  # the merged files of another merge exist: --force
+    forced = entry(campaign, "merge", "out/alpha", "--out", "lost", "--partial", "--force")
+    assert forced.returncode == 0, forced.stderr
 
 
 def test_status_counts_each_finished_host(campaign: Path) -> None:
@@ -145,3 +139,57 @@ def test_merge_out_naming_a_file_exits_2_naming_it(campaign: Path, tmp_path: Pat
         "folder is needed; pass another --out or move it aside"
     )
     assert target.read_text() == "mine\n"
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_merge_never_writes_into_a_host_folder_with_or_without_force_or_plain(
+    tmp_path: Path,
+) -> None:
+    from test_run_e2e import run, write_campaign
+
+    write_campaign(tmp_path)
+    for machine in ("alpha", "beta"):
+        assert run(tmp_path, "--machine", machine).returncode == 0
+    results = tmp_path / "results"
+    lost = entry(tmp_path, "merge", "results/alpha", "results/beta", "--out", "merged")
+    assert lost.returncode == 4, lost.stderr
+    assert run(tmp_path, "--machine", "alpha", "--rescue", "merged").returncode == 0
+    (rescue,) = results.glob("alpha.rescue-*")
+    (tmp_path / "link").symlink_to(results / "beta")
+    shutil.copytree(results / "beta", tmp_path / "copy-of-beta")
+    before = {p: _snapshot(p) for p in [*results.iterdir(), tmp_path / "copy-of-beta"]}
+    one_of_them = "is one of the host folders; choose another folder"
+    holds_a_run = (
+        "holds a run's manifest.json: it is a host folder, whose results merge must never"
+        " replace, with or without --force; choose another --out"
+    )
+    outs = {
+        "results/alpha": one_of_them,  # one of the inputs
+        "results/beta/": one_of_them,  # the same, spelled otherwise
+        "link": one_of_them,  # a symlink to one
+        "copy-of-beta": holds_a_run,  # a host folder under another name, not an input
+        str(rescue.relative_to(tmp_path)): holds_a_run,  # a rescue's folder
+        "results/gamma/../beta": one_of_them,
+    }
+    for out, problem in outs.items():
+        for flags in ([], ["--force"], ["--plain"], ["--force", "--plain"]):
+            done = entry(tmp_path, "merge", "results/alpha", "results/beta", "--out", out, *flags)
+            assert done.returncode == 2, (out, flags, done.stderr)
+            assert done.stderr.strip().splitlines() == [
+                f"campaign_main.py: error: --out {Path(out)} {problem}"
+            ], (out, flags)
+    assert {p: _snapshot(p) for p in before} == before
+    (tmp_path / "copy-of-beta" / "manifest.json").unlink()  # lost, but still beta's folder
+    done = entry(tmp_path, "merge", "results/alpha", "--out", "copy-of-beta", "--force")
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            "--out copy-of-beta holds a run's run.lock: it is a host folder, whose results merge"
+            " must never replace, with or without --force; choose another --out"
+        )
+    )

@@ -81,7 +81,9 @@ def test_plan_json_for_three_machines(tmp_path: Path) -> None:
     assert plan_json(made) == {
         "digest": digest,
         "digest_grouped": f"{digest[0:4]} {digest[4:8]} {digest[8:12]} {digest[12:16]}",
-        "run_seed": made.run_seed.hex(),
+        "campaign_seed": made.campaign_seed.hex(),
+        "pool_digest": made.pool_digest.hex(),
+        "config_digest": made.config_digest.hex(),
         "total": 10,
         "planned": 10,
         "rescue": False,

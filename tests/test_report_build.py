@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from labels import key_of
 from splitter.errors import ConfigError
 from splitter.report.build import write_report
 from splitter.report.sources import MARKER
 from splitter.store.frames import FrameWriter
 
-HEADER = b"job_id,machine,status,start_time,duration,error,value\n"
+HEADER = b"job_id,machine,status,start_time,duration,error,job_key,input,origin,value\n"
+ROW = f"0,alpha,ok,1.0,2.0,,{key_of(0)},,,x\n".encode()
 REPORT = {
     "digest": "ab" * 32, "expected": 3, "ok": 0,
     "failed": {"error": 0, "crashed": 0, "timeout": 0}, "missing": [0, 1, 2],
@@ -46,7 +48,7 @@ def test_an_unreadable_input_manifest_is_a_warning_in_the_page(tmp_path: Path) -
     host.mkdir()
     (host / "manifest.json").write_text("[1, 2]")
     report = {**REPORT, "inputs": [str(host)]}
-    result = write_report(merged_folder(tmp_path / "merged", b"0,alpha,ok,1.0,2.0,,x\n", report))
+    result = write_report(merged_folder(tmp_path / "merged", ROW, report))
     assert result.warnings == (
         f"left out {host}: {host / 'manifest.json'} holds an array, not a JSON object; restore"
         " the manifest.json that `run` wrote there, or rerun `run` on that machine to rewrite it",
@@ -58,7 +60,7 @@ OLD_REPORT = f"<!DOCTYPE html>\n<html><head>\n{MARKER}\n</head><body>old</body><
 
 
 def test_the_report_replaces_an_older_one_whole(tmp_path: Path) -> None:
-    merged = merged_folder(tmp_path / "merged", b"0,alpha,ok,1.0,2.0,,x\n")
+    merged = merged_folder(tmp_path / "merged", ROW)
     (merged / "report.html").write_text(OLD_REPORT)
     write_report(merged, tmp_path / "out" / "r.html")
     assert (merged / "report.html").read_text() == OLD_REPORT
@@ -81,7 +83,8 @@ def test_a_report_json_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
 
 def test_many_jobs_are_drawn_as_finished_over_time_lines(tmp_path: Path) -> None:
     rows = "".join(
-        f"{job},{'ab'[job % 2]},ok,{job * 0.1},{0.5 + job % 7},,{job}\n" for job in range(2001)
+        f"{job},{'ab'[job % 2]},ok,{job * 0.1},{0.5 + job % 7},,{key_of(job)},,,{job}\n"
+        for job in range(2001)
     )
     report = {**REPORT, "expected": 2001, "ok": 2001, "missing": []}
     result = write_report(merged_folder(tmp_path / "merged", rows.encode(), report))

@@ -9,9 +9,8 @@ import pytest
 
 from splitter.errors import ConfigError, UsageError
 from splitter.report.build import write_report
-from test_report_build import REPORT, merged_folder
+from test_report_build import REPORT, ROW, merged_folder
 
-ROW = b"0,alpha,ok,1.0,2.0,,x\n"
 COUNT = "not a count (a whole number, 0 or more)"
 
 

@@ -8,17 +8,25 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from labels import key_of
 from splitter.report.failures import Failures
 from splitter.report.read import ResultTable, merged_results_path, read_columns
 from splitter.store.frames import CorruptFileError, FrameWriter
 
-HEADER = "job_id,machine,status,start_time,duration,error,label\n"
+HEADER = "job_id,machine,status,start_time,duration,error,job_key,input,origin,label\n"
+
+
+def labels(job_id: int, failed: bool = False) -> str:
+    """A row's job_key, input and origin cells (a failed row says its input)."""
+    return f"{key_of(job_id)},{job_id if failed else ''},"
+
+
 ROWS = (
-    "0,alpha,ok,100.5,2.0,,plain\n"
-    '1,beta,error,101.0,0.25,"ValueError: a, b",x\n'
-    '2,alpha,ok,102.0,1.5,,"two\nlines"\n'
-    "3,beta,timeout,103.0,30.0,job timed out after 30 s,\n"
-    '4,alpha,error,104.0,0.5,"ValueError: a, b",y\n'
+    f"0,alpha,ok,100.5,2.0,,{labels(0)},plain\n"
+    f'1,beta,error,101.0,0.25,"ValueError: a, b",{labels(1, True)},x\n'
+    f'2,alpha,ok,102.0,1.5,,{labels(2)},"two\nlines"\n'
+    f"3,beta,timeout,103.0,30.0,job timed out after 30 s,{labels(3, True)},\n"
+    f'4,alpha,error,104.0,0.5,"ValueError: a, b",{labels(4, True)},y\n'
 )
 TEXT = HEADER + ROWS
 
@@ -90,17 +98,19 @@ def test_a_file_without_the_results_header_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_row_of_the_wrong_width_is_refused(tmp_path: Path) -> None:
-    path = write_frames(tmp_path / "results.csv.zst", HEADER + "0,alpha,ok,1.0,2.0,\n", [])
+    text = HEADER + f"0,alpha,ok,1.0,2.0,,{labels(0)}\n"
+    path = write_frames(tmp_path / "results.csv.zst", text, [])
     with pytest.raises(CorruptFileError) as caught:
         read_columns(path)
     assert str(caught.value) == (
-        f"{path} holds a row that has not the header's 7 cells; it was edited or damaged:"
+        f"{path} holds a row that has not the header's 10 cells; it was edited or damaged:"
         " merge again with --force"
     )
 
 
 def test_a_status_that_is_not_ours_is_refused(tmp_path: Path) -> None:
-    path = write_frames(tmp_path / "results.csv.zst", HEADER + "0,alpha,done,1.0,2.0,,x\n", [])
+    text = HEADER + f"0,alpha,done,1.0,2.0,,{labels(0)},x\n"
+    path = write_frames(tmp_path / "results.csv.zst", text, [])
     with pytest.raises(CorruptFileError, match="holds a row whose cells are not valid"):
         read_columns(path)
 
@@ -123,10 +133,10 @@ def test_a_folder_without_results_names_both_files(tmp_path: Path) -> None:
 
 PLAIN = (
     HEADER
-    + "0,alpha,ok,100.5,2.0,,plain\n"
-    + "1,beta,error,101.0,0.25,ValueError: a b,x\n"
-    + "2,gamma,crashed,1e3,1.5,worker died,\n"
-    + "3,alpha,error,103.0,30.0,ValueError: a b,\n"
+    + f"0,alpha,ok,100.5,2.0,,{labels(0)},plain\n"
+    + f"1,beta,error,101.0,0.25,ValueError: a b,{labels(1, True)},x\n"
+    + f"2,gamma,crashed,1e3,1.5,worker died,{labels(2, True)},\n"
+    + f"3,alpha,error,103.0,30.0,ValueError: a b,{labels(3, True)},\n"
 )
 
 
@@ -143,18 +153,19 @@ def test_unquoted_frames_cut_anywhere_read_the_same(
     assert first_ids(table.failures) == {"ValueError: a b": [1, 3], "worker died": [2]}
 
 
-def test_rows_without_job_columns_end_in_their_error_cell(tmp_path: Path) -> None:
-    text = "job_id,machine,status,start_time,duration,error\n"
-    text += "0,a,ok,1.0,2.0,\n1,a,timeout,2.0,9.0,late\n"
+def test_rows_without_job_columns_end_in_their_origin_cell(tmp_path: Path) -> None:
+    text = "job_id,machine,status,start_time,duration,error,job_key,input,origin\n"
+    text += f"0,a,ok,1.0,2.0,,{labels(0)}\n1,a,timeout,2.0,9.0,late,{labels(1, True)}\n"
     table = read_columns(write_frames(tmp_path / "results.csv.zst", text, []))
     assert table.columns.duration.tolist() == [2.0, 9.0]
     assert counts(table) == {"late": 1}
 
 
 @pytest.mark.parametrize(
-    "row", ["0,alpha,ok,1.0,,,x\n", "0,alpha,ok,one,2.0,,x\n", "x,alpha,ok,1.0,2.0,,x\n"]
+    "cells", ["0,alpha,ok,1.0,,", "0,alpha,ok,one,2.0,", "x,alpha,ok,1.0,2.0,"]
 )
-def test_a_number_cell_that_is_no_number_is_refused(tmp_path: Path, row: str) -> None:
+def test_a_number_cell_that_is_no_number_is_refused(tmp_path: Path, cells: str) -> None:
+    row = f"{cells},{labels(0)},x\n"
     path = write_frames(tmp_path / "results.csv.zst", HEADER + row, [])
     with pytest.raises(CorruptFileError, match="holds a row whose cells are not valid"):
         read_columns(path)

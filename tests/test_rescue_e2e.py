@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,53 @@ def test_a_rescue_counts_its_share_of_the_rescued_jobs_on_every_line(tmp_path: P
     share = int(chosen.split(": ")[1].split(" of ")[0])
     assert chosen.startswith(f"machine alpha: {share} of {missing} jobs, digest ")
     assert any(f": share {share} of {missing} jobs, " in line for line in lines), lines
+
+
+def test_a_rescue_while_a_merged_host_still_runs_is_refused_unless_forced(tmp_path: Path) -> None:
+    write_campaign(tmp_path, job="sleep = 0.05")
+    assert run(tmp_path, "--machine", "alpha").returncode == 0
+    beta = subprocess.Popen(
+        [sys.executable, str(ENTRY), "run", "--yes", "--configs", "configs", "--machine",
+         "beta", "--workers", "1"],
+        cwd=tmp_path, env={**os.environ, "CAMPAIGN_SIZE": "24", "CAMPAIGN_SLOW": "200"},
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        manifest = tmp_path / "results" / "beta" / "manifest.json"
+        deadline = time.monotonic() + 60
+        while not (manifest.exists() and json.loads(manifest.read_text())["state"] == "running"):
+            assert beta.poll() is None and time.monotonic() < deadline, "beta did not start"
+            time.sleep(0.05)
+        merged = merge(tmp_path, "merged", tmp_path / "results" / "alpha", manifest.parent)
+        assert merged.returncode == 4, merged.stderr
+        assert "is still running" in merged.stderr
+
+        refused = run(tmp_path, "--machine", "alpha", "--rescue", "merged")
+        assert refused.returncode == 3, refused.stderr
+        assert refused.stderr.strip().splitlines()[-1] == (
+            f"campaign_main.py: error: {Path('merged') / 'report.json'} says beta was still"
+            " running when merged, so the jobs it lists as missing may be done there yet, and a"
+            " rescue would run them twice; merge again once it has finished or stopped, or pass"
+            " --force to rescue anyway"
+        )
+        assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["alpha", "beta"]
+        planned = subprocess.run(
+            [sys.executable, str(ENTRY), "plan", "--configs", "configs", "--rescue", "merged"],
+            cwd=tmp_path, capture_output=True, text=True, env={"CAMPAIGN_SIZE": "24"},
+        )  # fmt: skip
+        assert planned.returncode == 3, planned.stderr
+        assert plan_json(tmp_path, "--rescue", "merged", "--force")["rescue"] is True
+        forced = run(tmp_path, "--machine", "alpha", "--rescue", "merged", "--force")
+        assert forced.returncode == 0, forced.stderr
+    finally:
+        beta.terminate()
+        beta.wait(timeout=60)
+
+
+def test_force_without_rescue_is_refused(tmp_path: Path) -> None:
+    write_campaign(tmp_path)
+    refused = run(tmp_path, "--machine", "alpha", "--force")
+    assert refused.returncode == 2
+    assert "--force lets a rescue start while a host runs; pass it with --rescue M" in (
+        refused.stderr
+    )

@@ -15,6 +15,7 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from labels import LABELS, key_of
 from splitter.errors import ConfigError
 from splitter.store.frames import CorruptFileError, FrameWriter
 from splitter.store.results import (
@@ -36,7 +37,7 @@ def write_rows(
     declared: tuple[str, ...] | None = None,
     flush_every: int = 0,
 ) -> None:
-    with ResultsWriter(path, "alpha", declared) as writer:
+    with ResultsWriter(path, "alpha", declared, LABELS) as writer:
         for job_id, value in enumerate(values):
             writer.add(job_id, "ok", START, 0.5, "", value)
             if flush_every and (job_id + 1) % flush_every == 0:
@@ -50,7 +51,10 @@ def read_rows(path: Path) -> tuple[tuple[str, ...], list[list[str]]]:
 
 
 def base(job_id: int, status: str = "ok", error: str = "") -> list[str]:
-    return [str(job_id), "alpha", status, "1763805600.250000", "0.500000", error]
+    """The base cells of a row of job ``job_id``: a failed row also says its input."""
+    described = "" if status == "ok" else str(job_id)
+    start, duration = "1763805600.250000", "0.500000"
+    return [str(job_id), "alpha", status, start, duration, error, key_of(job_id), described, ""]
 
 
 def cells_of(line: str) -> list[str]:
@@ -141,7 +145,7 @@ def test_header_takes_the_first_returned_columns_and_later_keys_go_to_extra(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "results.csv.zst"
-    with ResultsWriter(path, "alpha", None) as writer:
+    with ResultsWriter(path, "alpha", None, LABELS) as writer:
         writer.add(0, "error", START, 0.5, "boom", None)
         assert writer.columns is None
         writer.add(1, "ok", START, 0.5, "", {"b": 1, "a": 2})
@@ -165,9 +169,9 @@ def test_header_takes_the_first_returned_columns_and_later_keys_go_to_extra(
 
 def test_rows_formatted_by_a_worker_are_appended_as_they_are(tmp_path: Path) -> None:
     path = tmp_path / "results.csv.zst"
-    with ResultsWriter(path, "alpha", ("x",)) as writer:
+    with ResultsWriter(path, "alpha", ("x",), LABELS) as writer:
         assert writer.columns == ("x",)
-        text = RowFormat("alpha", ("x",), ("x",)).line(4, "ok", START, 0.5, "", 7)
+        text = RowFormat("alpha", ("x",), ("x",), LABELS).line(4, "ok", START, 0.5, "", 7)
         writer.add_text(text * 2, 2)
         assert writer.pending == 2
     header, rows = read_rows(path)
@@ -177,7 +181,8 @@ def test_rows_formatted_by_a_worker_are_appended_as_they_are(tmp_path: Path) -> 
 
 RESERVED_REASON = (
     "the job returned keys named like splitter's own columns (extra, status); rename them:"
-    " duration, error, extra, job_id, machine, start_time, status are reserved"
+    " duration, error, extra, input, job_id, job_key, machine, origin, start_time, status are"
+    " reserved"
 )
 
 
@@ -185,7 +190,7 @@ def test_keys_named_like_splitters_own_columns_make_the_first_row_an_error(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "results.csv.zst"
-    with ResultsWriter(path, "alpha", None) as writer:
+    with ResultsWriter(path, "alpha", None, LABELS) as writer:
         assert writer.add(0, "ok", START, 0.5, "", {"status": "done", "extra": 1, "x": 2}) == (
             "error"
         )
@@ -198,7 +203,7 @@ def test_keys_named_like_splitters_own_columns_make_the_first_row_an_error(
 def test_keys_named_like_splitters_own_columns_are_refused_once_the_header_is_fixed(
     tmp_path: Path,
 ) -> None:
-    row_format = RowFormat("alpha", ("x",), ())
+    row_format = RowFormat("alpha", ("x",), (), LABELS)
     line = row_format.line(5, "ok", START, 0.5, "", {"x": 1, "job_id": "J0"})
     reason = RESERVED_REASON.replace("(extra, status)", "(job_id)")
     assert cells_of(line) == [*base(5, "error", reason), "", ""]
@@ -221,7 +226,7 @@ def test_tuples_and_scalars_use_the_declared_columns(tmp_path: Path) -> None:
 def test_tuples_and_scalars_without_declared_columns_are_numbered(tmp_path: Path) -> None:
     path = tmp_path / "results.csv.zst"
     write_rows(path, [(1, 2), "s"], flush_every=1)
-    with ResultsWriter(path, "alpha", None) as writer:
+    with ResultsWriter(path, "alpha", None, LABELS) as writer:
         writer.add(2, "ok", START, 0.5, "", [1, 2, 3, 4, 5])
     header, rows = read_rows(path)
     assert header == (*BASE_COLUMNS, "value_1", "value_2", "extra")
@@ -266,40 +271,40 @@ def test_cells_format_each_kind_of_value(tmp_path: Path, value: object, cell: st
 def test_any_text_in_cells_and_errors_round_trips(pairs: list[tuple[str, str]]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "results.csv.zst"
-        with ResultsWriter(path, "al,pha %s", ("t",)) as writer:
+        with ResultsWriter(path, "al,pha %s", ("t",), LABELS) as writer:
             for job_id, (text, error) in enumerate(pairs):
                 writer.add(job_id, "error", START, 0.5, error, text)
         rows = read_rows(path)[1]
     one_line = [e.replace("\r\n", " ").replace("\n", " ").replace("\r", " ") for _, e in pairs]
     assert [row[1] for row in rows] == ["al,pha %s"] * len(pairs)
     assert [row[5] for row in rows] == one_line
-    assert [row[6] for row in rows] == [text for text, _ in pairs]
+    assert [row[len(BASE_COLUMNS)] for row in rows] == [text for text, _ in pairs]
 
 
 def test_a_carriage_return_in_a_cell_is_quoted_on_disk(tmp_path: Path) -> None:
     path = tmp_path / "results.csv.zst"
     write_rows(path, [{"v": "a\rb"}, {"v": "plain"}])
     assert raw_text(path).split("\n")[1:] == [
-        '0,alpha,ok,1763805600.250000,0.500000,,"a\rb",',
-        "1,alpha,ok,1763805600.250000,0.500000,,plain,",
+        f'0,alpha,ok,1763805600.250000,0.500000,,{key_of(0)},,,"a\rb",',
+        f"1,alpha,ok,1763805600.250000,0.500000,,{key_of(1)},,,plain,",
         "",
     ]
 
 
 def test_times_have_six_decimals_and_errors_one_line(tmp_path: Path) -> None:
     path = tmp_path / "results.csv.zst"
-    with ResultsWriter(path, "alpha", None) as writer:
+    with ResultsWriter(path, "alpha", None, LABELS) as writer:
         writer.add(9, "crashed", 1.0000004, 12, "Traceback\n  line 1\r\nValueError: x", None)
     assert raw_text(path) == (
-        "job_id,machine,status,start_time,duration,error,extra\n"
-        "9,alpha,crashed,1.000000,12.000000,Traceback   line 1 ValueError: x,\n"
+        "job_id,machine,status,start_time,duration,error,job_key,input,origin,extra\n"
+        f"9,alpha,crashed,1.000000,12.000000,Traceback   line 1 ValueError: x,{key_of(9)},9,,\n"
     )
 
 
 def test_an_unknown_status_is_refused(tmp_path: Path) -> None:
     expected = "status must be one of ok, error, crashed, timeout, not 'done'"
     with (
-        ResultsWriter(tmp_path / "r.zst", "alpha", None) as writer,
+        ResultsWriter(tmp_path / "r.zst", "alpha", None, LABELS) as writer,
         pytest.raises(ValueError, match=expected),
     ):
         writer.add(1, "done", START, 0.5, "", None)
@@ -308,10 +313,11 @@ def test_an_unknown_status_is_refused(tmp_path: Path) -> None:
 
 def test_declared_columns_may_not_reuse_splitters_own(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        ResultsWriter(tmp_path / "r.zst", "alpha", ("score", "status"))
+        ResultsWriter(tmp_path / "r.zst", "alpha", ("score", "status"), LABELS)
     assert str(caught.value) == (
         "[results] columns lists 'status' twice or as one of splitter's own columns"
-        " (duration, error, extra, job_id, machine, start_time, status); rename it in the config"
+        " (duration, error, extra, input, job_id, job_key, machine, origin, start_time, status);"
+        " rename it in the config"
     )
     assert not (tmp_path / "r.zst").exists()
 
@@ -328,7 +334,7 @@ def test_a_new_file_without_rows_stays_empty_and_resumes_as_new(tmp_path: Path) 
 def test_resume_keeps_the_existing_header(tmp_path: Path) -> None:
     path = tmp_path / "results.csv.zst"
     write_rows(path, [{"a": 1}])
-    with ResultsWriter(path, "alpha", ("x", "y")) as writer:
+    with ResultsWriter(path, "alpha", ("x", "y"), LABELS) as writer:
         writer.add(5, "ok", START, 0.5, "", {"a": 2, "b": 3})
         writer.add(6, "ok", START, 0.5, "", (7, 8))
     header, rows = read_rows(path)
@@ -386,11 +392,13 @@ def test_a_file_without_a_splitter_header_is_a_corrupt_file_error(
 def test_a_row_with_the_wrong_number_of_cells_is_a_corrupt_file_error(tmp_path: Path) -> None:
     path = tmp_path / "results.csv.zst"
     header = ",".join((*BASE_COLUMNS, "a", "extra"))
-    write_raw(path, f"{header}\n1,alpha,ok,1.0,2.0,,3,\n", "2,alpha,ok,1.0,2.0,,3\n")
+    key = key_of(1)
+    first, second = f"1,alpha,ok,1.0,2.0,,{key},,,3,\n", f"2,alpha,ok,1.0,2.0,,{key},,,3\n"
+    write_raw(path, f"{header}\n{first}", second)
     with pytest.raises(CorruptFileError) as caught:
         list(ResultsReader(path))
     assert str(caught.value) == (
-        f"{path} row 2 has 7 cells, not 8; the file was edited or damaged,"
+        f"{path} row 2 has 10 cells, not 11; the file was edited or damaged,"
         " so restore the one splitter wrote or move it aside"
     )
 
@@ -413,11 +421,13 @@ def test_recorded_outcomes_prefers_ok_then_the_latest_failure(tmp_path: Path) ->
     path = tmp_path / "results.csv.zst"
     attempts = [(1, "ok"), (1, "error"), (2, "error"), (2, "crashed"), (3, "timeout")]
     attempts += [(3, "ok"), (4, "error")]
-    with ResultsWriter(path, "alpha", None) as writer:
+    with ResultsWriter(path, "alpha", None, LABELS) as writer:
         for job_id, status in attempts:
             writer.add(job_id, status, START, 0.5, "", None)
             writer.flush()
-    assert recorded_outcomes(path) == {1: "ok", 2: "crashed", 3: "ok", 4: "error"}
+    assert recorded_outcomes(path) == {
+        key_of(1): "ok", key_of(2): "crashed", key_of(3): "ok", key_of(4): "error",
+    }  # fmt: skip
 
 
 def test_recorded_outcomes_of_a_cut_file_keeps_the_whole_frames(
@@ -426,15 +436,19 @@ def test_recorded_outcomes_of_a_cut_file_keeps_the_whole_frames(
     path = tmp_path / "results.csv.zst"
     write_rows(path, [None, None, None], flush_every=2)
     path.write_bytes(path.read_bytes()[:-1])
-    assert recorded_outcomes(path) == {0: "ok", 1: "ok"}
+    assert recorded_outcomes(path) == {key_of(0): "ok", key_of(1): "ok"}
     assert "the jobs in that part run again" in caplog.text
 
 
-def test_recorded_outcomes_refuses_a_job_id_that_is_not_a_number(tmp_path: Path) -> None:
+def test_recorded_outcomes_refuses_a_job_key_that_is_not_a_key(tmp_path: Path) -> None:
     path = tmp_path / "results.csv.zst"
-    write_raw(path, ",".join((*BASE_COLUMNS, "extra")) + "\nx,alpha,ok,1.0,2.0,,\n")
-    with pytest.raises(CorruptFileError, match="row 1 has a job_id that is not an integer"):
+    write_raw(path, ",".join((*BASE_COLUMNS, "extra")) + "\n0,alpha,ok,1.0,2.0,,x,,,\n")
+    with pytest.raises(CorruptFileError) as caught:
         recorded_outcomes(path)
+    assert str(caught.value) == (
+        f"{path} row 1 has job_key 'x' and status 'ok', not a key of 32 hex digits and a status;"
+        " the file was edited or damaged, so restore the one splitter wrote or move it aside"
+    )
 
 
 def test_cells_larger_than_csvs_default_field_limit_read_back(tmp_path: Path) -> None:
@@ -444,7 +458,7 @@ def test_cells_larger_than_csvs_default_field_limit_read_back(tmp_path: Path) ->
     header, rows = read_rows(path)
     assert header == (*BASE_COLUMNS, "s", "a", "extra")
     assert rows[0] == [*base(0), big, json.dumps(array.tolist()), ""]
-    assert recorded_outcomes(path) == {0: "ok", 1: "ok"}
+    assert recorded_outcomes(path) == {key_of(0): "ok", key_of(1): "ok"}
 
 
 TOO_LARGE = (
@@ -456,7 +470,7 @@ TOO_LARGE = (
 def test_a_result_larger_than_the_cap_is_an_error_row_saying_why(tmp_path: Path) -> None:
     path = tmp_path / "results.csv.zst"
     huge = "x" * (MAX_ROW_CHARS + 1)  # with its column name "s", one character more
-    with ResultsWriter(path, "alpha", None) as writer:
+    with ResultsWriter(path, "alpha", None, LABELS) as writer:
         assert writer.add(0, "ok", START, 0.5, "", {"s": huge}) == "error"
         assert writer.add(1, "ok", START, 0.5, "", {"s": "small"}) == "ok"
         assert writer.add(2, "ok", START, 0.5, "", {"s": huge}) == "error"
@@ -468,17 +482,18 @@ def test_a_result_larger_than_the_cap_is_an_error_row_saying_why(tmp_path: Path)
 
 
 def test_a_worker_formats_a_result_larger_than_the_cap_as_an_error_row() -> None:
-    row_format = RowFormat("alpha", ("s",), ())
+    row_format = RowFormat("alpha", ("s",), (), LABELS)
     line = row_format.line(3, "ok", START, 0.5, "", {"s": "x" * (MAX_ROW_CHARS + 1)})
     assert cells_of(line) == [*base(3, "error", TOO_LARGE), "", ""]
     assert row_format.refused == [3]
 
 
 def test_a_value_that_does_not_pickle_makes_the_row_an_error_not_its_address() -> None:
-    row_format = RowFormat("alpha", ("x", "f"), ())
+    row_format = RowFormat("alpha", ("x", "f"), (), LABELS)
     line = row_format.line(2, "ok", START, 0.5, "", {"x": 1, "f": lambda: 1})
     cells = cells_of(line)
-    assert cells[:5] == base(2, "error")[:5] and cells[6:] == ["", "", ""]
+    assert cells[:5] == base(2, "error")[:5]
+    assert cells[6:] == [*base(2, "error")[6:], "", "", ""]
     assert re.fullmatch(
         r"the job's result cannot be sent from its worker: a function value in it does not"
         r" pickle \(.+\); return plain values",

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from splitter.campaign.config import config_content, load_config
+from splitter.campaign.digest import config_digest, group_digest
 from splitter.store.results import ResultsReader
 
 ENTRY = Path(__file__).parent / "entries" / "campaign_main.py"
@@ -182,15 +184,24 @@ def _ok_ids(results: Path) -> set[int]:
     return {int(row[0]) for row in ResultsReader(results) if row[2] == "ok"}
 
 
-def test_a_folder_of_another_plan_is_refused_and_left_untouched(tmp_path: Path) -> None:
+def test_a_folder_of_another_splitter_ini_is_refused_naming_it_and_left_untouched(
+    tmp_path: Path,
+) -> None:
     write_campaign(tmp_path, job="steps = 1")
     assert run(tmp_path, "--machine", "alpha").returncode == 0
     folder = tmp_path / "results" / "alpha"
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    write_campaign(tmp_path, job="steps = 2")
+    configs = write_campaign(tmp_path, job="steps = 2")
     refused = run(tmp_path, "--machine", "alpha")
     assert refused.returncode == 3
-    assert "holds a run of another plan" in refused.stderr
+    earlier = group_digest(bytes.fromhex(str(manifest(folder)["config_digest"])))
+    now = group_digest(config_digest(config_content(load_config(configs / "splitter.ini"))))
+    assert last_error_line(refused) == (
+        f"campaign_main.py: error: results/alpha holds a run of another splitter.ini (config"
+        f" digest {earlier}, this one's is {now}), so its jobs' seeds differ and none of its"
+        " results hold here; run with the splitter.ini it ran with, pass --fresh to move it"
+        " aside and start anew, or another --out"
+    )
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 
@@ -323,10 +334,12 @@ def test_a_full_disk_mid_run_exits_2_marks_the_run_interrupted_and_resume_comple
         tmp_path, job="sleep = 0.001", run="flush_interval = 0.1", logging="level = WARNING"
     )
     environment = {k: v for k, v in os.environ.items() if k != "SPLITTER_MACHINE"}
+    # The limit lets plan.zst (about 52 kB for these 3,000 jobs) be written whole, and
+    # stops the results (about 134 kB) part of the way through.
     full = subprocess.run(
         [sys.executable, str(ENTRY), "run", "--yes", "--configs", "configs", "--all"],
         cwd=tmp_path, env={**environment, "CAMPAIGN_SIZE": "3000"}, stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=120, preexec_fn=lambda: _file_size_limit(8000),
+        capture_output=True, text=True, timeout=120, preexec_fn=lambda: _file_size_limit(80_000),
     )  # fmt: skip
     assert full.returncode == 2
     assert last_error_line(full) == (

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from conftest import write_configs
+from labels import key_of
 from splitter.campaign.load import load_campaign, locate_configs
 from splitter.campaign.plan import all_jobs
-from splitter.run.engine import JobSetup, LogSink, Received, RunningJob
+from splitter.run.engine import JobPool, JobSetup, LogSink, Received, RunningJob
 from splitter.run.local.supervisor import WorkersFailedError
 from splitter.run.runner import RunOptions, run_share
 from splitter.store.results import ResultsReader
@@ -22,8 +23,8 @@ from splitter.store.results import ResultsReader
 class InlineEngine:
     """Runs each job in this process, one per step; loses the worker on job ``lost``."""
 
-    def __init__(self, setup: JobSetup, items: Sequence[Any], job_ids: Sequence[int], lost: int):
-        self.setup, self.items, self.pending, self.lost = setup, items, list(job_ids), lost
+    def __init__(self, setup: JobSetup, pool: JobPool, job_ids: Sequence[int], lost: int):
+        self.setup, self.pool, self.pending, self.lost = setup, pool, list(job_ids), lost
         self.columns: tuple[str, ...] | None = None
         self.stopping = False
         self.started = self.closed = False
@@ -39,7 +40,7 @@ class InlineEngine:
         job_id = self.pending.pop(0)
         if job_id == self.lost:
             return [(job_id, "crashed", 0.0, 0.0, "worker lost", None)]
-        return [(job_id, "ok", 1.0, 0.5, "", self.setup.job(self.items[job_id]))]
+        return [(job_id, "ok", 1.0, 0.5, "", self.setup.job(self.pool.items[job_id]))]
 
     def running(self) -> list[RunningJob]:
         return [RunningJob(self.pending[0], 0.1, 0.0, 0.0)] if self.pending else []
@@ -76,12 +77,12 @@ class InlineFactory:
     def __call__(
         self,
         setup: JobSetup,
-        items: Sequence[Any],
+        pool: JobPool,
         job_ids: Sequence[int],
         on_log: LogSink,
         job_timeout: float | None,
     ) -> InlineEngine:
-        self.made.append(InlineEngine(setup, items, job_ids, self.lost))
+        self.made.append(InlineEngine(setup, pool, job_ids, self.lost))
         return self.made[-1]
 
 
@@ -103,10 +104,13 @@ def test_the_runner_writes_the_rows_an_engine_hands_back(tmp_path: Path) -> None
         0: ("ok", "0"), 1: ("ok", "2"), 2: ("ok", "4"),
         3: ("ok", "6"), 4: ("crashed", ""), 5: ("ok", "10"),
     }  # fmt: skip
+    labels = {int(row[0]): (row[6], row[7], row[8]) for row in reader}
+    assert labels == {job_id: (key_of(job_id), "4" if job_id == 4 else "", "") for job_id in found}
     assert (summary.ok, summary.failed["crashed"], summary.exit_code) == (5, 1, 1)
     engine = factory.made[0]
     assert engine.started and engine.closed
-    assert engine.setup.run_seed == campaign.run_seed
+    assert engine.setup.campaign_seed == campaign.campaign_seed
+    assert engine.pool.keys.hex_of(range(6)) == [key_of(job_id) for job_id in range(6)]
 
 
 class BrokenEngine(InlineEngine):
@@ -126,8 +130,8 @@ def test_an_engine_that_fails_leaves_the_manifest_interrupted_and_is_killed(
     options = RunOptions(out=tmp_path / "out", machine="all", workers=1, stream=io.StringIO())
     made: list[BrokenEngine] = []
 
-    def factory(setup: JobSetup, items: Any, ids: Any, on_log: Any, timeout: Any) -> Any:
-        made.append(BrokenEngine(setup, items, ids, lost=-1))
+    def factory(setup: JobSetup, pool: JobPool, ids: Any, on_log: Any, timeout: Any) -> Any:
+        made.append(BrokenEngine(setup, pool, ids, lost=-1))
         return made[-1]
 
     with pytest.raises(WorkersFailedError):

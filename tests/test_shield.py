@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from labels import LABELS
 from splitter.run.runner import _interrupts
 from splitter.store import frames
 from splitter.store.logfile import LOG_NAME, LogFileWriter, read_log_records
@@ -42,7 +43,7 @@ def test_a_signal_right_after_a_results_frame_write_does_not_duplicate_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int
 ) -> None:
     path = tmp_path / "results.csv.zst"
-    writer = ResultsWriter(path, "alpha", None)
+    writer = ResultsWriter(path, "alpha", None, LABELS)
     for job_id in range(3):
         writer.add(job_id, "ok", 1.0, 0.5, "", {"x": job_id})
     _signal_after_each_write(monkeypatch, signum)

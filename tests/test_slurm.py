@@ -125,3 +125,69 @@ def test_slurm_array_with_a_machine_or_all_is_a_contradiction() -> None:
     assert str(whole.value).startswith(
         "--slurm-array makes the array's tasks the machines, so --all"
     )
+
+
+def test_without_the_lowest_id_a_task_is_refused_not_taken_as_task_0() -> None:
+    # A Slurm that sets only SLURM_ARRAY_TASK_ID: tasks 1 and 2 both became task-0.
+    env = {k: v for k, v in slurm_env(task_id=2).items() if k != "SLURM_ARRAY_TASK_MIN"}
+    with pytest.raises(UsageError) as caught:
+        array_task(env)
+    assert str(caught.value) == (
+        "Slurm's SLURM_ARRAY_TASK_MIN is not set (Slurm sets it in every array task; an older"
+        " Slurm sets only SLURM_ARRAY_TASK_ID), so which task of the array this is cannot be"
+        " told; run it as `run --slurm-array N`, N the array's number of tasks, as"
+        " `slurm-script` writes it"
+    )
+
+
+def test_without_the_lowest_id_the_number_of_tasks_given_still_places_the_task() -> None:
+    env = {k: v for k, v in slurm_env(task_id=2).items() if k != "SLURM_ARRAY_TASK_MIN"}
+    assert (array_task(env, tasks=3).index, array_task(env, tasks=3).count) == (2, 3)
+
+
+def test_without_the_count_a_task_is_refused_naming_it() -> None:
+    env = {k: v for k, v in slurm_env().items() if k != "SLURM_ARRAY_TASK_COUNT"}
+    with pytest.raises(UsageError, match=r"^Slurm's SLURM_ARRAY_TASK_COUNT is not set \("):
+        array_task(env)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "bounds"),
+    [
+        ("SLURM_CPUS_PER_TASK", "-2", "1 to 65,535"),
+        ("SLURM_CPUS_PER_TASK", "0", "1 to 65,535"),
+        ("SLURM_ARRAY_TASK_COUNT", "100000000", "1 to 4,000,001"),
+        ("SLURM_ARRAY_TASK_COUNT", "0", "1 to 4,000,001"),
+        ("SLURM_RESTART_COUNT", "-1", "0 to 4,294,967,295"),
+        ("SLURM_ARRAY_TASK_MIN", "-1", "0 to 4,000,000"),
+        ("SLURM_ARRAY_TASK_ID", "99999999", "0 to 4,000,000"),
+        ("SLURM_ARRAY_JOB_ID", "12a", "0 to 4,294,967,295"),
+        ("SLURM_JOB_ID", "+3", "0 to 4,294,967,295"),
+        ("SLURM_CPUS_PER_TASK", "1_0", "1 to 65,535"),
+        ("SLURM_CPUS_PER_TASK", "٣", "1 to 65,535"),
+    ],
+)
+def test_every_slurm_variable_read_is_a_whole_number_in_slurms_range(
+    name: str, value: str, bounds: str
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        array_task(slurm_env(**{name: value}))
+    assert str(caught.value) == (
+        f"Slurm's {name} is {value!r}, not a whole number from {bounds}; run the task under"
+        " sbatch as `slurm-script` writes it, or unset it"
+    )
+
+
+def test_a_variable_of_5000_digits_is_named_not_a_traceback() -> None:
+    with pytest.raises(UsageError) as caught:
+        array_task(slurm_env(SLURM_RESTART_COUNT="9" * 5000))
+    assert str(caught.value).startswith(f"Slurm's SLURM_RESTART_COUNT is '{'9' * 40}', not a")
+
+
+def test_more_tasks_than_slurm_allows_are_refused_before_any_machine_is_made() -> None:
+    with pytest.raises(UsageError) as caught:
+        array_task(slurm_env(task_id=1), tasks=100_000_000)
+    assert str(caught.value) == (
+        "a Slurm array of 100,000,000 tasks is more than Slurm allows (4,000,001, its largest"
+        " MaxArraySize); give fewer tasks, each running a larger share"
+    )

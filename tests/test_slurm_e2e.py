@@ -209,3 +209,26 @@ def test_slurm_script_of_an_entry_that_fails_says_why(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "failed (exit 2: " in done.stderr and "--configs" in done.stderr
     assert "since every task would fail the same way" in done.stderr
+
+
+def test_tasks_without_the_lowest_id_exit_2_before_running_task_0s_share(tmp_path: Path) -> None:
+    write_campaign(tmp_path)
+    for task in (1, 2):
+        env = {k: v for k, v in task_env(task).items() if k != "SLURM_ARRAY_TASK_MIN"}
+        done = entry(tmp_path, "run", "--yes", "--configs", "configs", env=env)
+        assert done.returncode == 2, done.stderr
+        assert "Slurm's SLURM_ARRAY_TASK_MIN is not set" in done.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_negative_cpus_per_task_exits_2_naming_the_variable(tmp_path: Path) -> None:
+    write_campaign(tmp_path)
+    done = entry(
+        tmp_path, "run", "--yes", "--configs", "configs",
+        env=task_env(0, SLURM_CPUS_PER_TASK="-2"),
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "campaign_main.py: error: Slurm's SLURM_CPUS_PER_TASK is '-2', not a whole number from"
+        " 1 to 65,535; run the task under sbatch as `slurm-script` writes it, or unset it"
+    ]

@@ -14,6 +14,7 @@ from splitter.run.slurm_script import (
     entry_command,
     render_script,
     task_resources,
+    tasks_command,
 )
 
 DIGEST = bytes(range(32))
@@ -151,3 +152,33 @@ def test_gres_and_mem_come_with_the_reason_in_the_script() -> None:
 
 def test_mem_in_whole_gibibytes_is_written_in_g() -> None:
     assert "#SBATCH --mem=8G\n" in render_script(script(mem=8 * GIB))
+
+
+def test_a_task_file_array_runs_splitter_on_it_in_every_task() -> None:
+    text = render_script(
+        script(command=("/venv/bin/python", "-m", "splitter"), task_file=Path("/work/t.txt"))
+    )
+    assert "#   tasks    /work/t.txt\n" in text
+    assert text.endswith(
+        "exec /venv/bin/python -m splitter run --slurm-array 3 \\\n    --tasks /work/t.txt \\\n"
+        f"    --expect-digest {HEX} \\\n    --out /work/results\n"
+    )
+
+
+def test_a_task_file_runs_under_python_m_splitter_or_this_binary_or_a_given_one() -> None:
+    assert tasks_command(None, b"", None, False, "/venv/bin/python") == (
+        "/venv/bin/python", "-m", "splitter",
+    )  # fmt: skip
+    assert tasks_command(None, b"", None, True, "/bin/splitter") == ("/bin/splitter",)
+    assert tasks_command(Path("/opt/splitter"), b"\x7fELF", None, False, "/x") == (
+        "/opt/splitter",
+    )
+
+
+def test_a_task_file_refuses_an_entry_that_is_no_binary() -> None:
+    with pytest.raises(UsageError) as caught:
+        tasks_command(Path("/w/main.py"), b"impo", None, False, "/venv/bin/python")
+    assert str(caught.value) == (
+        "with --tasks, ENTRY is the splitter binary that runs them, and /w/main.py is not a "
+        "binary; leave ENTRY out to run them with this splitter"
+    )

@@ -60,6 +60,14 @@ def test_an_open_last_frame_is_live_while_running_and_damage_after(tmp_path: Pat
     assert (cut.live, cut.damage) == (None, live.live)
 
 
+def test_rows_of_jobs_that_the_plan_gives_another_machine_do_not_count(tmp_path: Path) -> None:
+    owners = ["alpha", "beta", "alpha", "beta"]
+    host = make_host(tmp_path / "a", "alpha", ok_rows([0, 1, 2]), total=4, owners=owners)
+    write_manifest(host / "manifest.json", {**read_manifest(host), "share": 2})
+    status = folder_status(host)
+    assert (status.share, status.done, status.ok, status.remaining) == (2, 2, 2, 0)
+
+
 def test_a_folder_before_its_first_row_has_everything_remaining(tmp_path: Path) -> None:
     host = make_host(tmp_path / "a", "alpha", None, state="running", ended=None)
     write_manifest(host / "manifest.json", {**read_manifest(host), "share": 4})

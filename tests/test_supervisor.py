@@ -7,23 +7,30 @@ from typing import Any
 import pytest
 
 import jobs_for_tests as jobs
-from splitter.run.engine import FormattedRows, JobSetup, Row
+from labels import key_of, keys_of
+from splitter.run.engine import FormattedRows, JobPool, JobSetup, Row
+from splitter.run.injection import JobRandom
 from splitter.run.local.supervisor import Supervisor, WorkersFailedError
 
 
 def setup(job: Any) -> JobSetup:
     return JobSetup(
-        job=job, machine="alpha", run_seed=bytes(32), config_text="", config_source="test.ini",
-        log_level=30, log_format="%(message)s", declared_columns=(), nice=0,
-        job_log_dir=None, compression_level=3,
+        job=job, machine="alpha", campaign_seed=bytes(32), config_text="",
+        config_source="test.ini", log_level=30, log_format="%(message)s", declared_columns=(),
+        nice=0, job_log_dir=None, compression_level=3,
     )  # fmt: skip
+
+
+def pool(total: int) -> JobPool:
+    """The pool ``range(total)`` as engines take it: its items and their keys."""
+    return JobPool(list(range(total)), keys_of(total))
 
 
 def run_all(
     job: Any, ids: list[int], workers: int = 2, timeout: float | None = None
 ) -> tuple[list[Row], list[dict[str, Any]]]:
     logs: list[dict[str, Any]] = []
-    supervisor = Supervisor(setup(job), list(range(100)), ids, workers, logs.append, timeout)
+    supervisor = Supervisor(setup(job), pool(100), ids, workers, logs.append, timeout)
     supervisor.start()
     rows: list[Row] = []
     try:
@@ -63,10 +70,13 @@ def test_injected_random_numbers_do_not_depend_on_the_worker_count() -> None:
     one, _ = run_all(jobs.draws, list(range(12)), workers=1)
     two, _ = run_all(jobs.draws, list(range(12)), workers=2)
     assert {row[0]: row[5] for row in one} == {row[0]: row[5] for row in two}
+    # Each job's stream comes from the campaign seed and its key alone.
+    own = JobRandom(bytes(32), bytes.fromhex(key_of(7)))
+    assert {row[0]: row[5] for row in one}[7] == jobs.draws(7, random_obj=own)
 
 
 def test_rows_are_formatted_by_workers_once_columns_are_known() -> None:
-    supervisor = Supervisor(setup(jobs.square), list(range(50)), list(range(50)), 1, print)
+    supervisor = Supervisor(setup(jobs.square), pool(50), list(range(50)), 1, print)
     supervisor.columns = ("value",)
     supervisor.start()
     texts = []
@@ -78,7 +88,10 @@ def test_rows_are_formatted_by_workers_once_columns_are_known() -> None:
     assert all(isinstance(item, FormattedRows) for item in texts)
     assert sum(item.count for item in texts) == 50
     lines = "".join(item.text for item in texts).splitlines()
-    assert sorted(int(line.split(",")[6]) for line in lines) == [i * i for i in range(50)]
+    cells = [line.split(",") for line in lines]
+    assert sorted((int(c[0]), c[6], int(c[9])) for c in cells) == [
+        (i, key_of(i), i * i) for i in range(50)
+    ]
 
 
 def test_workers_that_die_at_start_are_an_error_not_an_endless_respawn() -> None:
@@ -89,7 +102,7 @@ def test_workers_that_die_at_start_are_an_error_not_an_endless_respawn() -> None
 
 
 def run_all_with(worker_setup: JobSetup) -> None:
-    supervisor = Supervisor(worker_setup, list(range(5)), list(range(5)), 1, print)
+    supervisor = Supervisor(worker_setup, pool(5), list(range(5)), 1, print)
     supervisor.start()
     try:
         while not supervisor.finished:
@@ -100,7 +113,7 @@ def run_all_with(worker_setup: JobSetup) -> None:
 
 def test_a_job_that_kills_its_worker_after_returning_is_crashed_after_two_deaths() -> None:
     supervisor = Supervisor(
-        setup(jobs.kill_worker_after_returning_on_two), list(range(100)), list(range(6)), 1, print
+        setup(jobs.kill_worker_after_returning_on_two), pool(100), list(range(6)), 1, print
     )
     spawned = 0
     spawn = supervisor._spawn

@@ -12,7 +12,7 @@ import jobs_for_tests as jobs
 from splitter.run.cpus import usable_cpus
 from splitter.run.engine import Row
 from splitter.run.local.supervisor import Supervisor
-from test_supervisor import setup
+from test_supervisor import pool, setup
 
 linux_only = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 
@@ -41,7 +41,7 @@ def overlapping(rows: list[Row]) -> int:
 
 @linux_only
 def test_a_pause_in_place_stops_the_running_workers_and_resume_finishes_every_job() -> None:
-    supervisor = Supervisor(setup(jobs.nap), list(range(6)), list(range(6)), 2, print)
+    supervisor = Supervisor(setup(jobs.nap), pool(6), list(range(6)), 2, print)
     supervisor.start()
     rows: list[Row] = []
     try:
@@ -59,7 +59,7 @@ def test_a_pause_in_place_stops_the_running_workers_and_resume_finishes_every_jo
 
 
 def test_a_soft_pause_lets_running_jobs_finish_and_starts_none() -> None:
-    supervisor = Supervisor(setup(jobs.nap), list(range(6)), list(range(6)), 2, print)
+    supervisor = Supervisor(setup(jobs.nap), pool(6), list(range(6)), 2, print)
     supervisor.start()
     rows: list[Row] = []
     try:
@@ -77,7 +77,7 @@ def test_a_soft_pause_lets_running_jobs_finish_and_starts_none() -> None:
 
 
 def test_the_job_timeout_leaves_the_paused_time_out() -> None:
-    supervisor = Supervisor(setup(jobs.nap), list(range(2)), [0], 1, print, job_timeout=1.5)
+    supervisor = Supervisor(setup(jobs.nap), pool(2), [0], 1, print, job_timeout=1.5)
     supervisor.start()
     rows: list[Row] = []
     try:
@@ -95,7 +95,7 @@ def test_the_job_timeout_leaves_the_paused_time_out() -> None:
 
 
 def test_fewer_workers_start_no_job_until_fewer_run() -> None:
-    supervisor = Supervisor(setup(jobs.nap), list(range(6)), list(range(6)), 2, print)
+    supervisor = Supervisor(setup(jobs.nap), pool(6), list(range(6)), 2, print)
     supervisor.start()
     supervisor.set_workers(1)
     rows: list[Row] = []
@@ -109,7 +109,7 @@ def test_fewer_workers_start_no_job_until_fewer_run() -> None:
 
 @pytest.mark.skipif(usable_cpus() < 2, reason="needs 2 CPUs to allow 2 workers")
 def test_more_workers_start_the_workers_they_need() -> None:
-    supervisor = Supervisor(setup(jobs.nap), list(range(6)), list(range(6)), 1, print)
+    supervisor = Supervisor(setup(jobs.nap), pool(6), list(range(6)), 1, print)
     supervisor.start()
     rows: list[Row] = []
     try:
@@ -122,7 +122,7 @@ def test_more_workers_start_the_workers_they_need() -> None:
 
 
 def test_workers_outside_one_to_the_most_are_refused() -> None:
-    supervisor = Supervisor(setup(jobs.nap), list(range(2)), [0, 1], 1, print)
+    supervisor = Supervisor(setup(jobs.nap), pool(2), [0, 1], 1, print)
     most = supervisor.most_workers
     assert most == max(1, usable_cpus())
     with pytest.raises(ValueError) as caught:

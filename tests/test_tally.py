@@ -6,23 +6,31 @@ from pathlib import Path
 
 from splitter.run.tally import Tally
 
+STATUSES: list[str | None] = ["ok", "error", "crashed", "ok", None]
+
 
 def test_recorded_outcomes_count_unless_the_job_runs_again() -> None:
-    outcomes = {0: "ok", 1: "error", 2: "crashed", 3: "ok"}
-    tally = Tally.from_outcomes(outcomes, share=[0, 1, 2, 3, 4], todo=[1, 4])
-    assert (tally.skipped, tally.ok, tally.failed, tally.remaining) == (
-        3, 2, {"error": 0, "crashed": 1, "timeout": 0}, 2,
+    tally = Tally.from_statuses(STATUSES, retry_failed=False)
+    assert (tally.share, tally.skipped, tally.ok, tally.failed, tally.remaining) == (
+        5, 4, 2, {"error": 1, "crashed": 1, "timeout": 0}, 1,
+    )  # fmt: skip
+
+
+def test_recorded_failures_run_again_with_retry_failed_and_count_once_recorded() -> None:
+    tally = Tally.from_statuses(STATUSES, retry_failed=True)
+    assert (tally.share, tally.skipped, tally.ok, tally.failed, tally.remaining) == (
+        5, 2, 2, {"error": 0, "crashed": 0, "timeout": 0}, 3,
     )  # fmt: skip
 
 
 def test_this_runs_rows_add_to_the_counts() -> None:
-    tally = Tally.from_outcomes({}, share=list(range(10)), todo=list(range(10)))
+    tally = Tally.from_statuses([None] * 10, retry_failed=False)
     tally.record(6, ["timeout", "error"])
     assert tally.counts() == {"ok": 4, "error": 1, "crashed": 0, "timeout": 1, "remaining": 4}
 
 
 def test_the_exit_code_says_interrupted_then_failed_then_ok() -> None:
-    tally = Tally.from_outcomes({}, share=[0, 1], todo=[0, 1])
+    tally = Tally.from_statuses([None, None], retry_failed=False)
     tally.record(2, [])
     assert tally.summary("alpha", Path("out"), False, 1.0).exit_code == 0
     assert tally.summary("alpha", Path("out"), True, 1.0).exit_code == 130
@@ -31,10 +39,11 @@ def test_the_exit_code_says_interrupted_then_failed_then_ok() -> None:
 
 
 def test_the_summary_line_names_every_count() -> None:
-    tally = Tally.from_outcomes({0: "ok"}, share=[0, 1, 2], todo=[1, 2])
+    tally = Tally.from_statuses(["ok", None, None], retry_failed=False)
     tally.record(1, ["error"])
     line = tally.summary("alpha", Path("out/alpha"), True, 65).line()
     assert line == (
         "alpha: 1/3 ok, 1 error, 1 remaining; ran 1 jobs in 1m05s, skipped 1 recorded "
-        "earlier; results in out/alpha (interrupted: run again to resume)"
+        "earlier; results in out/alpha; the failures' tracebacks are in out/alpha/log.zst, and"
+        " --retry-failed reruns them (interrupted: run again to resume)"
     )

@@ -19,8 +19,8 @@ from splitter.store.results import ResultsReader
 MACHINES = {"alpha": [1.0, 2], "beta": [2.0, 1], "gamma": [0.5, 2]}
 CONFIG = "[run]\nnice = 0\n"
 ENV_LINE = (
-    'echo "$SPLITTER_JOB_ID $SPLITTER_SEED $SPLITTER_MACHINE $SPLITTER_WORKER $SPLITTER_OUT" '
-    '> "$SPLITTER_OUT/env-$SPLITTER_JOB_ID.txt"'
+    'echo "$SPLITTER_JOB_ID $SPLITTER_SEED $SPLITTER_MACHINE $SPLITTER_WORKER $SPLITTER_OUT'
+    ' $SPLITTER_JOB_KEY" > "$SPLITTER_OUT/env-$SPLITTER_JOB_ID.txt"'
 )
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="shell tasks are POSIX")
@@ -78,7 +78,7 @@ def test_three_hosts_run_their_shares_with_the_environment_and_merge_completely(
     report = json.loads((work / "merged" / "report.json").read_text())
     assert (report["expected"], report["ok"], report["missing"]) == (9, 9, [])
     seed = bytes.fromhex(
-        json.loads((work / "results/alpha/manifest.json").read_text())["run_seed"]
+        json.loads((work / "results/alpha/manifest.json").read_text())["campaign_seed"]
     )
     seen = {}
     for machine in MACHINES:
@@ -87,11 +87,14 @@ def test_three_hosts_run_their_shares_with_the_environment_and_merge_completely(
         for job_id, row in share.items():
             assert (row["status"], row["exit_code"], row["command"]) == ("ok", "0", ENV_LINE)
             text = (folder / f"env-{job_id}.txt").read_text().split()
-            assert text[:3] == [str(job_id), str(job_seed64(seed, job_id)), machine]
+            key = bytes.fromhex(row["job_key"])
+            assert text[:3] == [str(job_id), str(job_seed64(seed, key)), machine]
             assert int(text[3]) in range(MACHINES[machine][1])
-            assert text[4] == str(folder)
-            seen[job_id] = machine
+            assert text[4:] == [str(folder), row["job_key"]]
+            seen[job_id] = machine, row["job_key"]
     assert sorted(seen) == list(range(9))
+    # Nine equal lines are nine jobs: each occurrence has its own key.
+    assert len({key for _, key in seen.values()}) == 9
 
 
 def test_the_seed_of_a_task_is_the_same_whichever_host_runs_it(tmp_path: Path) -> None:
@@ -229,7 +232,7 @@ def test_different_task_files_have_different_digests(tmp_path: Path) -> None:
     ("content", "expected"),
     [
         (None, "does not exist"),
-        (b"\n# nothing\n", "holds no tasks"),
+        (b"#DISBATCH BARRIER key\n", "line 1: BARRIER takes only CHECK"),
         (b"\x7fELF\x02\x01\x00\x00", "is not text"),
         (b"echo " + b"x" * 200_000 + b"\n", "bytes this system allows one command"),
     ],

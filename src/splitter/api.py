@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from splitter.campaign.load import load_campaign, locate_configs
-from splitter.campaign.machines import find_machine
+from splitter.campaign.machines import check_machine_name, find_machine
 from splitter.campaign.needs import NeedsSpec, needs_of
 from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.run.cpus import usable_cpus
+from splitter.run.engine import JobPool
 from splitter.run.local import LocalPool
-from splitter.run.mainguard import check_job_importable, leave_if_a_worker_imports_main
+from splitter.run.mainguard import check_not_under_main_guard, leave_if_a_worker_imports_main
 from splitter.run.runner import RunOptions, run_share
+from splitter.run.sendable import check_sendable
 from splitter.run.tally import RunSummary
 
 __all__ = ["run_jobs"]
@@ -57,7 +59,7 @@ def run_jobs(
 
         engine = dask_engine(dask, dask_attempts)
     if engine is None:
-        check_job_importable(job)
+        check_not_under_main_guard(job)
     campaign = load_campaign(locate_configs(Path(configs) if configs else None), pool, key)
     if needs is not None:
         needs_of(campaign.items, needs)  # bad needs stop here, before anything runs
@@ -66,7 +68,8 @@ def run_jobs(
     if machine is None:
         name, share, cores = "all", all_jobs(plan), usable_cpus()
     else:
-        chosen = find_machine(campaign.machines, machine, str(campaign.configs.path))
+        name = check_machine_name(machine, "machine=")
+        chosen = find_machine(campaign.machines, name, str(campaign.configs.path))
         name, share, cores = (
             chosen.name,
             share_jobs(plan, plan.share_for(chosen.name)),
@@ -78,4 +81,6 @@ def run_jobs(
         retry_failed=retry_failed, fresh=fresh, interactive=progress and sys.stderr.isatty(),
         manifest_extra=extra, reuse=tuple(Path(folder) for folder in reuse),
     )  # fmt: skip
+    pool = JobPool(campaign.items, campaign.keys, campaign.key)
+    check_sendable(job, pool, share, dask=engine is not None)
     return run_share(campaign, job, share, options, engine or LocalPool(options.workers))

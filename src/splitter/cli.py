@@ -20,14 +20,28 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from splitter.campaign.array import array_machines
 from splitter.campaign.digest import full_hex, group_digest
-from splitter.campaign.load import Campaign, load_campaign, locate_configs
-from splitter.campaign.machines import MACHINES_FILE, machine_for_hostname
+from splitter.campaign.load import (
+    EMBEDDED_ORIGIN,
+    Campaign,
+    ConfigsLocation,
+    load_campaign,
+    locate_configs,
+)
+from splitter.campaign.machines import (
+    MACHINES_FILE,
+    Machine,
+    check_machine_name,
+    machine_for_hostname,
+)
+from splitter.campaign.moves import Moves, PlanShape, plan_moves
 from splitter.campaign.needs import NeedsSpec, needs_of
 from splitter.campaign.plan import CALIBRATION_SAMPLE, owners
+from splitter.campaign.templates import default_machine_name, write_templates
+from splitter.campaign.view import perf_scale_warning, plan_json, plan_table
 from splitter.errors import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -36,12 +50,9 @@ from splitter.errors import (
     describe_os_error,
 )
 from splitter.frozen import frozen_start
-from splitter.run.mainguard import check_job_importable, leave_if_a_worker_imports_main
+from splitter.run.mainguard import check_not_under_main_guard, leave_if_a_worker_imports_main
 from splitter.run.prompt import say
 from splitter.version import __version__
-
-if TYPE_CHECKING:
-    from splitter.campaign.moves import Moves
 
 __all__ = ["console_main", "main"]
 
@@ -174,7 +185,8 @@ def _configs_option(parser: argparse.ArgumentParser, tasks: bool = False) -> Non
     if tasks:
         parser.add_argument(
             "--tasks", type=Path, metavar="FILE", required=True,
-            help="the jobs: one shell command per line (# comments and blank lines skipped)",
+            help="the jobs: one shell command per line, disBatch's #DISBATCH directives "
+            "honoured (- reads standard input)",
         )  # fmt: skip
 
 
@@ -186,6 +198,10 @@ def _rescue_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--machines", type=_names, metavar="A,B",
         help="with --rescue: plan over these machines (default: those the merge saw)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--force", action="store_true",
+        help="with --rescue: rescue even though the merge saw a host still running",
     )  # fmt: skip
     if parser.prog.endswith(" run"):
         return  # run has its own --retry-failed, which also picks the failed ones
@@ -278,9 +294,14 @@ def _add_slurm_script(commands: Any, program: Program) -> None:
         "slurm-script", help="print an sbatch script whose array tasks are the machines"
     )
     parser.add_argument(
-        "entry", type=Path, metavar="ENTRY", nargs="?" if program.job else None,
+        "entry", type=Path, metavar="ENTRY", nargs="?",
         help="the entry script or its binary" + (" (default: this one)" if program.job else ""),
     )  # fmt: skip
+    if program.job is None:
+        parser.add_argument(
+            "--tasks", type=Path, metavar="FILE",
+            help="run this task file (ENTRY, if given: the splitter binary that runs it)",
+        )  # fmt: skip
     parser.add_argument("--array", type=_positive_int, required=True, metavar="N", help="tasks")
     parser.add_argument("--cpus", type=_positive_int, default=1, metavar="C", help="per task")
     parser.add_argument("--time", metavar="LIMIT", help="sbatch --time, like 2:00:00")
@@ -319,7 +340,9 @@ def _add_calibrate(commands: Any, tasks: bool) -> None:
     parser.add_argument(
         "--update", action="store_true", help="write this machine's entry into machines.json"
     )
-    parser.set_defaults(handler=_cmd_calibrate, rescue=None, machines=None, slurm_array=None)
+    parser.set_defaults(
+        handler=_cmd_calibrate, rescue=None, machines=None, force=False, slurm_array=None
+    )
 
 
 def _add_init(commands: Any) -> None:
@@ -339,6 +362,10 @@ def _add_merge(commands: Any) -> None:
     parser.add_argument("--plain", action="store_true", help="write results.csv and log.txt")
     parser.add_argument("--partial", action="store_true", help="exit 0 even if jobs are missing")
     parser.add_argument("--force", action="store_true", help="overwrite merged files in --out")
+    parser.add_argument(
+        "--status-file", type=Path, metavar="PATH",
+        help="also write the task rows in disBatch's tab-separated status layout",
+    )  # fmt: skip
     parser.add_argument(
         "--report", action="store_true",
         help="also write M/report.html (needs splitter[report])" + _not_in_binary(),
@@ -437,13 +464,37 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def _with_tasks(args: argparse.Namespace, program: Program) -> Program:
-    """The program itself, or for ``--tasks FILE`` the task file's (job, pool) pair."""
+    """The program itself, or for ``--tasks FILE`` the task file's (job, pool, key)."""
     if getattr(args, "tasks", None) is None:
         return program
     from splitter.run.shelltask import load_tasks
 
-    job, pool = load_tasks(args.tasks)
-    return Program(job, pool)
+    job, pool, key = load_tasks(args.tasks)
+    return Program(job, pool, key)
+
+
+def _no_tasks(args: argparse.Namespace, program: Program) -> bool:
+    """A task file without a task: say so (exit 0, as disBatch and parallel)."""
+    if getattr(args, "tasks", None) is None or program.pool:
+        return False
+    source = "standard input" if str(args.tasks) == "-" else str(args.tasks)
+    say(f"no tasks to run: {source} holds only comments, blank lines and directives")
+    return True
+
+
+def _configs(args: argparse.Namespace) -> tuple[ConfigsLocation, Machine | None]:
+    """The configs; for a task file with none anywhere, defaults and this host as one machine."""
+    try:
+        return locate_configs(args.configs), None
+    except SplitterError:
+        if getattr(args, "tasks", None) is None or args.configs is not None:
+            raise
+    from splitter.run.cpus import usable_cpus
+
+    lone = Machine(default_machine_name(socket.gethostname()), 1.0, usable_cpus())
+    return ConfigsLocation(
+        Path("configs"), "not found: built-in defaults, this host as one machine"
+    ), lone
 
 
 def _campaign(
@@ -452,11 +503,14 @@ def _campaign(
     """The campaign, narrowed to a rescue for plan and digest; and what chose its machines."""
     if args.machines is not None and args.rescue is None:
         raise UsageError("--machines chooses the machines of a rescue; pass it with --rescue M")
+    if args.force and args.rescue is None:
+        raise UsageError("--force lets a rescue start while a host runs; pass it with --rescue M")
     tasks = array_tasks if args.command == "run" else args.slurm_array
-    machines = None if tasks is None else array_machines(tasks)
-    campaign = load_campaign(
-        locate_configs(args.configs), program.pool, program.key, machines=machines
-    )
+    configs, lone = _configs(args)
+    machines: tuple[Machine, ...] | None = (lone,) if lone is not None else None
+    if tasks is not None:
+        machines = array_machines(tasks)
+    campaign = load_campaign(configs, program.pool, program.key, machines=machines)
     if program.needs is not None:
         needs_of(campaign.items, program.needs)  # bad needs stop here, before anything runs
     if getattr(args, "tasks", None) is not None:
@@ -466,17 +520,20 @@ def _campaign(
         # A bad [tasks] section or a missing shell stops here, before anything is written.
         resolve_shell(task_settings(campaign.config, campaign.config_source))
     if args.command != "run" and args.rescue is not None:
-        from splitter.merge.rescue import load_rescue
+        from splitter.merge.rescue import load_rescue  # a plain run loads no merge
 
-        rescue = load_rescue(campaign, args.rescue, args.retry_failed, args.machines)
+        rescue = load_rescue(
+            campaign, args.rescue, args.retry_failed, args.machines, force=args.force
+        )
         return rescue.campaign, rescue.chosen_by
     return campaign, None
 
 
 def _cmd_plan(args: argparse.Namespace, program: Program) -> int:
-    from splitter.campaign.view import perf_scale_warning, plan_json, plan_table
-
-    campaign, rescue_over = _campaign(args, _with_tasks(args, program))
+    program = _with_tasks(args, program)
+    if _no_tasks(args, program):
+        return 0
+    campaign, rescue_over = _campaign(args, program)
     scales = perf_scale_warning(campaign)
     if scales is not None:
         say(f"warning: {scales}")
@@ -495,7 +552,6 @@ def _cmd_plan(args: argparse.Namespace, program: Program) -> int:
 
 
 def _moves_since(campaign: Campaign, folder: Path) -> Moves:
-    from splitter.campaign.moves import PlanShape, plan_moves
     from splitter.store.planfile import PLAN_FILE, read_plan_file
 
     earlier = read_plan_file(folder)
@@ -514,13 +570,15 @@ def _moves_since(campaign: Campaign, folder: Path) -> Moves:
 
 
 def _cmd_digest(args: argparse.Namespace, program: Program) -> int:
-    digest = _campaign(args, _with_tasks(args, program))[0].plan.digest
+    program = _with_tasks(args, program)
+    if _no_tasks(args, program):
+        return 0
+    digest = _campaign(args, program)[0].plan.digest
     print(full_hex(digest) if args.full else group_digest(digest))
     return 0
 
 
 def _cmd_init(args: argparse.Namespace, program: Program) -> int:
-    from splitter.campaign.templates import write_templates
     from splitter.run.cpus import usable_cpus
 
     result = write_templates(args.configs, socket.gethostname(), usable_cpus())
@@ -555,6 +613,11 @@ def _cmd_merge(args: argparse.Namespace, program: Program) -> int:
         print(repr(reduce_merged(result, program.reduce, program.initial)))
     if args.report:
         _write_report(args.out, None)
+    if args.status_file is not None:
+        from splitter.merge.statusfile import write_status_file
+
+        rows = write_status_file(result.results, args.status_file, force=args.force)
+        print(f"status of {rows:,} tasks written to {args.status_file}")
     code = result.exit_code(args.partial)
     if code:
         say(
@@ -622,6 +685,16 @@ def _cmd_run(args: argparse.Namespace, program: Program) -> int:
 
     program = _with_tasks(args, program)
     assert program.job is not None
+    if _no_tasks(args, program):
+        return 0
+    _, lone = _configs(args) if getattr(args, "tasks", None) is not None else (None, None)
+    if lone is not None:
+        say(
+            f"no configs folder: running the tasks here as one machine, {lone.name}, on "
+            f"{lone.cores} CPUs with default settings (`splitter init` writes configs to "
+            "split them across hosts)"
+        )
+        args.machine, args.yes = args.machine or lone.name, True
     named = bool(args.machine or os.environ.get("SPLITTER_MACHINE"))
     explicit, tasks = args.slurm_array is not None, args.slurm_array or None
     array = array_task_for_run(explicit, named, args.all, os.environ, tasks)
@@ -629,7 +702,7 @@ def _cmd_run(args: argparse.Namespace, program: Program) -> int:
         machine=args.machine, whole_pool=args.all, yes=args.yes,
         expect_digest=args.expect_digest, out=args.out, workers=args.workers,
         retry_failed=args.retry_failed, fresh=args.fresh, rescue=args.rescue,
-        rescue_machines=args.machines, array=array,
+        rescue_machines=args.machines, rescue_force=args.force, array=array,
         stop_at_once=getattr(args, "tasks", None) is not None,
         dask=args.dask, dask_attempts=args.dask_attempts, reuse=tuple(args.reuse),
         max_failures=args.max_failures,
@@ -641,24 +714,41 @@ def _cmd_run(args: argparse.Namespace, program: Program) -> int:
 def _cmd_slurm_script(args: argparse.Namespace, program: Program) -> int:
     from splitter.run.slurm_script import array_script, render_script
 
+    tasks = getattr(args, "tasks", None)
+    if args.entry is None and program.job is None and tasks is None:
+        raise UsageError(
+            "slurm-script needs ENTRY (the entry script or its binary) or --tasks FILE"
+        )
     script = array_script(
         args.entry, args.array, cpus=args.cpus, time=args.time, partition=args.partition,
-        out=args.out, logs=args.logs, configs=args.configs, python=args.python,
+        out=args.out, logs=args.logs, configs=args.configs, python=args.python, task_file=tasks,
     )  # fmt: skip
     print(render_script(script), end="")
     return 0
 
 
 def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
-    from splitter.run.calibrate import calibrate, save_calibration, update_machine_entry
+    from splitter.campaign.plan import all_jobs
+    from splitter.run.calibrate import (
+        calibrate,
+        check_updatable,
+        save_calibration,
+        update_machine_entry,
+    )
     from splitter.run.cpus import usable_cpus
+    from splitter.run.engine import JobPool
     from splitter.run.local import LocalPool
+    from splitter.run.sendable import check_sendable
 
     program = _with_tasks(args, program)
     assert program.job is not None
-    check_job_importable(program.job)
+    if _no_tasks(args, program):
+        return 0
+    check_not_under_main_guard(program.job)
     campaign, _ = _campaign(args, program)
     machine = _calibrated_machine(campaign, args.machine)
+    if args.update:
+        _check_update(campaign, check_updatable)
     cores = usable_cpus()
     workers = args.workers or cores
     phases = "one worker" if workers == 1 else f"one worker then {workers}"
@@ -666,6 +756,8 @@ def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
         f"calibrating {machine}: the first {args.sample} jobs of the plan order, in rounds for "
         f"about {args.seconds:g}s, {phases}; nothing enters the results"
     )
+    pool = JobPool(campaign.items, campaign.keys, campaign.key)
+    check_sendable(program.job, pool, all_jobs(campaign.plan)[: args.sample])
     result = calibrate(
         campaign, program.job, machine, seconds=args.seconds, workers=workers, cores=cores,
         pool=LocalPool, sample_size=args.sample,
@@ -683,13 +775,23 @@ def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
     return 0
 
 
+def _check_update(campaign: Campaign, check_updatable: Callable[[Path], None]) -> None:
+    """Before measuring: refuse an --update that could not be written."""
+    if campaign.configs.origin == EMBEDDED_ORIGIN:
+        raise UsageError(
+            "calibrate --update cannot change the configs embedded in this binary; pass"
+            " --configs DIR with a copy of them, or add the entry it prints by hand"
+        )
+    check_updatable(campaign.configs.path / MACHINES_FILE)
+
+
 def _calibrated_machine(campaign: Campaign, name: str | None) -> str:
     """--machine, else $SPLITTER_MACHINE, else the entry matching the hostname, else it."""
-    name = name or os.environ.get("SPLITTER_MACHINE")
-    if name:
-        return name
-    from splitter.campaign.templates import default_machine_name
-
+    if name is not None:
+        return check_machine_name(name, "--machine")
+    named = os.environ.get("SPLITTER_MACHINE")
+    if named:
+        return check_machine_name(named, "SPLITTER_MACHINE")
     hostname = socket.gethostname()
     entry = machine_for_hostname(campaign.machines, hostname)
     return entry.name if entry is not None else default_machine_name(hostname)

@@ -18,9 +18,11 @@ from splitter.campaign.machines import Machine
 from splitter.campaign.needs import Needs
 from splitter.errors import UsageError
 
-__all__ = ["TASK_PREFIX", "array_machines", "task_name"]
+__all__ = ["MAX_ARRAY_TASKS", "TASK_PREFIX", "array_machines", "check_array_size", "task_name"]
 
 TASK_PREFIX = "task-"
+MAX_ARRAY_TASKS = 4_000_001
+"""The most tasks a Slurm array can have: the largest MaxArraySize Slurm accepts."""
 
 
 def task_name(index: int) -> str:
@@ -34,8 +36,7 @@ def array_machines(count: int, kinds: Sequence[Needs] = ()) -> tuple[Machine, ..
     Each holds the most of every count any of ``kinds`` needs, and all their
     tags; with no kinds (or only one-core ones) a task is one core, as before.
     """
-    if count < 1:
-        raise UsageError(f"a Slurm array of {count} tasks has no machines; give at least 1 task")
+    check_array_size(count)
     most: dict[str, int] = {"cores": 1, "gpus": 0, "mem": 0}
     for kind in kinds:
         for name, need in kind.counts().items():
@@ -46,3 +47,14 @@ def array_machines(count: int, kinds: Sequence[Needs] = ()) -> tuple[Machine, ..
         Machine(task_name(index), 1.0, cores, gpus, mem, tags, tuple(sorted(most.items())))
         for index in range(count)
     )
+
+
+def check_array_size(count: int) -> None:
+    """Refuse an array of fewer than 1 or more tasks than Slurm allows (UsageError)."""
+    if count < 1:
+        raise UsageError(f"a Slurm array of {count} tasks has no machines; give at least 1 task")
+    if count > MAX_ARRAY_TASKS:
+        raise UsageError(
+            f"a Slurm array of {count:,} tasks is more than Slurm allows ({MAX_ARRAY_TASKS:,},"
+            " its largest MaxArraySize); give fewer tasks, each running a larger share"
+        )

@@ -28,9 +28,10 @@ from splitter.campaign.machines import MACHINES_FILE, Machine, load_machines
 from splitter.campaign.plan import Plan, make_plan
 from splitter.errors import ConfigError
 
-__all__ = ["Campaign", "ConfigsLocation", "load_campaign", "locate_configs"]
+__all__ = ["EMBEDDED_ORIGIN", "Campaign", "ConfigsLocation", "load_campaign", "locate_configs"]
 
 EMBEDDED_CONFIGS = "splitter_configs"
+EMBEDDED_ORIGIN = "embedded in the binary"
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def locate_configs(explicit: Path | None) -> ConfigsLocation:
         return ConfigsLocation(local, "./configs")
     embedded = _embedded_configs()
     if embedded is not None:
-        return ConfigsLocation(embedded, "embedded in the binary")
+        return ConfigsLocation(embedded, EMBEDDED_ORIGIN)
     raise ConfigError(
         "no configs: ./configs does not exist here; pass --configs DIR, or write templates "
         "with `splitter init --configs configs`"

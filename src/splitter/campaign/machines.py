@@ -36,6 +36,7 @@ __all__ = [
     "MACHINES_FILE",
     "MAX_NAME_LENGTH",
     "Machine",
+    "check_machine_name",
     "find_machine",
     "load_machines",
     "machine_for_hostname",
@@ -181,6 +182,18 @@ def machine_name_problem(name: str) -> str | None:
     if device in _WINDOWS_DEVICES:
         return f"has a name Windows reserves for the device {device}; rename it, like 'pc-{name}'"
     return _length_problem(name)
+
+
+def check_machine_name(name: str, given_by: str) -> str:
+    """``name`` when it can be a machine (folder) name, as machines.json's; else a UsageError.
+
+    For names that come from elsewhere (``--machine``, $SPLITTER_MACHINE, ...):
+    ``given_by`` says where, so the message can name it.
+    """
+    problem = machine_name_problem(name)
+    if problem is not None:
+        raise UsageError(f"machine {name!r} given by {given_by} {problem}")
+    return name
 
 
 def _length_problem(name: str) -> str | None:

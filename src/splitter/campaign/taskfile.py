@@ -1,10 +1,12 @@
-"""Read a task file: one shell command per line, the job pool of ``--tasks FILE``.
+"""Read a task file: shell commands, one a line, the job pool of ``--tasks FILE``.
 
-Every non-blank line that does not start with ``#`` (after leading spaces) is
-a task; a task's job id is its index among the tasks (comments and blank
-lines take no id). The tasks' text is the pool, so the digest covers it, and
-``[tasks]`` in splitter.ini (the shell, whether output is kept) is checked
-here, before anything is written.
+The file's bytes (``-``: standard input) become tasks through
+``splitter.campaign.directives`` (disBatch's ``#DISBATCH`` lines, ``#SPLITTER
+NEEDS``); a task's job id is its index among the tasks. A file that is not
+UTF-8 runs byte for byte: its text is decoded with surrogate escapes, which
+encode back to the same bytes. The tasks' text is the pool, so the digest
+covers it, and ``[tasks]`` in splitter.ini (the shell, whether output is kept)
+is checked here, before anything is written.
 """
 
 from __future__ import annotations
@@ -15,18 +17,22 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from splitter.campaign.directives import TaskFile, expand
 from splitter.errors import UsageError
 
 __all__ = [
+    "STDIN",
     "TASKS_SECTION",
     "TaskSettings",
     "longest_command",
-    "parse_tasks",
     "read_task_file",
+    "task_file_name",
     "task_settings",
 ]
 
 TASKS_SECTION = "tasks"
+STDIN = Path("-")
+"""``--tasks -``: the tasks come from standard input."""
 _OPTIONS = ("shell", "keep_output")
 # Linux refuses one argument longer than this (MAX_ARG_STRLEN, 32 pages of 4 KiB).
 _LINUX_ARG_STRLEN = 32 * 4096
@@ -40,12 +46,6 @@ class TaskSettings:
     keep_output: bool = False
 
 
-def parse_tasks(text: str) -> tuple[str, ...]:
-    """The tasks of a task file's text, in order: its non-blank, non-comment lines."""
-    lines = text.removeprefix("\ufeff").replace("\r\n", "\n").split("\n")
-    return tuple(line for line in lines if line.strip() and not line.lstrip().startswith("#"))
-
-
 def longest_command() -> int:
     """The longest task line, in bytes, that the OS lets a shell take as one argument."""
     arg_max = os.sysconf("SC_ARG_MAX") if hasattr(os, "sysconf") else 32_767
@@ -57,10 +57,28 @@ def longest_command() -> int:
     return max(room, 0)
 
 
-def read_task_file(path: Path) -> tuple[str, ...]:
-    """The tasks of the file at ``path``; a UsageError (exit 2) if it cannot be one."""
+def task_file_name(path: Path) -> str:
+    """``DISBATCH_NAMETASKS``: the file's base name, ``stdin`` for standard input (as disBatch)."""
+    return "stdin" if path == STDIN else path.name
+
+
+def read_task_file(path: Path) -> TaskFile:
+    """The tasks of the file at ``path`` (``-``: stdin); a UsageError (exit 2) if it is none."""
+    source = "from standard input" if path == STDIN else str(path)
+    data = sys.stdin.buffer.read() if path == STDIN else _read(path)
+    if b"\0" in data:
+        raise UsageError(
+            f"task file {source} is not text (it holds NUL bytes); pass a file with one "
+            "shell command per line"
+        )
+    tasks = expand(data.decode("utf-8", "surrogateescape"), source)
+    _check_lengths(source, tasks)
+    return tasks
+
+
+def _read(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise UsageError(
             f"task file {path} does not exist; check the path given to --tasks"
@@ -73,44 +91,19 @@ def read_task_file(path: Path) -> tuple[str, ...]:
         raise UsageError(
             f"task file {path} cannot be read ({error.strerror}); check its permissions"
         ) from None
-    if b"\0" in data:
-        raise UsageError(
-            f"task file {path} is not text (it holds NUL bytes); pass a file with one "
-            "shell command per line"
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise UsageError(
-            f"task file {path} is not UTF-8 text (byte {error.start} is invalid); "
-            "save it as UTF-8 with one shell command per line"
-        ) from None
-    tasks = parse_tasks(text)
-    if not tasks:
-        raise UsageError(
-            f"task file {path} holds no tasks (only blank lines and # comments); write one "
-            "shell command per line"
-        )
-    _check_lengths(path, text, tasks)
-    return tasks
 
 
-def _check_lengths(path: Path, text: str, tasks: tuple[str, ...]) -> None:
+def _check_lengths(source: str, tasks: TaskFile) -> None:
     limit = longest_command()
-    for index, task in enumerate(tasks):
-        size = len(task.encode("utf-8"))
+    commands = [(task.command, task.line, f" (job {job})") for job, task in enumerate(tasks.tasks)]
+    commands += [(command.command, command.line, "") for command in (*tasks.start, *tasks.stop)]
+    for command, line, job in commands:
+        size = len(command.encode("utf-8", "surrogateescape"))
         if size > limit:
-            line = _line_number(text, task)
             raise UsageError(
-                f"task file {path}: line {line} (job {index}) is {size} bytes, longer than "
-                f"the {limit} bytes this system allows one command; move its data to a file "
-                "the command reads"
+                f"task file {source}: line {line}{job} is {size} bytes, longer than the {limit} "
+                "bytes this system allows one command; move its data to a file the command reads"
             )
-
-
-def _line_number(text: str, task: str) -> int:
-    lines = text.replace("\r\n", "\n").split("\n")
-    return lines.index(task) + 1
 
 
 def task_settings(config: configparser.ConfigParser, source: str) -> TaskSettings:

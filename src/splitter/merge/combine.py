@@ -56,6 +56,7 @@ from splitter.merge.scan import Promoted, Scan, attempt_of, scan_results
 from splitter.store.celltypes import ColumnKinds
 from splitter.store.frames import FrameReader, FrameWriter, open_regular
 from splitter.store.hostfolder import HostFolder, job_columns, read_host
+from splitter.store.lock import LOCK_NAME
 from splitter.store.logfile import LOG_NAME, log_parts, read_log_records
 from splitter.store.manifest import MANIFEST_NAME
 from splitter.store.outdir import is_moved_aside
@@ -231,11 +232,13 @@ def _plan_notes(merged: MergedPlan) -> Iterator[str]:
 def _check_out(out: Path, hosts: Sequence[HostFolder]) -> None:
     if any(out.resolve() == host.path.resolve() for host in hosts):
         raise UsageError(f"--out {out} is one of the host folders; choose another folder")
-    if (out / MANIFEST_NAME).exists():
-        raise UsageError(
-            f"--out {out} holds a run's {MANIFEST_NAME}: it is a host folder, whose results"
-            " merge must never replace, with or without --force; choose another --out"
-        )
+    # run.lock too: a host folder whose manifest.json was lost is still one.
+    for name in (MANIFEST_NAME, LOCK_NAME):
+        if os.path.lexists(out / name):
+            raise UsageError(
+                f"--out {out} holds a run's {name}: it is a host folder, whose results"
+                " merge must never replace, with or without --force; choose another --out"
+            )
 
 
 def _folder_counts(host: HostFolder, scan: Scan) -> FolderCounts:

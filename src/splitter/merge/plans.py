@@ -23,7 +23,7 @@ import numpy.typing as npt
 from splitter.campaign.digest import group_digest
 from splitter.campaign.identity import JobKeys
 from splitter.errors import ConfigError, VerificationError
-from splitter.store.hostfolder import HostFolder
+from splitter.store.hostfolder import HostFolder, check_plan_total
 from splitter.store.manifest import MANIFEST_NAME
 from splitter.store.planfile import PLAN_FILE, PlanRecord, read_plan_file
 
@@ -139,7 +139,7 @@ def _record_of(members: Sequence[HostFolder]) -> tuple[Path, PlanRecord]:
     for host in members:
         record = read_plan_file(host.path)
         if record is not None and record.plan_digest == host.plan_digest.hex():
-            return host.path, record
+            return host.path, check_plan_total(host, record)
     raise ConfigError(
         f"{members[0].path} has no {PLAN_FILE} of its plan, which merge needs to tell which"
         " jobs the campaign holds; run that folder's plan again (nothing reruns) to rewrite it"

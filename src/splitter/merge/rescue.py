@@ -20,7 +20,12 @@ from typing import Any
 
 from splitter.campaign.digest import group_digest
 from splitter.campaign.load import Campaign
-from splitter.campaign.machines import MACHINES_FILE, Machine
+from splitter.campaign.machines import (
+    MACHINES_FILE,
+    Machine,
+    check_machine_name,
+    machine_name_problem,
+)
 from splitter.campaign.plan import make_rescue_plan
 from splitter.errors import ConfigError, UsageError, VerificationError
 from splitter.merge.reportfile import read_report_json
@@ -49,16 +54,21 @@ def load_rescue(
     merged: Path,
     retry_failed: bool,
     machines: Sequence[str] | None = None,
+    force: bool = False,
 ) -> Rescue:
     """Narrow ``campaign`` to the jobs ``merged/report.json`` lists as missing (and failed).
 
     The rescue runs over ``machines`` (names from machines.json) when given,
     else over the report's ``machines_seen``; a report written before
-    ``machines_seen`` existed leaves every machine of machines.json in.
+    ``machines_seen`` existed leaves every machine of machines.json in. A
+    report that saw a host still running is refused unless ``force``: its
+    missing jobs may be running there.
     """
     path = merged / REPORT_NAME
     report = _read_report(path)
     _check_campaign(path, report, campaign)
+    if not force:
+        _check_none_running(path, report)
     ids = rescue_ids(report, path, campaign.plan.total, retry_failed)
     survivors, chosen_by = _survivors(campaign, path, report, machines)
     plan = make_rescue_plan(campaign.plan, survivors, ids)
@@ -80,6 +90,23 @@ def _check_campaign(path: Path, report: dict[str, Any], campaign: Campaign) -> N
             )
 
 
+def _check_none_running(path: Path, report: dict[str, Any]) -> None:
+    """Refuse a report whose merge saw a host running: its missing jobs may be done there yet."""
+    folders = report.get("machines", [])
+    if not isinstance(folders, list) or not all(isinstance(f, dict) for f in folders):
+        raise ConfigError(f"{path} has a 'machines' that is not a list of folders; merge again")
+    running = [str(f.get("machine")) for f in folders if f.get("state") == "running"]
+    if not running:
+        return
+    one = len(running) == 1
+    raise VerificationError(
+        f"{path} says {', '.join(running)} {'was' if one else 'were'} still running when"
+        f" merged, so the jobs it lists as missing may be done there yet, and a rescue would"
+        f" run them twice; merge again once {'it has' if one else 'they have'} finished or"
+        " stopped, or pass --force to rescue anyway"
+    )
+
+
 def _survivors(
     campaign: Campaign, path: Path, report: dict[str, Any], chosen: Sequence[str] | None
 ) -> tuple[tuple[Machine, ...], str]:
@@ -87,6 +114,8 @@ def _survivors(
     source = campaign.configs.path / MACHINES_FILE
     known = {machine.name for machine in campaign.machines}
     if chosen is not None:
+        for name in chosen:
+            check_machine_name(name, "--machines")
         unknown = [name for name in chosen if name not in known]
         if unknown or not chosen:
             raise UsageError(
@@ -101,6 +130,13 @@ def _survivors(
             raise ConfigError(
                 f"{path} has a 'machines_seen' that is not a list of names; merge again"
             )
+        for name in seen:
+            problem = machine_name_problem(name)
+            if problem is not None:
+                raise ConfigError(
+                    f"{path} lists in 'machines_seen' a machine {name!r} that {problem}; merge"
+                    " again, or pass --machines with the names of the machines to rescue on"
+                )
         names, chosen_by = set(seen) & known, f"the machines whose folders {path} saw"
         if not names:
             raise UsageError(

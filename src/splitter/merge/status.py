@@ -25,7 +25,7 @@ from splitter.campaign.digest import group_digest
 from splitter.campaign.identity import JobKeys
 from splitter.merge.rules import ABSENT, STATUS_CODES, BestRows
 from splitter.merge.scan import Promoted, attempt_of, scan_results
-from splitter.store.hostfolder import HostFolder, job_columns, read_host
+from splitter.store.hostfolder import HostFolder, check_plan_total, job_columns, read_host
 from splitter.store.lock import probe_lock
 from splitter.store.planfile import PlanRecord, read_plan_file
 from splitter.store.rowformat import FAILED_STATUSES
@@ -90,9 +90,9 @@ class FolderStatus:
 def folder_status(folder: Path) -> FolderStatus:
     """Read one host folder, also while its run is still appending to it."""
     host = read_host(folder)
-    record = read_plan_file(folder)
-    best: BestRows[str | Promoted] = BestRows(host.total, attempt_of)
-    find = None if host.one_pool or record is None else JobKeys(record.keys).find
+    record = check_plan_total(host, read_plan_file(folder))
+    best: BestRows[str | Promoted] = BestRows(record.total, attempt_of)
+    find = None if host.one_pool else JobKeys(record.keys).find
     scan = scan_results(host, job_columns(host), best, {}, find=find)
     codes = best.codes[_share_mask(host, record)]
     count = np.bincount(codes[codes != ABSENT], minlength=len(STATUS_CODES))

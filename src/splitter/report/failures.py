@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from splitter.store.errorpattern import failure_pattern
+from splitter.store.rowformat import failure_pattern
 
 __all__ = [
     "OTHER_MESSAGES",

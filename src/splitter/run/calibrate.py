@@ -21,17 +21,22 @@ outcome goes to OUT/<machine>/calibration.json.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from splitter.campaign.load import Campaign
+from splitter.campaign.machines import check_machine_name
 from splitter.campaign.machinesfile import with_entry
 from splitter.campaign.plan import CALIBRATION_SAMPLE, all_jobs
-from splitter.errors import UsageError
+from splitter.errors import ConfigError, UsageError
 from splitter.run.engine import EngineFactory, FormattedRows, JobPool, JobSetup
+from splitter.store.lock import locked_beside
 from splitter.store.manifest import write_manifest, write_text_atomically
 from splitter.store.outdir import CALIBRATION_NAME
 
@@ -40,6 +45,7 @@ __all__ = [
     "Calibration",
     "Phase",
     "calibrate",
+    "check_updatable",
     "save_calibration",
     "update_machine_entry",
 ]
@@ -156,7 +162,7 @@ def calibrate(
 
 def save_calibration(out: Path, calibration: Calibration) -> Path:
     """Write OUT/<machine>/calibration.json (write, then rename); return its path."""
-    folder = out / calibration.machine
+    folder = out / check_machine_name(calibration.machine, "the calibration")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / CALIBRATION_NAME
     write_manifest(path, calibration.as_json())
@@ -219,6 +225,35 @@ def _drop(record: dict[str, Any]) -> None:
 
 
 def update_machine_entry(path: Path, name: str, perf: float, cores: int) -> None:
-    """Set ``name``'s entry of the machines.json at ``path``: write, then rename."""
-    text = path.read_text(encoding="utf-8-sig")
-    write_text_atomically(path, with_entry(text, str(path), name, perf, cores))
+    """Set ``name``'s entry of the machines.json at ``path``: write, then rename.
+
+    A symbolic link's target is updated (the link stays), keeping its
+    permissions; the file is locked from read to rename, so two hosts updating
+    one shared file at once both get their entry in.
+    """
+    target = Path(os.path.realpath(path))
+    with _writable(path, target), locked_beside(target):
+        text = target.read_text(encoding="utf-8-sig")
+        write_text_atomically(target, with_entry(text, str(path), name, perf, cores))
+
+
+def check_updatable(path: Path) -> None:
+    """Refuse now, before measuring, a machines.json whose folder ``--update`` cannot write."""
+    target = Path(os.path.realpath(path))
+    with _writable(path, target), locked_beside(target):
+        pass
+
+
+@contextlib.contextmanager
+def _writable(path: Path, target: Path) -> Iterator[None]:
+    """Turn "cannot write in machines.json's folder" into one sentence with what to do."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        raise ConfigError(
+            f"cannot update {path}: its folder {target.parent} is read-only here"
+            f" ({exc.strerror}); add the machines.json entry this prints by hand, or run"
+            " calibrate --update where that folder is writable"
+        ) from None

@@ -19,15 +19,23 @@ from typing import TYPE_CHECKING, Any
 
 from splitter.campaign.digest import digest_matches, group_digest, parse_expected_digest
 from splitter.campaign.load import Campaign
-from splitter.campaign.machines import MACHINES_FILE, Machine, find_machine, machine_for_hostname
+from splitter.campaign.machines import (
+    MACHINES_FILE,
+    Machine,
+    check_machine_name,
+    find_machine,
+    machine_for_hostname,
+    machine_name_problem,
+)
 from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.errors import EXIT_OK, UsageError, VerificationError
 from splitter.run.cpus import usable_cpus
-from splitter.run.engine import EngineFactory
+from splitter.run.engine import EngineFactory, JobPool
 from splitter.run.local import LocalPool
-from splitter.run.mainguard import check_job_importable
+from splitter.run.mainguard import check_not_under_main_guard
 from splitter.run.prompt import ask, ask_machine, confirm, say
 from splitter.run.runner import RunOptions, run_share
+from splitter.run.sendable import check_sendable
 from splitter.run.slurm import ArrayTask
 
 if TYPE_CHECKING:
@@ -50,6 +58,8 @@ class RunRequest:
     fresh: bool
     rescue: Path | None
     rescue_machines: tuple[str, ...] | None = None
+    rescue_force: bool = False
+    """Rescue even though the merge saw a host still running."""
     array: ArrayTask | None = None
     """The Slurm array task this run is (its campaign planned over the array's tasks)."""
     stop_at_once: bool = False
@@ -71,31 +81,36 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
         from splitter.merge.rescue import describe, load_rescue  # a plain run loads no merge
 
         rescue = load_rescue(
-            campaign, request.rescue, request.retry_failed, request.rescue_machines
-        )
+            campaign, request.rescue, request.retry_failed, request.rescue_machines,
+            force=request.rescue_force,
+        )  # fmt: skip
         campaign = rescue.campaign
         say(describe(rescue))
-        _check_rescuer(campaign, request.machine or os.environ.get("SPLITTER_MACHINE"), rescue)
+        _check_rescuer(campaign, _given_machine(request.machine), rescue)
         if not campaign.plan.size:
             say(f"nothing to rescue: {rescue.report} lists no jobs to run")
             return EXIT_OK
-        folder_name = rescue.folder_name
+        folder_name = _checked(rescue.folder_name)
         extra += [("plan_digest", rescue.plan_digest), ("rescue", str(rescue.report))]
     if request.array is not None:
         extra.append(("slurm", request.array.as_json()))
         request = _as_array_task(request, request.array)
     engine = _dask_engine(request)
     if engine is None:  # Dask sends the job by value; local workers import it by name
-        check_job_importable(job)
+        check_not_under_main_guard(job)
     plan = campaign.plan
     interactive = sys.stdin.isatty()
+    given = _given_machine(request.machine)
     if request.whole_pool:
         # The whole pool needs no machine; without --machine its folder is OUT/all.
-        machine = _find(campaign, request.machine) if request.machine else None
+        machine = _find(campaign, given) if given and request.machine else None
         name, share = (machine.name if machine else "all"), all_jobs(plan)
     else:
-        machine = _chosen(campaign, request.machine, interactive)
+        machine = _chosen(campaign, given, interactive)
         name, share = machine.name, share_jobs(plan, plan.share_for(machine.name))
+    # Before the question: a run that could not send its jobs would only fail later.
+    check_sendable(job, JobPool(campaign.items, campaign.keys, campaign.key), share,
+                   dask=engine is not None)  # fmt: skip
     _verify(request, plan.digest, name, len(share), plan.size, interactive)
     cores = machine.cores if machine else usable_cpus()
     if machine is not None and not request.whole_pool:
@@ -142,9 +157,31 @@ def _as_array_task(request: RunRequest, task: ArrayTask) -> RunRequest:
     return dataclasses.replace(request, machine=task.name, workers=workers)
 
 
+def _given_machine(flag: str | None) -> str | None:
+    """``--machine``, else $SPLITTER_MACHINE (empty: unset), checked as machines.json names."""
+    if flag is not None:
+        return check_machine_name(flag, "--machine")
+    named = os.environ.get("SPLITTER_MACHINE")
+    return check_machine_name(named, "SPLITTER_MACHINE") if named else None
+
+
+def _checked(folder_name: Callable[[str], str]) -> Callable[[str], str]:
+    """``folder_name``, refusing a name it makes that cannot be a folder's (too long)."""
+
+    def checked(machine: str) -> str:
+        folder = folder_name(machine)
+        problem = machine_name_problem(folder)
+        if problem is not None:
+            raise UsageError(
+                f"machine {machine!r} would write in a folder {folder!r}, which {problem}"
+            )
+        return folder
+
+    return checked
+
+
 def _chosen(campaign: Campaign, name: str | None, interactive: bool) -> Machine:
-    """``--machine``, else $SPLITTER_MACHINE, else the prompt (never without a terminal)."""
-    name = name or os.environ.get("SPLITTER_MACHINE")
+    """The machine given (``--machine``, $SPLITTER_MACHINE), else the prompt's (a terminal's)."""
     if name:
         return _find(campaign, name)
     if not interactive:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from splitter.campaign.identity import JobKeys
@@ -26,12 +26,17 @@ __all__ = [
     "Engine",
     "EngineFactory",
     "FormattedRows",
+    "JobHooks",
     "JobPool",
     "JobSetup",
+    "LogLines",
     "LogSink",
     "Received",
     "Row",
     "RunningJob",
+    "has_hooks",
+    "host_hook",
+    "lost_value",
 ]
 
 Row = tuple[int, str, float, float, str, Any]
@@ -117,6 +122,61 @@ class JobSetup:
     compression_level: int
     folder: Path | None = None
     """The host folder the run writes (``OUT/<machine>/``): ``job_context.folder``."""
+    plan_digest: bytes = b""
+    machine_rank: int = 0
+    """The machine's index in the plan's machines (0 for one not among them: ``--all``)."""
+
+
+LogLines = list[tuple[int, str]]
+"""(logging level, message) pairs, for the parent to log."""
+
+
+@runtime_checkable
+class JobHooks(Protocol):
+    """What a job may also offer the engines (shell tasks do); a plain function offers none.
+
+    Engines call ``host_start`` once on each host before its first job there and
+    ``host_stop`` after its last (a task file's PERENGINE commands), and build
+    the row of a job whose worker was lost from ``lost_value`` (its columns).
+    """
+
+    def host_start(self, setup: JobSetup) -> LogLines:
+        """Run what comes before this host's first job; return what to log."""
+        ...
+
+    def host_stop(self, setup: JobSetup) -> LogLines:
+        """Run what comes after this host's last job; return what to log."""
+        ...
+
+    def lost_value(self, item: Any, status: str, host: str, pid: int) -> Any:
+        """The value of the row of ``item`` whose worker died (status crashed) or timed out.
+
+        ``status`` is ``timeout``, ``crashed`` or ``returned`` (the job had ended);
+        ``pid`` the job's own process group, 0 when unknown.
+        """
+        ...
+
+
+def host_hook(setup: JobSetup, stage: str) -> LogLines:
+    """Run the job's ``host_start`` (``stage`` "start") or ``host_stop`` where it has them."""
+    job: object = setup.job
+    if not isinstance(job, JobHooks):
+        return []
+    return job.host_start(setup) if stage == "start" else job.host_stop(setup)
+
+
+def has_hooks(setup: JobSetup) -> bool:
+    """Whether the campaign's job offers `JobHooks` (shell tasks do)."""
+    job: object = setup.job
+    return isinstance(job, JobHooks)
+
+
+def lost_value(setup: JobSetup, item: Any, status: str, host: str, pid: int) -> Any:
+    """The value of a lost job's row: the job's columns where it says them, else None."""
+    job: object = setup.job
+    if not isinstance(job, JobHooks):
+        return None
+    return job.lost_value(item, status, host, pid)
 
 
 @dataclass(frozen=True)

@@ -148,13 +148,17 @@ class JobContext:
 
     ``folder`` is the host folder the run writes (``OUT/<machine>/``), ``worker``
     the worker's index (0..workers-1), ``key`` the job's key (32 hex digits),
-    ``seed`` the job's 64-bit seed (``job_seed64``). ``hold_process_group(pgid)``
-    tells the parent which process group the job's own child processes are in, so a timeout, a lost
-    worker or a stop kills all of them; ``hold_process_group(0)`` when it is gone.
+    ``seed`` the job's 64-bit seed (``job_seed64``), ``plan_digest`` and
+    ``rank`` the plan's digest and the machine's index in it.
+    ``hold_process_group(pgid)`` tells the parent which process group the
+    job's own child processes are in, so a timeout, a lost worker or a stop
+    kills all of them; ``hold_process_group(0)`` when it is gone. ``held``
+    keeps the last group held (a shell task's pid), 0 if none.
     """
 
     __slots__ = (
-        "_offset", "_slots", "campaign_seed", "folder", "job_id", "job_key", "machine", "worker",
+        "_offset", "_slots", "campaign_seed", "folder", "held", "job_id", "job_key", "machine",
+        "plan_digest", "rank", "worker",
     )  # fmt: skip
 
     def __init__(
@@ -167,6 +171,8 @@ class JobContext:
         campaign_seed: bytes,
         slots: MutableSequence[float] | None = None,
         offset: int = 0,
+        plan_digest: bytes = b"",
+        rank: int = 0,
     ) -> None:
         self.job_id = job_id
         self.job_key = job_key
@@ -176,6 +182,9 @@ class JobContext:
         self.campaign_seed = campaign_seed
         self._slots = slots
         self._offset = offset
+        self.plan_digest = plan_digest
+        self.rank = rank
+        self.held = 0
 
     @property
     def key(self) -> str:
@@ -189,5 +198,6 @@ class JobContext:
 
     def hold_process_group(self, pgid: int) -> None:
         """Say that the job's children run in process group ``pgid`` (0: none any more)."""
+        self.held = pgid or self.held
         if self._slots is not None:
             self._slots[self._offset] = float(pgid)

@@ -79,7 +79,7 @@ class JobCall:
             setup = self.setup
             kwargs["job_context"] = JobContext(
                 job_id, job_key, setup.machine, self.worker, setup.folder, setup.campaign_seed,
-                self.slots, self.group,
+                self.slots, self.group, setup.plan_digest, setup.machine_rank,
             )  # fmt: skip
         return kwargs
 

@@ -18,10 +18,16 @@ from types import TracebackType
 from typing import IO, Any
 
 from splitter.campaign.config import RunnerSettings
-from splitter.store.errorpattern import failure_pattern
 from splitter.store.logfile import LogFileWriter, UtcFormatter, ZstdLogHandler
+from splitter.store.rowformat import failure_pattern
 
-__all__ = ["RunLogging"]
+__all__ = ["FILE_ONLY", "FILE_ONLY_LOGGERS", "RunLogging"]
+
+FILE_ONLY = {"file_only": True}
+"""``extra=`` of a record meant for log.zst alone: the console says it another way."""
+FILE_ONLY_LOGGERS = ("distributed", "tornado", "bokeh")
+"""Libraries whose records (tracebacks and all) go to log.zst but never to the console:
+Dask's client logs a lost scheduler in dozens of lines before the run's own sentence."""
 
 _JOB_FAILED = re.compile(r"job (\d+) failed: (.*)", re.S)
 
@@ -40,9 +46,11 @@ class _MachineFilter(logging.Filter):
 
 
 class _ConsoleFilter(logging.Filter):
-    """splitter's own progress and summary lines, and everybody's warnings."""
+    """splitter's own progress and summary lines, and everybody's warnings (but Dask's)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "file_only", False) or record.name.split(".")[0] in FILE_ONLY_LOGGERS:
+            return False
         return record.levelno >= logging.WARNING or record.name.startswith("splitter")
 
 

@@ -5,8 +5,8 @@ Workers start with ``spawn``: each imports the entry script as ``__mp_main__``
 looks the job up by its module and name. Two mistakes break that, and both
 used to surface as tracebacks from every worker:
 
-- a job that workers cannot look up (defined under the main guard, inside
-  another function, a lambda): `check_job_importable` refuses it in the
+- a job defined under the main guard, which the parent finds by its name
+  but a worker does not: `check_not_under_main_guard` refuses it in the
   parent, before anything starts, naming the fix;
 - a script that calls `splitter.main` with no main guard: every worker runs
   the whole command again. `leave_if_a_worker_imports_main` (called first
@@ -26,7 +26,7 @@ from splitter.errors import UsageError
 
 __all__ = [
     "UNGUARDED_EXIT",
-    "check_job_importable",
+    "check_not_under_main_guard",
     "leave_if_a_worker_imports_main",
     "start_failure",
 ]
@@ -63,25 +63,18 @@ def start_failure(exitcode: int | None) -> str:
     )
 
 
-def check_job_importable(job: Callable[..., Any]) -> None:
-    """UsageError naming the fix when spawned workers could not look ``job`` up by its name."""
-    module_name = getattr(job, "__module__", None)
-    qualname = getattr(job, "__qualname__", None)
-    if not isinstance(module_name, str) or not isinstance(qualname, str):
-        return  # an object with no name (a partial, an instance) travels by value
-    module = sys.modules.get(module_name)
-    name = getattr(job, "__name__", qualname)
-    found: Any = module
-    for part in qualname.split("."):
-        found = getattr(found, part, None)
-    if found is not job:
-        where = "a lambda" if name == "<lambda>" else "defined inside a function"
-        raise UsageError(
-            f"the job `{qualname}` is {where}, where worker processes cannot import it;"
-            f" define `{'job' if name == '<lambda>' else name}` with def at module level"
-            f" of {_file_of(module) or module_name}"
-        )
-    path = _file_of(module) if module_name == "__main__" else None
+def check_not_under_main_guard(job: Callable[..., Any]) -> None:
+    """UsageError naming the fix for a job defined inside the entry script's main guard.
+
+    The parent finds such a job in ``__main__`` and pickles it by name, but a
+    worker imports the script without running that block: it would not find
+    it. (A lambda or a nested function does not pickle at all; see
+    `splitter.run.sendable`.)
+    """
+    if getattr(job, "__module__", None) != "__main__":
+        return
+    path = _file_of(sys.modules.get("__main__"))
+    name = getattr(job, "__name__", "job")
     if path is not None and _under_main_guard(path, getattr(job, "__code__", None)):
         raise UsageError(
             f'the job `{name}` is defined inside `if __name__ == "__main__":` in {path}, which'

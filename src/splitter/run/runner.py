@@ -490,7 +490,14 @@ def _job_setup(
         job_log_dir=job_log_dir,
         compression_level=settings.compression_level,
         folder=folder.path.resolve(),
+        plan_digest=campaign.plan.digest,
+        machine_rank=_machine_rank(campaign, options.machine),
     )
+
+
+def _machine_rank(campaign: Campaign, machine: str) -> int:
+    names = [entry.name for entry in campaign.machines]
+    return names.index(machine) if machine in names else 0
 
 
 def _log_start(

@@ -1,6 +1,6 @@
-"""Shell tasks as jobs: ``TaskJob`` runs one task file line as ``SHELL -c LINE``.
+"""Shell tasks as jobs: ``TaskJob`` runs one task of a task file as ``SHELL -c COMMAND``.
 
-    task line --posix_spawn(SHELL -c LINE, own process group)--> child
+    Task --posix_spawn(SHELL -c COMMAND, own process group, task_variables)--> child
         stdout, stderr --pipes--> StreamCapture --> log (bounded), tasks/<id>.*.zst
         exit --pidfd--> row: ok | error (exit code, last stderr line) | crashed (signal)
 
@@ -19,17 +19,35 @@ import os
 import select
 import shutil
 import signal
+import socket
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from splitter.campaign.taskfile import TaskSettings, read_task_file, task_settings
+from splitter.campaign.directives import EngineCommand, Task, TaskFile, task_key
+from splitter.campaign.taskfile import TaskSettings, read_task_file, task_file_name, task_settings
 from splitter.errors import UsageError
+from splitter.run.engine import JobSetup, LogLines
 from splitter.run.injection import JobContext, JobFailed
+from splitter.run.taskenv import TaskPlace, task_variables
 from splitter.run.taskoutput import StreamCapture
 
-__all__ = ["TaskJob", "load_tasks", "resolve_shell", "task_environment"]
+__all__ = [
+    "TASK_COLUMNS",
+    "TaskJob",
+    "load_tasks",
+    "resolve_shell",
+    "shown_command",
+    "task_environment",
+]
+
+TASK_COLUMNS = (
+    "exit_code", "command", "line", "repeat_index", "task_id", "host", "pid", "out_bytes",
+    "err_bytes",
+)  # fmt: skip
+"""The columns of a task's row (``task_id`` and ``repeat_index`` are disBatch's)."""
 
 # Signals Python ignores or a worker blocks, which a shell command expects at their defaults.
 _DEFAULT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGQUIT)
@@ -50,9 +68,21 @@ def resolve_shell(settings: TaskSettings) -> str:
     return shutil.which("bash") or "/bin/sh"
 
 
-def load_tasks(path: Path) -> tuple[TaskJob, tuple[str, ...]]:
-    """A task file as a (job function, pool) pair, for any command that takes a pool."""
-    return TaskJob(), read_task_file(path)
+def load_tasks(
+    path: Path,
+) -> tuple[TaskJob, tuple[Task, ...], Callable[[Task], tuple[str | bytes, int]]]:
+    """A task file as (job, pool, key) for any command that takes a pool (``-``: stdin).
+
+    The key of a task is its command as run and its repeat index (``task_key``).
+    """
+    tasks: TaskFile = read_task_file(path)
+    job = TaskJob(task_file_name(path), tasks.start, tasks.stop)
+    return job, tasks.tasks, task_key
+
+
+def shown_command(command: str) -> str:
+    """A command as the results show it: bytes that are not UTF-8 as ``\\xNN`` escapes."""
+    return command.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def task_environment(environ: dict[str, str], frozen: bool) -> dict[str, str]:
@@ -73,34 +103,61 @@ def task_environment(environ: dict[str, str], frozen: bool) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class TaskJob:
-    """The job of a task campaign: each pool item is one shell command line."""
+    """The job of a task campaign: each pool item is one `Task` of the file ``name``.
+
+    ``start`` and ``stop`` are the file's PERENGINE commands, which the engines
+    run once per host around its tasks (``host_start``, ``host_stop``).
+    """
+
+    name: str = "tasks"
+    start: tuple[EngineCommand, ...] = ()
+    stop: tuple[EngineCommand, ...] = ()
 
     def __call__(
-        self, line: str, *, config: configparser.ConfigParser, job_context: JobContext
+        self, task: Task, *, config: configparser.ConfigParser, job_context: JobContext
     ) -> dict[str, Any]:
-        """Run ``line``; its columns are ``exit_code`` and ``command``."""
+        """Run ``task``; its columns are `TASK_COLUMNS`."""
         settings, shell, env = _per_process(config)
         context = job_context
         folder = context.folder
-        env = {
-            **env,
-            "SPLITTER_JOB_ID": str(context.job_id),
-            "SPLITTER_JOB_KEY": context.key,
-            "SPLITTER_SEED": str(context.seed),
-            "SPLITTER_MACHINE": context.machine,
-            "SPLITTER_WORKER": str(context.worker),
-            "SPLITTER_OUT": str(folder) if folder is not None else os.getcwd(),
-        }
+        place = TaskPlace(
+            context.job_id, context.key, context.seed, context.machine, context.worker,
+            str(folder) if folder is not None else os.getcwd(), task.task_id,
+            task.repeat_index, task.line, self.name, context.plan_digest, context.rank,
+        )  # fmt: skip
+        env = {**env, **task_variables(place)}
         keep = folder / "tasks" if settings.keep_output and folder is not None else None
         streams = (
             StreamCapture(context.job_id, "out", keep and keep / f"{context.job_id}.out.zst"),
             StreamCapture(context.job_id, "err", keep and keep / f"{context.job_id}.err.zst"),
         )
-        status = _run(shell, line, env, streams, context)
+        status = _run(shell, task.command, env, streams, context)
         for stream in streams:
             stream.close()
             stream.log_lines()
-        return _outcome(line, status, streams[1])
+        return _outcome(task, status, streams, context.held)
+
+    def host_start(self, setup: JobSetup) -> LogLines:
+        """Run the PERENGINE START commands here, in order; return what to log."""
+        return self._on_host(setup, "start", self.start)
+
+    def host_stop(self, setup: JobSetup) -> LogLines:
+        """Run the PERENGINE STOP commands here, in order; return what to log."""
+        return self._on_host(setup, "stop", self.stop)
+
+    def lost_value(self, item: Any, status: str, host: str, pid: int) -> dict[str, Any]:
+        """The columns of a task whose worker died or that timed out: its group got SIGKILL."""
+        code = None if status == "returned" else -int(signal.SIGKILL)
+        return _columns(item, code, host, pid, None)
+
+    def _on_host(self, setup: JobSetup, stage: str, commands: Sequence[EngineCommand]) -> LogLines:
+        if not commands:
+            return []
+        from splitter.campaign.config import parse_config
+        from splitter.run.perengine import run_engine_commands
+
+        _, shell, env = _per_process(parse_config(setup.config_text, setup.config_source))
+        return run_engine_commands(commands, stage, shell, env, setup, self.name)
 
 
 def _per_process(config: configparser.ConfigParser) -> tuple[TaskSettings, str, dict[str, str]]:
@@ -111,8 +168,26 @@ def _per_process(config: configparser.ConfigParser) -> tuple[TaskSettings, str, 
         env = task_environment(dict(os.environ), bool(getattr(sys, "frozen", False)))
         found = (settings, resolve_shell(settings), env)
         _process_cache["setup"] = found
+        _process_cache["host"] = socket.gethostname()
     result: tuple[TaskSettings, str, dict[str, str]] = found
     return result
+
+
+def _columns(
+    task: Task, code: int | None, host: str, pid: int, streams: Sequence[StreamCapture] | None
+) -> dict[str, Any]:
+    """A task's row: exit code, command as run, where in the file, where it ran, what it said."""
+    return {
+        "exit_code": code,
+        "command": shown_command(task.command),
+        "line": task.line,
+        "repeat_index": task.repeat_index,
+        "task_id": task.task_id,
+        "host": host,
+        "pid": pid or None,
+        "out_bytes": streams[0].total if streams else None,
+        "err_bytes": streams[1].total if streams else None,
+    }
 
 
 def _run(
@@ -203,15 +278,16 @@ def _kill_leftovers(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _outcome(line: str, status: int, stderr: StreamCapture) -> dict[str, Any]:
+def _outcome(
+    task: Task, status: int, streams: Sequence[StreamCapture], pid: int
+) -> dict[str, Any]:
+    code = os.waitstatus_to_exitcode(status)
+    value = _columns(task, code, _process_cache["host"], pid, streams)
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
-        value = {"exit_code": -number, "command": line}
         raise JobFailed("crashed", f"killed by signal {_signal_name(number)}", value)
-    code = os.waitstatus_to_exitcode(status)
-    value = {"exit_code": code, "command": line}
     if code != 0:
-        last = stderr.last_line()
+        last = streams[1].last_line()
         raise JobFailed("error", f"exit code {code}" + (f": {last}" if last else ""), value)
     return value
 

@@ -10,7 +10,9 @@ other ENTRY is a Python script, run by an interpreter, by default the one
 running ``slurm-script`` (``sys.executable``: the venv where splitter is
 installed), which the nodes must see at the same path (a shared file system),
 or by ``--python PATH``. A frozen ``splitter`` cannot run a Python script, so
-there ``--python`` is required.
+there ``--python`` is required. For a task file (``--tasks F``) the program
+is splitter itself: this binary, or ``python -m splitter``, or the splitter
+binary given as ENTRY; every task then runs ``run --tasks F``.
 
 What a task asks Slurm for comes from the campaign's kinds of job
 (``task_resources``): each task holds the most any kind needs, so that every
@@ -30,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from splitter.campaign.array import check_array_size
 from splitter.campaign.digest import group_digest
 from splitter.campaign.needs import Needs
 from splitter.errors import UsageError
@@ -42,6 +45,7 @@ __all__ = [
     "probe_digest",
     "render_script",
     "task_resources",
+    "tasks_command",
 ]
 
 ELF_MAGIC = b"\x7fELF"
@@ -103,6 +107,8 @@ class ArrayScript:
     time: str | None = None
     partition: str | None = None
     job_name: str = "splitter"
+    task_file: Path | None = None
+    """The task file every task runs (``--tasks``), absolute; None for an entry's own pool."""
 
 
 def array_script(
@@ -117,34 +123,72 @@ def array_script(
     partition: str | None = None,
     python: str | None = None,
     kinds: Sequence[Needs] = (),
+    task_file: Path | None = None,
 ) -> ArrayScript:
     """The script for ENTRY (default: the running entry script or binary) as ``tasks`` tasks.
 
-    Paths become absolute, as the tasks start elsewhere; the logs folder is made
-    now, since Slurm opens a task's log before the task starts. ``kinds`` (the
-    campaign's kinds of job) set what each task asks for, with ``cpus`` at least.
+    With ``task_file``, the tasks run that task file (ENTRY, if given, is the
+    splitter binary to run it with). Paths become absolute, as the tasks start
+    elsewhere; the logs folder is made now, since Slurm opens a task's log
+    before the task starts. ``kinds`` (the campaign's kinds of job) set what
+    each task asks for, with ``cpus`` at least.
     """
+    check_array_size(tasks)
     frozen = bool(getattr(sys, "frozen", False))
-    path = (entry or Path(sys.executable if frozen else sys.argv[0])).resolve()
-    try:
-        with path.open("rb") as file:
-            head = file.read(len(ELF_MAGIC))
-    except OSError as exc:
-        raise UsageError(
-            f"cannot read ENTRY {path} ({exc.strerror}); pass the entry script or its binary"
-        ) from None
-    command = entry_command(path, head, python, frozen, sys.executable)
+    if task_file is not None:
+        if str(task_file) == "-":
+            raise UsageError(
+                "slurm-script --tasks - cannot work: every array task reads the task file "
+                "again; save the tasks to a file and pass its path"
+            )
+        task_file = task_file.resolve()
+        head = _head(entry.resolve()) if entry is not None else b""
+        command = tasks_command(entry and entry.resolve(), head, python, frozen, sys.executable)
+        name = task_file.stem
+    else:
+        path = (entry or Path(sys.executable if frozen else sys.argv[0])).resolve()
+        command, name = entry_command(path, _head(path), python, frozen, sys.executable), path.stem
     configs = None if configs is None else configs.resolve()
     workdir = Path.cwd()
-    digest = probe_digest(command, tasks, configs, workdir)
+    digest = probe_digest(command, tasks, configs, workdir, task_file)
     logs = logs.resolve()
     logs.mkdir(parents=True, exist_ok=True)
     asks = task_resources(kinds, cpus)
     return ArrayScript(
         command=command, tasks=tasks, digest=digest, workdir=workdir, out=out.resolve(),
         logs=logs, cpus=asks.cpus, gpus=asks.gpus, mem=asks.mem, configs=configs, time=time,
-        partition=partition, job_name=path.stem,
+        partition=partition, job_name=name, task_file=task_file,
     )  # fmt: skip
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as file:
+            return file.read(len(ELF_MAGIC))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read ENTRY {path} ({exc.strerror}); pass the entry script or its binary"
+        ) from None
+
+
+def tasks_command(
+    entry: Path | None, head: bytes, python: str | None, frozen: bool, executable: str
+) -> tuple[str, ...]:
+    """How a task starts splitter to run a task file: ENTRY (a splitter binary), else this one.
+
+    This one is the running binary when frozen (unless ``python`` is given),
+    else ``python -m splitter`` with ``python`` or the running interpreter.
+    """
+    if entry is not None:
+        if not head.startswith(ELF_MAGIC):
+            raise UsageError(
+                f"with --tasks, ENTRY is the splitter binary that runs them, and {entry} is not "
+                "a binary; leave ENTRY out to run them with this splitter"
+            )
+        return (str(entry),)
+    if frozen and python is None:
+        return (executable,)
+    return (python or executable, "-m", "splitter")
 
 
 def entry_command(
@@ -167,9 +211,17 @@ def entry_command(
     return (python or executable, str(entry))
 
 
-def probe_digest(command: Sequence[str], tasks: int, configs: Path | None, cwd: Path) -> bytes:
+def probe_digest(
+    command: Sequence[str],
+    tasks: int,
+    configs: Path | None,
+    cwd: Path,
+    task_file: Path | None = None,
+) -> bytes:
     """The plan digest of an array of ``tasks``, from the entry itself, as a task computes it."""
     argv = [*command, "digest", "--full", "--slurm-array", str(tasks)]
+    if task_file is not None:
+        argv += ["--tasks", str(task_file)]
     if configs is not None:
         argv += ["--configs", str(configs)]
     try:
@@ -203,6 +255,7 @@ def render_script(script: ArrayScript) -> str:
         f"#   digest   {group_digest(script.digest)}  (plan --slurm-array {script.tasks})",
         f"#   results  {script.out}/task-<k>, one folder per task",
         f"#   logs     {script.logs}/slurm-<job id>_<task>.log",
+        *([f"#   tasks    {script.task_file}"] if script.task_file is not None else []),
         "# Submit with `sbatch THIS_FILE`; when all tasks are done, merge their folders:",
         f"#   {shlex.join(script.command)} merge {quote(str(script.out))}/task-* --out merged",
         "# A requeued task (scontrol requeue, preemption, node failure) resumes its folder.",
@@ -231,6 +284,8 @@ def render_script(script: ArrayScript) -> str:
         "--requeue",
     ]
     run = [f"exec {shlex.join(script.command)} run --slurm-array {script.tasks}"]
+    if script.task_file is not None:
+        run.append(f"--tasks {quote(str(script.task_file))}")
     run.append(f"--expect-digest {script.digest.hex()}")
     if script.configs is not None:
         run.append(f"--configs {quote(str(script.configs))}")

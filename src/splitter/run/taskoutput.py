@@ -2,7 +2,9 @@
 
 Runs in a worker process. Each stream (stdout, stderr) of a task is fed in
 chunks as it arrives; the log gets its first and last ``LOG_BYTES`` bytes, each
-line prefixed with the job id, and a note of what was cut between them. With
+line prefixed with the job id, and a note of what was cut between them. The
+first bytes' lines are logged as they arrive, so a task killed for its
+timeout (with its worker) leaves them in the log. With
 ``[tasks] keep_output = true`` the whole stream is also compressed into
 ``OUT/<machine>/tasks/<id>.<out|err>.zst`` (written aside, then renamed).
 """
@@ -30,6 +32,7 @@ class StreamCapture:
         self.name = name
         self.total = 0
         self._head = bytearray()
+        self._logged = 0  # How much of the head is logged already: whole lines.
         self._tail: deque[bytes] = deque()
         self._tail_size = 0
         self._keep = keep
@@ -46,6 +49,10 @@ class StreamCapture:
         if room > 0:
             self._head += data[:room]
             data = data[room:]
+            end = self._head.rfind(b"\n", self._logged) + 1
+            if end > self._logged:
+                self._log_text(bytes(self._head[self._logged : end]))
+                self._logged = end
         if data:
             self._tail.append(data)
             self._tail_size += len(data)
@@ -66,7 +73,8 @@ class StreamCapture:
             return
         tail = b"".join(self._tail)[-LOG_BYTES:]
         cut = self.total - len(self._head) - len(tail)
-        self._log_text(bytes(self._head) if cut or not tail else bytes(self._head) + tail)
+        rest = bytes(self._head[self._logged :])
+        self._log_text(rest if cut or not tail else rest + tail)
         if cut:
             where = "is in its keep file" if self._keep else "is kept with [tasks] keep_output"
             log.info(

@@ -12,13 +12,21 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from splitter.errors import VerificationError
+from splitter.errors import ConfigError, VerificationError
 from splitter.store.frames import CorruptFileError
 from splitter.store.manifest import MANIFEST_FORMAT, MANIFEST_NAME, read_manifest
+from splitter.store.planfile import PLAN_FILE, PlanRecord
 from splitter.store.results import BASE_COLUMNS, RESULTS_NAME, ResultsReader
 from splitter.store.runhistory import read_runs, run_totals
 
-__all__ = ["MAX_JOBS", "HostFolder", "HostRun", "job_columns", "read_host"]
+__all__ = [
+    "MAX_JOBS",
+    "HostFolder",
+    "HostRun",
+    "check_plan_total",
+    "job_columns",
+    "read_host",
+]
 
 _BASE = len(BASE_COLUMNS)
 # Merge and status keep 9 bytes per job of the plan: a larger total is a
@@ -137,21 +145,17 @@ def _count(data: dict[str, object], key: str) -> int:
 
 
 def _observed(data: dict[str, object]) -> HostRun | None:
-    """The capacity fields, read leniently: a manifest without them is an older run's."""
-    busy, wall, jobs = (
-        _number(data, "busy_seconds"),
-        _number(data, "wall_seconds"),
-        data.get("jobs_done"),
-    )
-    if busy is None or wall is None or type(jobs) is not int:
+    """The capacity fields: a manifest without them is an older run's; wrong ones are refused."""
+    busy, wall = _number(data, "busy_seconds"), _number(data, "wall_seconds")
+    jobs = _optional_count(data, "jobs_done")
+    if busy is None or wall is None or jobs is None:
         return None
     runs = read_runs(data)
     if runs is not None:  # every run of the folder, not only the last (which may have done none)
         totals = run_totals(runs)
         busy, wall, jobs = totals.busy_seconds, totals.wall_seconds, totals.jobs_done
-    cores = data.get("cores")
     return HostRun(
-        perf=_number(data, "perf"), cores=cores if type(cores) is int else None,
+        perf=_number(data, "perf"), cores=_optional_count(data, "cores"),
         busy_seconds=busy, wall_seconds=wall, jobs_done=jobs,
         rate=_number(data, "rate_jobs_per_s"), updated=_number(data, "updated"),
     )  # fmt: skip
@@ -163,13 +167,54 @@ def _paused(data: dict[str, object]) -> tuple[float, str] | None:
     paused = owner.get("paused") if isinstance(owner, dict) else None
     if not isinstance(paused, dict):
         return None
-    since, reason = _number(paused, "since"), paused.get("reason")
+    since, reason = _lenient_number(paused, "since"), paused.get("reason")
     if since is None or not isinstance(reason, str):
         return None
     return since, reason
 
 
 def _number(data: dict[str, object], key: str) -> float | None:
+    """A finite number of at least 0; None when absent (KeyError when anything else)."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise KeyError(key)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float range
+        raise KeyError(key) from None
+    if not (math.isfinite(number) and number >= 0):
+        raise KeyError(key)
+    return number
+
+
+def _optional_count(data: dict[str, object], key: str) -> int | None:
+    return _count(data, key) if data.get(key) is not None else None
+
+
+def check_plan_total(host: HostFolder, record: PlanRecord | None) -> PlanRecord:
+    """The folder's plan.zst, whose job count its manifest's ``total`` must be.
+
+    The plan file holds a record per job, so its count is the truth: a total
+    edited into the manifest (10^9 would make status allocate gigabytes) is refused.
+    """
+    if record is None or record.plan_digest != host.plan_digest.hex():
+        raise ConfigError(
+            f"{host.path} has no {PLAN_FILE} of its plan, which is needed to tell which jobs"
+            " the campaign holds; run that folder's plan again (nothing reruns) to rewrite it"
+        )
+    if host.total != record.total:
+        raise CorruptFileError(
+            f"{host.path / MANIFEST_NAME} has total {host.total:,}, but its {PLAN_FILE} holds"
+            f" {record.total:,} jobs: a manifest was edited; restore the manifest.json that"
+            " `run` wrote there, or rerun `run` on that machine to rewrite it"
+        )
+    return record
+
+
+def _lenient_number(data: dict[str, object], key: str) -> float | None:
+    """A finite number, else None: for fields a manifest may lack or an owner may garble."""
     value = data.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None

@@ -13,19 +13,24 @@ live run from a dead one whose manifest still says "running".
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from splitter.errors import ConfigError
 
-__all__ = ["LOCK_NAME", "FolderLock", "LockProbe", "probe_lock"]
+__all__ = ["LOCK_NAME", "FolderLock", "LockProbe", "locked_beside", "probe_lock"]
 
 LOCK_NAME = "run.lock"
+UPDATE_WAIT_SECONDS = 30.0
+"""How long `locked_beside` waits for another process's update of the same file."""
 _SIGNATURE = re.compile(r"pid ([0-9]+) on host (.+)")
 
 
@@ -90,9 +95,11 @@ class FolderLock:
     def sign(self) -> None:
         """Write this process's pid and host in the held lock file, for a refused run to show."""
         fd = self._held()
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, f"pid {os.getpid()} on host {socket.gethostname()}\n".encode())
+        text = f"pid {os.getpid()} on host {socket.gethostname()}\n".encode()
+        with _named(self.folder / LOCK_NAME):
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, text)
+            os.ftruncate(fd, len(text))
         self._signed = True
 
     def release(self) -> None:
@@ -123,11 +130,38 @@ class FolderLock:
         self.release()
 
 
+@contextlib.contextmanager
+def locked_beside(path: Path, wait: float = UPDATE_WAIT_SECONDS) -> Iterator[Path]:
+    """Hold the exclusive lock of ``.<name>.lock`` beside ``path`` (yielded) while in the block.
+
+    For a read, change and rewrite of ``path`` that two processes may do at
+    once (``calibrate --update`` on one machines.json): the second waits for
+    the first, up to ``wait`` seconds, so neither update is lost. The lock
+    file stays: removing it would let a third process lock a new one.
+    """
+    lock = path.with_name(f".{path.name}.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        while not _try_lock(fd):
+            if time.monotonic() >= deadline:
+                raise ConfigError(
+                    f"{path} is being updated by another process, which holds {lock}; wait"
+                    " for it to finish, then run again"
+                )
+            time.sleep(0.02)
+        yield lock
+    finally:
+        os.close(fd)  # closing the descriptor releases the OS lock
+
+
 def _locked_fd(path: Path) -> int:
     """An open descriptor of ``path`` holding its exclusive lock."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
     try:
-        if not _try_lock(fd):
+        with _named(path):
+            locked = _try_lock(fd)
+        if not locked:
             raise ConfigError(
                 f"{path.parent} is in use by another run ({_holder(fd)}); wait for it to end"
                 " or stop it, or pass another --out"
@@ -136,6 +170,21 @@ def _locked_fd(path: Path) -> int:
         os.close(fd)
         raise
     return fd
+
+
+@contextlib.contextmanager
+def _named(path: Path) -> Iterator[None]:
+    """Name ``path`` on an OSError of its descriptor (a full disk, no locks on NFS).
+
+    An error on a descriptor names no file, so the command line could not say
+    which one it is about; with the name it says so in one sentence.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
 def _holder(fd: int) -> str:

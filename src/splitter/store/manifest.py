@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -64,13 +65,17 @@ def write_text_atomically(path: Path, text: str) -> None:
     """Replace `path` with `text` so that readers see the old or the new file, never half.
 
     The text goes to a temporary file in the same folder, is fsync'd, then
-    replaces `path` in one rename.
+    replaces `path` in one rename. An existing file keeps its permissions (a
+    0444 file stays read-only); a new one is 0644 less the umask.
     """
     temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    mode = _mode_of(path)
     # 0644 less the umask, like the folder's other files (mkstemp would make it 0600).
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), mode)
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -79,6 +84,14 @@ def write_text_atomically(path: Path, text: str) -> None:
         os.unlink(temp)
         raise
     _sync_folder(path.parent)
+
+
+def _mode_of(path: Path) -> int | None:
+    """The permission bits of ``path``; None when there is no such file yet."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return None
 
 
 def _sync_folder(folder: Path) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "cell_text",
     "csv_field",
     "describe_input",
+    "failure_pattern",
     "named_cells",
     "value_kinds",
 ]
@@ -53,6 +54,7 @@ INPUT_CHARS = 1000
 _PLAIN = frozenset((str, int, float, bool))
 _PLAIN_KINDS = {str: "str", int: "int", float: "float", bool: "bool"}
 _QUOTED = re.compile(r'["\r\n]')
+_NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 log = logging.getLogger("splitter.results")
 
@@ -71,6 +73,15 @@ class JobLabels(Protocol):
     def input(self, job_id: int) -> str:
         """The job's input as one line of text (`describe_input`), for a failed row."""
         ...
+
+
+def failure_pattern(message: str) -> str:
+    """An error text with every number (decimal, float, hex) replaced by N.
+
+    Failures that differ only in their numbers (a job id, a chunk, an
+    address) are one failure repeated: the console and the report group them.
+    """
+    return _NUMBER.sub("N", message)
 
 
 def describe_input(value: object) -> str:

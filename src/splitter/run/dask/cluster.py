@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-import os
 import re
 import signal
 import sys
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from splitter.errors import EXIT_INTERRUPTED, SplitterError, UsageError
+from splitter.run.cpus import usable_cpus
 from splitter.run.engine import JobSetup
 from splitter.run.jobcall import one_line
 
@@ -39,7 +39,14 @@ CONNECT_TIMEOUT = 10.0
 # How long the client may try to reconnect before the run stops.
 LOST_AFTER = 5.0
 THREADS_REFRESH = 1.0
-_LOCAL = re.compile(r"local(?::(\d+))?")
+_LOCAL = re.compile(r"local(?::([0-9]{1,4}))?")
+# A scheduler: tcp:// or tls://, or no scheme (Dask's default, tcp), then
+# a host name, an IPv4 address or an [IPv6] address, and the port.
+_REMOTE = re.compile(r"(?:(?:tcp|tls)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):([0-9]{1,5})")
+_FORMS = (
+    "tcp://HOST:PORT or tls://HOST:PORT (a scheduler, like tcp://10.0.0.5:8786), HOST:PORT,"
+    " local (a cluster of this host's CPUs) or local:N (of N workers)"
+)
 
 Put = Callable[[str, Any], None]
 
@@ -67,17 +74,25 @@ def require_dask() -> None:
         ) from None
 
 
-def parse_address(text: str) -> tuple[str | None, int | None]:
-    """(scheduler address, None) or (None, local worker count) for ``local[:N]``."""
-    match = _LOCAL.fullmatch(text.strip())
-    if match is None:
-        if not text.strip():
-            raise UsageError("--dask needs a scheduler address (tcp://host:8786) or local[:N]")
-        return text.strip(), None
-    count = int(match.group(1)) if match.group(1) else len(os.sched_getaffinity(0))
-    if count < 1:
-        raise UsageError(f"--dask {text}: a local cluster needs at least 1 worker")
-    return None, count
+def parse_address(text: str, given_by: str = "--dask") -> tuple[str | None, int | None]:
+    """(scheduler address, None) or (None, local worker count) for ``local[:N]``.
+
+    Anything else is a UsageError naming ``given_by`` and the forms accepted, so
+    a typo never waits for a scheduler that cannot exist.
+    """
+    stripped = text.strip()
+    if not stripped:
+        raise UsageError(f"{given_by} needs a scheduler address or a local cluster: {_FORMS}")
+    local = _LOCAL.fullmatch(stripped)
+    if local is not None:
+        count = int(local.group(1)) if local.group(1) else usable_cpus()
+        if count < 1:
+            raise UsageError(f"{given_by} {stripped}: a local cluster needs at least 1 worker")
+        return None, count
+    remote = _REMOTE.fullmatch(stripped)
+    if remote is None or not 1 <= int(remote.group(1)) <= 65535:
+        raise UsageError(f"{given_by} {stripped[:80]!r} is not a Dask address; pass {_FORMS}")
+    return stripped, None
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,7 @@ class Connection:
         remote, local_workers = parse_address(address)
         self.address = address
         self._local: Any = None
+        self._logs = _RoutedLogs()
         try:
             if local_workers is not None:
                 self._local = _local_cluster(distributed, local_workers)
@@ -141,6 +157,17 @@ class Connection:
         )
         future.add_done_callback(done)
         return future
+
+    def on_each_host(self, function: Callable[..., Any], *args: Any) -> list[Any]:
+        """``function(setup, *args)`` on one worker of each host in the cluster; its results."""
+        chosen: dict[str, str] = {}
+        for address in sorted(self.client.nthreads()):
+            # tcp://10.0.0.5:40331: workers of one host share the part before the port.
+            chosen.setdefault(str(address).rsplit(":", 1)[0], str(address))
+        if not chosen:
+            return []
+        found = self.client.run(function, self._payload, *args, workers=list(chosen.values()))
+        return list(found.values())
 
     def threads(self) -> int:
         """The cluster's worker threads now (asked at most once a second)."""
@@ -180,6 +207,38 @@ class Connection:
             with contextlib.suppress(Exception):
                 self._local.close(timeout=10)
             self._local = None
+        self._logs.restore()
+
+
+class _RoutedLogs:
+    """While connected, Dask's own loggers go to the run's log (log.zst), not to stderr.
+
+    distributed gives its loggers a stderr handler of their own and stops them
+    from propagating, so a lost scheduler printed dozens of traceback lines
+    before the run's sentence, and none reached log.zst. Here they propagate
+    to the run's handlers, whose console filter keeps them off the console
+    (`splitter.run.logs.FILE_ONLY_LOGGERS`); closing puts everything back.
+    """
+
+    NAMES = ("distributed", "distributed.client", "distributed.gc", "bokeh", "tornado",
+             "tornado.application")  # fmt: skip
+
+    def __init__(self) -> None:
+        self._saved: list[tuple[logging.Logger, list[logging.Handler], bool]] = []
+        for name in self.NAMES:
+            logger = logging.getLogger(name)
+            self._saved.append((logger, list(logger.handlers), logger.propagate))
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+            logger.propagate = True
+
+    def restore(self) -> None:
+        """Give each logger back its handlers and its propagation, once."""
+        for logger, handlers, propagate in self._saved:
+            for handler in handlers:
+                logger.addHandler(handler)
+            logger.propagate = propagate
+        self._saved = []
 
 
 def _local_cluster(distributed: Any, workers: int) -> Any:

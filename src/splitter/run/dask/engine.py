@@ -31,9 +31,21 @@ from typing import Any
 
 from splitter.errors import SplitterError
 from splitter.run.dask.cluster import Connection, DaskCluster
-from splitter.run.dask.task import run_batch, unpack
-from splitter.run.engine import JobPool, JobSetup, LogSink, Received, Row, RunningJob
+from splitter.run.dask.task import on_host, run_batch, unpack
+from splitter.run.engine import (
+    BatchEntry,
+    JobPool,
+    JobSetup,
+    LogSink,
+    Received,
+    Row,
+    RunningJob,
+    has_hooks,
+    lost_value,
+)
 from splitter.run.jobcall import one_line
+from splitter.run.logs import FILE_ONLY
+from splitter.run.sendable import split_sendable
 
 __all__ = ["TARGET_BATCH_SECONDS", "DaskEngine", "batch_size"]
 
@@ -114,11 +126,14 @@ class DaskEngine:
         self._seconds_per_job: float | None = None
         self._worker_seconds: dict[str, float] = {}
         self._connection: Connection | None = None
+        # Error rows of jobs whose item could not be sent, for the next step to return.
+        self._refused: Received = []
         # Whether batches of one wait for their worker's messages first (see
         # task.SUSPECT_FLUSH_SECONDS): once a worker has died, or from the start
         # when one death must never be counted against the wrong job.
         self._careful = cluster.attempts == 1
         self._held = False
+        self._host_started = False
         self.stopping = False
         self.columns: tuple[str, ...] | None = None
         self.stops_in_place = False
@@ -131,8 +146,18 @@ class DaskEngine:
         return not self._batches and (self.stopping or not self._outstanding)
 
     def start(self) -> None:
-        """Connect to the scheduler (or start the local cluster) and listen to events."""
+        """Connect to the scheduler (or start the local cluster), listen, run host hooks' start."""
         self._connection = self._cluster.connect(self._setup, f"splitter-{self._run}", self._put)
+        if self._pending and has_hooks(self._setup):
+            self._host_started = True
+            self._on_each_host("start")
+
+    def _on_each_host(self, stage: str) -> None:
+        """A task file's PERENGINE commands, once on each host of the cluster (see `on_host`)."""
+        assert self._connection is not None
+        for host, lines in self._connection.on_each_host(on_host, stage):
+            for level, message in lines:
+                log.log(level, "%s on %s", message, host)
 
     def _put(self, kind: str, message: Any) -> None:
         self._events.put((kind, message))
@@ -143,7 +168,8 @@ class DaskEngine:
         try:
             self._connection.check()
             self._submit()
-            rows: Received = []
+            rows: Received = self._refused
+            self._refused = []
             try:
                 self._handle(*self._events.get(timeout=timeout), rows)
                 while True:
@@ -151,7 +177,9 @@ class DaskEngine:
             except queue.Empty:
                 pass
             return rows
-        except SplitterError:
+        except SplitterError as exc:
+            # The console gets the sentence from the command line; the log says it too.
+            log.error("the run stops: %s", exc, extra=FILE_ONLY)
             self.kill()  # The runner stops on it: leave no batch running for nothing.
             raise
 
@@ -195,7 +223,11 @@ class DaskEngine:
         raise ValueError("a Dask run's concurrency is its cluster's workers")
 
     def close(self) -> None:
-        """Disconnect (and stop the local cluster, if this run started it)."""
+        """Run host hooks' stop; disconnect (and stop the local cluster if this run started it)."""
+        if self._host_started and self._connection is not None:
+            self._host_started = False
+            if self._connection.client.status == "running":
+                self._on_each_host("stop")
         if self._connection is not None:
             self._connection.close()
             self._connection = None
@@ -215,11 +247,27 @@ class DaskEngine:
                 return
             self._count += 1
             key = f"splitter-batch-{self._run}-{self._count}"
-            future = self._connection.submit(
-                run_batch, key, self._pool.batch(jobs), self._job_timeout, self._careful,
-                done=lambda _, key=key: self._put("done", key),
-            )  # fmt: skip
+            entries = self._pool.batch(jobs)
+            try:
+                future = self._send(key, entries)
+            except Exception:  # Dask could not serialize the batch: which items?
+                entries, refused = split_sendable(entries, by_value=True)
+                if not refused:
+                    raise
+                self._refused.extend(refused)
+                self._outstanding.difference_update(row[0] for row in refused)
+                if not entries:
+                    continue
+                jobs = [entry[0] for entry in entries]
+                future = self._send(key, entries)
             self._batches[key] = _Batch(key, jobs, future)
+
+    def _send(self, key: str, entries: list[BatchEntry]) -> Any:
+        assert self._connection is not None
+        return self._connection.submit(
+            run_batch, key, entries, self._job_timeout, self._careful,
+            done=lambda _, key=key: self._put("done", key),
+        )  # fmt: skip
 
     def _next_jobs(self) -> list[int]:
         """One suspect job alone, else the next batch of pending jobs."""
@@ -351,7 +399,8 @@ class DaskEngine:
         times = self._deaths[job]
         error = f"worker process died {times} times while running this job (on a Dask worker)"
         log.warning("job %d crashed: %s", job, error)
-        return (job, "crashed", time.time(), 0.0, error, None)
+        value = lost_value(self._setup, self._pool.items[job], "crashed", "", 0)
+        return (job, "crashed", time.time(), 0.0, error, value)
 
     def _timed_out(self, batch: _Batch, message: dict[str, Any], rows: Received) -> None:
         job = message["job"]
@@ -361,7 +410,9 @@ class DaskEngine:
             limit = f"{self._job_timeout:g}"
             error = f"job ran longer than job_timeout = {limit} s; its worker was stopped"
             log.warning("job %d timeout: %s", job, error)
-            rows.append((job, "timeout", message["start"], message["seconds"], error, None))
+            host = str(message.get("host", ""))
+            value = lost_value(self._setup, self._pool.items[job], "timeout", host, 0)
+            rows.append((job, "timeout", message["start"], message["seconds"], error, value))
         self._requeue([j for j in batch.jobs if j in self._outstanding])
 
     def _requeue(self, jobs: list[int]) -> None:

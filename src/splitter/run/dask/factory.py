@@ -44,9 +44,10 @@ class DaskEngineFactory:
 
 def dask_engine(address: str | None, attempts: int = 3) -> DaskEngineFactory | None:
     """The Dask engine for ``address`` (else $SPLITTER_DASK); None: use the local pool."""
+    given_by = "--dask" if address is not None else "SPLITTER_DASK"
     chosen = address if address is not None else os.environ.get("SPLITTER_DASK") or None
     if chosen is None:
         return None
+    parse_address(chosen, given_by)  # A bad value fails before anything is made.
     require_dask()
-    parse_address(chosen)  # A bad value fails before any folder is touched.
-    return DaskEngineFactory(DaskCluster(chosen, attempts))
+    return DaskEngineFactory(DaskCluster(chosen.strip(), attempts))

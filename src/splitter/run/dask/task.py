@@ -28,17 +28,18 @@ import itertools
 import logging
 import os
 import pickle
+import socket
 import threading
 import time
 from contextlib import suppress
 from typing import Any
 
 from splitter.campaign.config import parse_config
-from splitter.run.engine import BatchEntry, JobSetup, Row
+from splitter.run.engine import BatchEntry, JobSetup, LogLines, Row, host_hook
 from splitter.run.injection import Progress
 from splitter.run.jobcall import JobCall, JobLogCollector, picklable, record_dict, write_job_log
 
-__all__ = ["SEND_INTERVAL", "TIMEOUT_EXIT_CODE", "pack", "run_batch", "unpack"]
+__all__ = ["SEND_INTERVAL", "TIMEOUT_EXIT_CODE", "on_host", "pack", "run_batch", "unpack"]
 
 SEND_INTERVAL = 0.5
 WATCH_INTERVAL = 0.2
@@ -121,7 +122,7 @@ class _BatchRun:
             self.send_rows()
             self.emit(
                 {"kind": "timeout", "job": int(job_id), "start": self.started_wall,
-                 "seconds": seconds}
+                 "seconds": seconds, "host": socket.gethostname()}
             )  # fmt: skip
             return True
         if seconds > RUNNING_AFTER and now - self.last_running >= RUNNING_AFTER:
@@ -194,6 +195,12 @@ def run_batch(
         if job_logs is not None:
             root.removeHandler(job_logs)
     return worker.address, run.take()
+
+
+def on_host(payload: bytes, stage: str) -> tuple[str, LogLines]:
+    """Runs in one Dask worker per host: the job's host hooks (PERENGINE); (host, what to log)."""
+    setup, _ = _setup(payload)
+    return socket.gethostname(), host_hook(setup, stage)
 
 
 def _take_index() -> int:

@@ -36,20 +36,32 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import socket
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnContext, SpawnProcess
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from splitter.errors import SplitterError
 from splitter.run.cpus import usable_cpus
-from splitter.run.engine import JobPool, JobSetup, LogSink, Received, Row, RunningJob
+from splitter.run.engine import (
+    JobPool,
+    JobSetup,
+    LogSink,
+    Received,
+    Row,
+    RunningJob,
+    host_hook,
+    lost_value,
+)
 from splitter.run.local import freeze
 from splitter.run.local.worker import GROUP, IDLE, SLOT_WIDTH, worker_main
 from splitter.run.mainguard import start_failure
+from splitter.run.sendable import split_sendable
 
 __all__ = ["LocalPool", "Supervisor", "WorkersFailedError"]
 
@@ -135,6 +147,9 @@ class Supervisor:
         # Jobs of a batch whose worker died between jobs: each runs alone next time.
         self._alone: set[int] = set()
         self._on_log = on_log
+        self._host_started = False
+        # Error rows of jobs whose item could not be sent, for the next step to return.
+        self._refused: Received = []
         self.stopping = False
         # The results' job columns, once fixed: then workers format their own rows.
         self.columns: tuple[str, ...] | None = None
@@ -146,14 +161,18 @@ class Supervisor:
         return not busy and (self.stopping or not self._pending)
 
     def start(self) -> None:
-        """Start the worker processes."""
+        """Run the job's host hooks' start here (PERENGINE START), then start the workers."""
+        if self._pending:
+            self._host_started = True
+            _log_lines(host_hook(self._setup, "start"))
         for slot in range(self._workers):
             self._spawn(slot)
 
     def step(self, timeout: float) -> Received:
         """Dispatch to idle workers, wait up to ``timeout`` s, return the rows received."""
         self._dispatch()
-        rows: Received = []
+        rows: Received = self._refused
+        self._refused = []
         waitables: dict[Any, _Handle] = {}
         for handle in self._handles.values():
             waitables[handle.conn] = handle
@@ -272,6 +291,9 @@ class Supervisor:
             time.sleep(0.02)
         for group in groups:
             _signal_group(group, signal.SIGKILL)
+        if self._host_started:
+            self._host_started = False
+            _log_lines(host_hook(self._setup, "stop"))
 
     def _group(self, handle: _Handle) -> int:
         """The process group the worker's current job runs its children in (0: none)."""
@@ -303,13 +325,32 @@ class Supervisor:
                 continue
             size = 1 if self._pending[0] in self._alone else self._next_batch_size(handle)
             batch = [self._pending.popleft() for _ in range(min(size, len(self._pending)))]
+            message, batch = self._message(batch)
+            if not batch:
+                continue  # no item of it could be sent: each is its job's error row
             try:
-                handle.conn.send((self.columns, self._pool.batch(batch)))
+                handle.conn.send_bytes(message)
             except (BrokenPipeError, ConnectionResetError):
                 self._pending.extendleft(reversed(batch))
                 continue  # Its sentinel reports the death on this step.
             handle.batch, handle.reported, handle.batch_size = batch, 0, size
             busy += 1
+
+    def _message(self, batch: list[int]) -> tuple[bytes, list[int]]:
+        """The batch's message as the worker reads it, and the jobs it holds.
+
+        A job whose item does not pickle leaves the batch as an error row
+        (see `splitter.run.sendable`): the run goes on without it.
+        """
+        entries = self._pool.batch(batch)
+        try:
+            return bytes(ForkingPickler.dumps((self.columns, entries))), batch
+        except Exception:  # pickling may raise anything; split_sendable says what
+            kept, refused = split_sendable(entries)
+            self._refused.extend(refused)
+            if not kept:
+                return b"", []
+            return bytes(ForkingPickler.dumps((self.columns, kept))), [e[0] for e in kept]
 
     def _next_batch_size(self, handle: _Handle) -> int:
         share_of_rest = max(1, len(self._pending) // (2 * self._limit))
@@ -372,7 +413,8 @@ class Supervisor:
         handle.process.join(5)
         handle.conn.close()
         # A lost worker's job may leave children behind: they go with it.
-        _signal_group(self._group(handle), signal.SIGKILL)
+        group = self._group(handle)
+        _signal_group(group, signal.SIGKILL)
         frozen = self._frozen.pop(handle.slot, None)
         if frozen is not None:
             freeze.end(frozen, signal.SIGKILL)
@@ -384,10 +426,10 @@ class Supervisor:
         exitcode = handle.process.exitcode
         if job_id != IDLE and int(job_id) in unreported:
             unreported.remove(int(job_id))
-            rows.append(self._death_row(int(job_id), started, status, exitcode))
+            rows.append(self._death_row(int(job_id), started, status, exitcode, group))
         elif started and len(unreported) == 1:
             # Alone in its batch, the job returned, then its worker died.
-            rows.append(self._death_row(unreported.pop(), started, "returned", exitcode))
+            rows.append(self._death_row(unreported.pop(), started, "returned", exitcode, 0))
         elif started and unreported:
             self._alone.update(unreported)
         elif not handle.heard_from:
@@ -401,8 +443,13 @@ class Supervisor:
         if self._failed_starts >= MAX_FAILED_STARTS:
             raise WorkersFailedError(start_failure(exitcode))
 
-    def _death_row(self, job_id: int, started: float, status: str, exitcode: int | None) -> Row:
+    def _death_row(
+        self, job_id: int, started: float, status: str, exitcode: int | None, group: int
+    ) -> Row:
         seconds = time.monotonic() - started
+        value = lost_value(
+            self._setup, self._pool.items[job_id], status, socket.gethostname(), group
+        )
         if status == "timeout":
             limit = f"{self._job_timeout:g}"
             error = f"job ran longer than job_timeout = {limit} s; its worker was stopped"
@@ -415,7 +462,12 @@ class Supervisor:
         else:
             error = f"worker process died ({_describe_exit(exitcode)}) while running this job"
         log.warning("job %d %s: %s", job_id, status, error)
-        return (job_id, status, time.time() - seconds, seconds, error, None)
+        return (job_id, status, time.time() - seconds, seconds, error, value)
+
+
+def _log_lines(lines: list[tuple[int, str]]) -> None:
+    for level, message in lines:
+        log.log(level, "%s", message)
 
 
 def _signal_group(group: int, signum: int) -> bool:
