@@ -129,6 +129,7 @@ def test_three_hosts_merge_into_every_job_once_sorted(tmp_path: Path) -> None:
         "plan.zst",
         "report.json",
         "results.csv.zst",
+        "results.types.json",
     ]
 
 
@@ -261,6 +262,7 @@ def test_plain_writes_results_csv_and_log_txt(tmp_path: Path) -> None:
         "plan.zst",
         "report.json",
         "results.csv",
+        "results.types.json",
     ]
     text = (tmp_path / "M" / "results.csv").read_text()
     assert text.splitlines()[0] == (
@@ -556,7 +558,7 @@ def test_existing_merged_files_are_kept_unless_force(
     assert report(out)["ok"] == 6
     assert cli(["merge", str(host), "--out", str(out)]) == 0  # the same merge, redone
     assert sorted(p.name for p in out.iterdir()) == [
-        "log.zst", "plan.zst", "report.json", "results.csv.zst",
+        "log.zst", "plan.zst", "report.json", "results.csv.zst", "results.types.json",
     ]  # fmt: skip
 
 
@@ -638,7 +640,7 @@ def test_a_failing_reduce_exits_1_naming_the_job_and_keeps_the_merged_files(
         " with --force\n"
     )
     assert sorted(p.name for p in out.iterdir()) == [
-        "log.zst", "plan.zst", "report.json", "results.csv.zst",
+        "log.zst", "plan.zst", "report.json", "results.csv.zst", "results.types.json",
     ]  # fmt: skip
     assert cli([*argv, "--force"], reduce_program(lambda total, row: total + 1, 0)) == 0
     assert (out / "reduce.json").read_text() == "5\n"
@@ -652,16 +654,19 @@ def _strict_json(text: str) -> Any:
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
-def test_nan_or_infinity_in_a_manifest_never_reaches_report_json(
+def test_nan_or_infinity_in_a_manifest_is_refused_naming_the_field_not_merged(
     tmp_path: Path, value: float
 ) -> None:
     host = make_host(tmp_path / "alpha", "alpha", ok_rows(range(6)))
-    _edit_manifest(host, perf=value, cores=2, busy_seconds=value, jobs_done=6,
-                   wall_seconds=value, rate_jobs_per_s=value)  # fmt: skip
-    merge_folders([host], tmp_path / "out")
-    written = _strict_json((tmp_path / "out" / "report.json").read_text())
-    assert "capacity" not in written  # no finite wall time: nothing observed
-    assert written["machines"][0]["wall_seconds"] == 1200.0  # from started and ended
+    _edit_manifest(host, perf=2.0, cores=2, busy_seconds=value, jobs_done=6,
+                   wall_seconds=1.0, rate_jobs_per_s=1.0)  # fmt: skip
+    with pytest.raises(CorruptFileError) as caught:
+        merge_folders([host], tmp_path / "out")
+    assert str(caught.value) == (
+        f"{host / 'manifest.json'} has no valid 'busy_seconds'; restore the manifest.json that"
+        " `run` wrote there, or rerun `run` on that machine to rewrite it"
+    )
+    assert not (tmp_path / "out" / "report.json").exists()
 
 
 def test_a_start_time_of_nan_gives_no_wall_time_not_nan(tmp_path: Path) -> None:

@@ -71,8 +71,8 @@ def check_not_under_main_guard(job: Callable[..., Any]) -> None:
     it. (A lambda or a nested function does not pickle at all; see
     `splitter.run.sendable`.)
     """
-    if getattr(job, "__module__", None) != "__main__":
-        return
+    if getattr(job, "__module__", None) != "__main__" or "<" in getattr(job, "__qualname__", "<"):
+        return  # a lambda or a nested function: `check_sendable` names its fix
     path = _file_of(sys.modules.get("__main__"))
     name = getattr(job, "__name__", "job")
     if path is not None and _under_main_guard(path, getattr(job, "__code__", None)):
