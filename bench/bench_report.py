@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from splitter.report.build import write_report
-from splitter.store.frames import FrameWriter
+from splitter.store.frames import FrameWriter, line_pieces
 
 __all__ = ["main"]
 
@@ -56,7 +56,7 @@ def build(merged: Path, rows: int) -> None:
                 else:
                     cells = f"{job},{HOSTS[h]},ok,{s!r},{d!r},"
                 lines.append(f"{cells},{job},{d!r},run\n")
-            frames.write_frame("".join(lines).encode())
+            frames.write_frames(line_pieces("".join(lines).encode()))
     report = {
         "digest": "ab" * 32, "expected": rows, "ok": rows - failed,
         "failed": {"error": failed, "crashed": 0, "timeout": 0}, "missing": [],

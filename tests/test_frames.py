@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from splitter.errors import ConfigError
+from splitter.store import frames as frames_module
 from splitter.store.frames import (
     MAX_FRAME_BYTES,
     CorruptFileError,
@@ -22,6 +23,7 @@ from splitter.store.frames import (
     FrameWriter,
     TailRepair,
     _FrameWalk,
+    line_pieces,
     repair_tail,
 )
 
@@ -170,7 +172,7 @@ def test_a_bad_checksum_stops_reading_at_that_frame(tmp_path: Path) -> None:
     assert frames == [b"one"]
     assert reader.complete_bytes == ends[0]
     assert reader.damage == (
-        "undecodable frame (zstd decompressor error: Restored data doesn't match checksum)"
+        "undecodable frame (decompression error: Restored data doesn't match checksum)"
         f" at byte {ends[0]}"
     )
 
@@ -389,3 +391,86 @@ def test_a_link_to_an_unreadable_special_file_is_a_clear_error(tmp_path: Path) -
     path.symlink_to("/proc/self/mem")
     with pytest.raises(CorruptFileError, match=re.escape(f"{path} cannot be read (")):
         read_all(path)
+
+
+@pytest.fixture
+def small_frames(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames of 100 bytes of payload, lines of at most 400: large flushes in a few rows."""
+    monkeypatch.setattr(frames_module, "FRAME_BYTES", 100)
+    monkeypatch.setattr(frames_module, "MAX_FRAME_BYTES", 400)
+
+
+@pytest.mark.usefixtures("small_frames")
+def test_a_flush_is_cut_into_pieces_at_line_ends() -> None:
+    data = b"".join(b"%02d %s\n" % (n, b"x" * 26) for n in range(10))  # lines of 30 bytes
+    pieces = [bytes(piece) for piece in line_pieces(data)]
+    assert b"".join(pieces) == data
+    assert [len(piece) for piece in pieces] == [90, 90, 90, 30]
+    assert all(piece.endswith(b"\n") for piece in pieces)
+
+
+@pytest.mark.usefixtures("small_frames")
+def test_a_csv_flush_is_cut_only_between_rows_never_inside_a_quoted_cell() -> None:
+    row = b'1,"a cell with\nnewlines\nand ""quotes""\n",' + b"y" * 40 + b"\n"
+    data = row * 5
+    pieces = [bytes(piece) for piece in line_pieces(data, csv=True)]
+    assert pieces == [row, row, row, row, row]
+
+
+@pytest.mark.usefixtures("small_frames")
+def test_a_line_longer_than_a_piece_is_a_piece_of_its_own() -> None:
+    long = b'2,"' + b"z\n" * 100 + b'"\n'
+    data = b"1,short\n" + long + b"3,short\n"
+    pieces = [bytes(piece) for piece in line_pieces(data, csv=True)]
+    assert pieces == [b"1,short\n", long, b"3,short\n"]
+
+
+@pytest.mark.usefixtures("small_frames")
+def test_a_line_longer_than_any_frame_is_refused() -> None:
+    with pytest.raises(ValueError, match="a line of 501 bytes is longer than a frame may be"):
+        line_pieces(b"a" * 500 + b"\n")
+
+
+@settings(max_examples=100)
+@given(
+    cells=st.lists(
+        st.lists(st.text(alphabet='ab,"\n', max_size=30), min_size=1, max_size=4), max_size=30
+    )
+)
+def test_csv_pieces_hold_whole_rows_and_lose_nothing(cells: list[list[str]]) -> None:
+    import csv
+    import io
+
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(cells)
+    data = text.getvalue().encode()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(frames_module, "FRAME_BYTES", 40)
+        pieces = [bytes(piece) for piece in line_pieces(data, csv=True)]
+    assert b"".join(pieces) == data
+    rows = [row for piece in pieces for row in csv.reader(io.StringIO(piece.decode()))]
+    assert rows == cells
+
+
+def test_write_frames_writes_every_frame_or_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "f.zst"
+    ends = write_frames(path, [b"kept"])
+    real_write = os.write
+    calls = []
+
+    def third_write_fails(fd: int, data: bytes) -> int:
+        calls.append(fd)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    with FrameWriter(path) as writer:
+        monkeypatch.setattr(os, "write", third_write_fails)
+        with pytest.raises(OSError, match="No space left"):
+            writer.write_frames([b"one", b"two", b"three"])
+        monkeypatch.undo()
+        assert writer.size == ends[0]
+        writer.write_frames([b"one", b"two"])
+    assert read_all(path)[0] == [b"kept", b"one", b"two"]

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from processes import kill_leftovers, running, unique_sleep, wait_for
 from splitter.frozen import MARKER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,22 +169,50 @@ def test_a_start_removes_the_unpack_folder_a_killed_binary_left_and_no_live_one(
         run, cwd=host, env={**BARE_ENV, **env}, stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
+    user: subprocess.Popen[bytes] | None = None
     try:
         left = wait_for_unpack_folder(temp, host / "results" / "all" / "manifest.json")
-        # SIGKILL the bootloader alone: its program and worker run on, orphaned.
+        # SIGKILL the bootloader alone: its program and worker die with it, and
+        # the folder stays; a process of ours still works in it.
         bootloader.kill()
         bootloader.wait()
+        wait_until_gone(bootloader.pid)
+        user = subprocess.Popen(["sleep", "60"], cwd=left, start_new_session=True)
         age(left)
         assert bare(host, "digest", env=env).returncode == 0
-        assert left.is_dir(), "a start removed the folder a live program runs from"
-        kill_group(bootloader.pid)
-        wait_until_gone(bootloader.pid)
+        assert left.is_dir(), "a start removed a folder a live process uses"
+        kill_group(user.pid)
+        user.wait()
         age(left)
         assert bare(host, "digest", env=env).returncode == 0
         assert not left.exists(), "a start left the unpack folder of a killed binary"
         assert list(temp.glob("_MEI*")) == []
     finally:
         kill_group(bootloader.pid)
+        if user is not None:
+            kill_group(user.pid)
+
+
+def test_kill_9_of_the_pid_the_shell_shows_stops_the_run_its_workers_and_their_tasks(
+    generic_binary: Path, tmp_path: Path
+) -> None:
+    host = host_folder(tmp_path / "host", generic_binary)
+    sleep = unique_sleep(100)
+    (host / "tasks.txt").write_text(f"setsid sleep {sleep} & sleep {sleep}; true\n" * 2)
+    run = [str(host / "splitter"), "run", "--tasks", "tasks.txt", "--all", "--yes"]
+    # What `./splitter run ... &` then `kill -9 $!` does: $! is the bootloader.
+    bootloader = subprocess.Popen(
+        [*run, "--workers", "2"], cwd=host, env=BARE_ENV, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(running("sleep", sleep)) == 4, 60)
+        bootloader.kill()
+        bootloader.wait()
+        wait_until_gone(bootloader.pid)
+        wait_for(lambda: running("sleep", sleep) == [] and running(str(host / "splitter")) == [])
+    finally:
+        kill_leftovers([sleep], [bootloader.pid])
 
 
 def wait_for_unpack_folder(temp: Path, manifest: Path) -> Path:

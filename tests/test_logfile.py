@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from splitter.store import frames, logfile
 from splitter.store.frames import FrameReader
 from splitter.store.logfile import (
     LogFileWriter,
@@ -218,3 +219,82 @@ def test_any_messages_round_trip_as_records(messages: list[str]) -> None:
         records = read_log_records(log_parts(Path(folder)))
         assert list(records) == [("2026-11-22T10:00:00.123456Z", text) for text in formatted]
         assert records.damage == []
+
+
+@pytest.fixture
+def small_frames(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames of 100 bytes of payload and at most 4000; records of at most 600 characters."""
+    monkeypatch.setattr(frames, "FRAME_BYTES", 100)
+    monkeypatch.setattr(frames, "MAX_FRAME_BYTES", 4000)
+    monkeypatch.setattr(logfile, "MAX_RECORD_CHARS", 600)
+
+
+@pytest.mark.usefixtures("small_frames")
+def test_a_record_too_large_for_a_frame_keeps_its_head_and_tail_and_its_neighbours(
+    tmp_path: Path, logger: logging.Logger
+) -> None:
+    handler = ZstdLogHandler(LogFileWriter(tmp_path, 1 << 20))
+    logger.addHandler(handler)
+    logger.info("before")
+    logger.error("huge %s", "x" * 10_000 + "\nthe end of it")
+    logger.info("after")
+    handler.close()
+    records = [text for _, text in read_log_records([tmp_path / "log.zst"])]
+    assert len(records) == 3
+    assert records[0].endswith(" - INFO splitter.test_logfile: before")
+    assert records[2].endswith(" - INFO splitter.test_logfile: after")
+    # 600 characters kept: the first 350 (600 less a quarter less 100), the last 150.
+    head, cut, *tail = records[1].split("\n")
+    prefix = head[: head.index("huge ") + 5]
+    assert prefix.endswith(" - ERROR splitter.test_logfile: huge ")
+    assert head == prefix + "x" * (350 - len(prefix))
+    written = len(prefix) + 10_000 + len("\n  the end of it\n")
+    assert cut == f"  [... {written - 350 - 150:,} characters of this record cut ...]"
+    assert tail == ["  " + "x" * (150 - len("\n  the end of it\n")), "  the end of it"]
+
+
+@pytest.mark.usefixtures("small_frames")
+def test_a_flush_bigger_than_a_frame_is_cut_into_frames_of_whole_lines(tmp_path: Path) -> None:
+    writer = LogFileWriter(tmp_path, max_file_size=1 << 20)
+    lines = [f"2026-11-22T10:00:{n:02d}.000000Z alpha record {n}\n" for n in range(30)]
+    for line in lines:
+        writer.write(line)
+    writer.close()
+    payloads = list(FrameReader(tmp_path / "log.zst"))
+    assert len(payloads) > 5 and all(len(payload) <= 100 for payload in payloads)
+    assert all(payload.endswith(b"\n") for payload in payloads)
+    assert b"".join(payloads).decode() == "".join(lines)
+
+
+@pytest.mark.usefixtures("small_frames")
+def test_reading_a_record_longer_than_writers_write_keeps_only_its_head(tmp_path: Path) -> None:
+    with frames.FrameWriter(tmp_path / "log.zst") as out:  # a crafted log: many frames
+        out.write_frame(b"2026-11-22T10:00:00.000000Z alpha begins\n")
+        for _ in range(60):
+            out.write_frame(b"  " + b"y" * 97 + b"\n")
+        out.write_frame(b"2026-11-22T10:00:01.000000Z alpha next\n")
+    records = [text for _, text in read_log_records([tmp_path / "log.zst"])]
+    assert records[1] == "2026-11-22T10:00:01.000000Z alpha next"
+    lines = records[0].split("\n")
+    kept = "\n".join(lines[:-1])
+    assert lines[0] == "2026-11-22T10:00:00.000000Z alpha begins"
+    assert len(kept) == 4000  # as many characters as a frame may hold bytes
+    # 41 characters of the first line and 60 of 100 (each with its newline)
+    cut = 41 + 60 * 100 - len(kept) - 1
+    assert lines[-1] == f"  [... {cut:,} more characters of this record not read ...]"
+
+
+def test_the_longest_record_kept_fits_in_one_frame_whatever_its_characters() -> None:
+    assert logfile.MAX_RECORD_CHARS * 6 + 100 <= frames.MAX_FRAME_BYTES
+
+
+def test_a_record_of_unpaired_surrogates_too_long_for_a_frame_is_kept_in_bounded_form(
+    tmp_path: Path,
+) -> None:
+    writer = LogFileWriter(tmp_path, max_file_size=1 << 30)
+    record = "2026-11-22T10:00:00.000000Z alpha " + "\udc80" * 800_000  # 4.8 MB escaped
+    writer.write(record + "\n")
+    writer.close()
+    [(_, text)] = list(read_log_records([tmp_path / "log.zst"]))
+    assert text.startswith("2026-11-22T10:00:00.000000Z alpha \\udc80")
+    assert " characters of this record cut ...]" in text

@@ -26,7 +26,7 @@ from splitter.store.results import (
     parse_cell,
     recorded_outcomes,
 )
-from splitter.store.rowformat import MAX_ROW_CHARS, RowFormat
+from splitter.store.rowformat import MAX_ROW_BYTES, RowFormat
 
 START = 1763805600.25
 
@@ -461,30 +461,34 @@ def test_cells_larger_than_csvs_default_field_limit_read_back(tmp_path: Path) ->
     assert recorded_outcomes(path) == {key_of(0): "ok", key_of(1): "ok"}
 
 
-TOO_LARGE = (
-    f"the job's result is {MAX_ROW_CHARS + 2:,} characters as text, more than the"
-    f" {MAX_ROW_CHARS:,} a row may hold; write large outputs to files and return their paths"
-)
+def too_large(job_id: int, cells: str) -> str:
+    """The error of job ``job_id``'s row whose job cells are ``cells``: its bytes as written."""
+    size = len(",".join(base(job_id)) + f",{cells},\n")
+    return (
+        f"the job's result makes a row of {size:,} bytes, more than the {MAX_ROW_BYTES:,}"
+        " a row may hold; write large outputs to files and return their paths"
+    )
 
 
 def test_a_result_larger_than_the_cap_is_an_error_row_saying_why(tmp_path: Path) -> None:
     path = tmp_path / "results.csv.zst"
-    huge = "x" * (MAX_ROW_CHARS + 1)  # with its column name "s", one character more
+    huge = "x" * MAX_ROW_BYTES  # with the row's other cells, more than a row may take
     with ResultsWriter(path, "alpha", None, LABELS) as writer:
         assert writer.add(0, "ok", START, 0.5, "", {"s": huge}) == "error"
         assert writer.add(1, "ok", START, 0.5, "", {"s": "small"}) == "ok"
         assert writer.add(2, "ok", START, 0.5, "", {"s": huge}) == "error"
     assert read_rows(path)[1] == [
-        [*base(0, "error", TOO_LARGE), "", ""],
+        [*base(0, "error", too_large(0, huge)), "", ""],
         [*base(1), "small", ""],
-        [*base(2, "error", TOO_LARGE), "", ""],
+        [*base(2, "error", too_large(2, huge)), "", ""],
     ]
 
 
 def test_a_worker_formats_a_result_larger_than_the_cap_as_an_error_row() -> None:
     row_format = RowFormat("alpha", ("s",), (), LABELS)
-    line = row_format.line(3, "ok", START, 0.5, "", {"s": "x" * (MAX_ROW_CHARS + 1)})
-    assert cells_of(line) == [*base(3, "error", TOO_LARGE), "", ""]
+    huge = "x" * MAX_ROW_BYTES
+    line = row_format.line(3, "ok", START, 0.5, "", {"s": huge})
+    assert cells_of(line) == [*base(3, "error", too_large(3, huge)), "", ""]
     assert row_format.refused == [3]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from processes import alive, wait_for
 from splitter.campaign.config import config_content, load_config
 from splitter.campaign.digest import config_digest, group_digest
 from splitter.store.results import ResultsReader
@@ -176,6 +178,31 @@ def test_kill_9_of_the_whole_run_then_resume_never_reruns_a_job_recorded_ok(
     runs = Counter(int(p.name.split(".")[0]) for p in (tmp_path / "markers").iterdir())
     assert all(runs[job_id] == 1 for job_id in ok_before)
     assert set(statuses(tmp_path / "results" / "all")) == set(range(60))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
+def test_kill_9_of_the_parent_alone_ends_its_workers_in_the_middle_of_their_jobs(
+    tmp_path: Path,
+) -> None:
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    write_campaign(tmp_path, job=f"sleep = 60\nmarker_dir = {markers}")
+    process = subprocess.Popen(
+        [sys.executable, str(ENTRY), "run", "--all", "--yes", "--configs", "configs",
+         "--workers", "2"],
+        cwd=tmp_path, env={**os.environ, "CAMPAIGN_SIZE": "4"}, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(list(markers.iterdir())) == 2)
+        workers = [int(marker.name.split(".")[1]) for marker in markers.iterdir()]
+        process.kill()
+        process.wait()
+        # Long before their 60 s jobs end.
+        wait_for(lambda: not any(map(alive, workers)), 20)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def _ok_ids(results: Path) -> set[int]:

@@ -47,3 +47,20 @@ def test_the_summary_line_names_every_count() -> None:
         "earlier; results in out/alpha; the failures' tracebacks are in out/alpha/log.zst, and"
         " --retry-failed reruns them (interrupted: run again to resume)"
     )
+
+
+def test_finished_jobs_count_only_once_their_rows_are_written() -> None:
+    tally = Tally.from_statuses([None] * 10, retry_failed=False)
+    tally.add(6, ["timeout", "error"], busy=3.0)
+    assert (tally.ok, tally.ran, tally.busy, tally.remaining) == (0, 0, 0.0, 10)
+    tally.written()
+    assert tally.counts() == {"ok": 4, "error": 1, "crashed": 0, "timeout": 1, "remaining": 4}
+    assert (tally.ran, tally.busy) == (6, 3.0)
+    tally.written()
+    assert tally.ran == 6
+
+
+def test_failures_count_for_max_failures_as_soon_as_they_arrive() -> None:
+    tally = Tally.from_statuses([None] * 4, retry_failed=False)
+    tally.add(3, ["error", "crashed"])
+    assert (tally.failed_now, tally.failed["error"]) == (2, 0)

@@ -123,3 +123,17 @@ def test_prefix_and_suffix_count_in_the_length_of_a_command(tmp_path: Path) -> N
     path.write_text(f"#DISBATCH PREFIX {'x' * (limit - 1)}\n\nyz\n")
     with pytest.raises(UsageError, match=rf"line 3 \(job 0\) is {limit + 1} bytes"):
         read_task_file(path)
+
+
+def test_the_tasks_section_sets_the_folder_tasks_run_in() -> None:
+    config = parse_config("[tasks]\ncwd = runs/a   # where the inputs are\n", "s.ini")
+    assert task_settings(config, "s.ini") == TaskSettings(cwd="runs/a")
+
+
+def test_a_tasks_cwd_of_several_lines_is_refused_in_one_sentence() -> None:
+    config = parse_config("[tasks]\ncwd = runs\n  more\n", "s.ini")
+    with pytest.raises(UsageError) as caught:
+        task_settings(config, "s.ini")
+    assert str(caught.value) == (
+        "s.ini: [tasks] cwd = 'runs\\nmore' spans several lines; write one folder on one line"
+    )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import run_cli, run_module, write_configs
 from splitter.store.results import ResultsReader
-from splitter.store.rowformat import MAX_ROW_CHARS
+from splitter.store.rowformat import MAX_ROW_BYTES
 
 ENTRY = f"""\
 import multiprocessing
@@ -21,13 +21,13 @@ def job(item):
     if item == 1:
         return {{"x": item, "f": lambda: 1}}
     if item == 2:
-        return {{"x": item, "big": "b" * 10_000_000}}
+        return {{"x": item, "big": "b" * 2_000_000}}
     if item == 3:
         return {{"x": item, "a": np.arange(8_000) / 7}}
     if item == 4:
         return {{"x": item, "status": "done", "job_id": "J0"}}
     if item == 5:
-        return {{"x": item, "huge": "h" * {MAX_ROW_CHARS}}}
+        return {{"x": item, "huge": "h" * {MAX_ROW_BYTES}}}
     return {{"x": item}}
 
 
@@ -59,9 +59,9 @@ def test_unstorable_values_are_error_rows_and_status_merge_and_resume_read_the_f
     assert rows[4]["error"].startswith(
         "the job returned keys named like splitter's own columns (job_id, status); rename them"
     )
-    assert rows[5]["error"].startswith("the job's result is 16,777,222 characters as text")
+    assert rows[5]["error"].startswith("the job's result makes a row of 3,145,8")
     cells = {**json.loads(rows[2]["extra"] or "{}"), **rows[2]}
-    assert cells["big"] == "b" * 10_000_000
+    assert cells["big"] == "b" * 2_000_000
 
     status = run_module(["status", "results/all", "--json"], tmp_path)
     assert status.returncode == 0, status.stderr
@@ -72,3 +72,77 @@ def test_unstorable_values_are_error_rows_and_status_merge_and_resume_read_the_f
     resumed = run_cli(["run", "--all", "--yes"], tmp_path, timeout=120)
     assert resumed.returncode == 1, resumed.stderr
     assert len(list(ResultsReader(tmp_path / "results" / "all" / "results.csv.zst"))) == 8
+
+
+TEXTLESS = """\
+import multiprocessing
+import os
+
+import splitter
+
+
+class StrRaises:
+    def __str__(self):
+        raise RuntimeError("no text for you")
+
+
+def _explode():
+    raise RuntimeError("cannot be rebuilt")
+
+
+class DoesNotUnpickle:
+    def __reduce__(self):
+        return (_explode, ())
+
+
+def job(item):
+    if os.environ.get("ALL_TOO_LONG") or item in (0, 1):
+        return 10**5000
+    if item == 2:
+        return {"x": StrRaises()}
+    if item == 3:
+        return {"x": DoesNotUnpickle()}
+    if item == 4:
+        return {1: "int key", "1": "str key"}
+    return {"x": item}
+
+
+if __name__ == "__main__":
+    multiprocessing.freeze_support()
+    splitter.main(job, list(range(10)))
+"""
+
+
+def test_values_whose_text_cannot_be_made_are_error_rows_and_the_folder_stays_readable(
+    tmp_path: Path,
+) -> None:
+    write_configs(tmp_path / "configs")
+    (tmp_path / "main.py").write_text(TEXTLESS, encoding="utf-8")
+    # Every row has no text, the first one included: the file still gets its header.
+    first = run_cli(["run", "--all", "--yes", "--workers", "1"], tmp_path, {"ALL_TOO_LONG": "1"})
+    assert first.returncode == 1, first.stderr
+    assert "Traceback" not in first.stderr
+    assert {row["status"] for row in _rows(tmp_path / "results" / "all").values()} == {"error"}
+    status = run_module(["status", "results/all"], tmp_path)
+    assert status.returncode == 0, status.stderr
+    again = run_cli(["run", "--all", "--yes", "--workers", "1", "--retry-failed"], tmp_path)
+    assert again.returncode == 1, again.stderr
+    latest = _rows(tmp_path / "results" / "all")  # each job's last attempt
+    errors = {job: latest[job]["error"] for job in range(5)}
+    assert [latest[job]["status"] for job in range(10)] == ["error"] * 5 + ["ok"] * 5
+    assert (
+        errors[0]
+        == errors[1]
+        == (
+            "the job's result holds an int of more than 4,300 digits, which Python does not turn"
+            " into text; return it as a str"
+        )
+    )
+    assert "str() of a StrRaises value in it raised RuntimeError: no text for you" in errors[2]
+    assert "does not unpickle" in errors[3] and "cannot be rebuilt" in errors[3]
+    assert errors[4] == (
+        "the job returned the keys 1 and '1', which both name the column '1';"
+        " make the keys distinct"
+    )
+    merged = run_module(["merge", "results/all", "--out", "merged"], tmp_path)
+    assert merged.returncode == 0, merged.stderr

@@ -515,10 +515,13 @@ def _campaign(
         needs_of(campaign.items, program.needs)  # bad needs stop here, before anything runs
     if getattr(args, "tasks", None) is not None:
         from splitter.campaign.taskfile import task_settings
-        from splitter.run.shelltask import resolve_shell
+        from splitter.run.shelltask import check_task_folder, resolve_shell
 
-        # A bad [tasks] section or a missing shell stops here, before anything is written.
-        resolve_shell(task_settings(campaign.config, campaign.config_source))
+        # A bad [tasks] section, a missing shell or folder stops here, before anything is written.
+        settings = task_settings(campaign.config, campaign.config_source)
+        resolve_shell(settings)
+        if not (getattr(args, "dask", None) or os.environ.get("SPLITTER_DASK")):
+            check_task_folder(settings, os.getcwd())  # On Dask it is the workers' folder.
     if args.command != "run" and args.rescue is not None:
         from splitter.merge.rescue import load_rescue  # a plain run loads no merge
 

@@ -1,4 +1,4 @@
-"""The one-file binary's start: hold our unpack folder, remove stale ones of earlier runs.
+"""The one-file binary's start: die with the bootloader, hold our unpack folder, clean up.
 
 A PyInstaller one-file binary is a bootloader with an archive appended. On
 every start the bootloader (the parent process) unpacks the archive into a
@@ -12,8 +12,14 @@ deletes the folder when the child exits:
           |                           +-- worker processes: map libraries from it too
           +-- deletes the folder when the main process exits
 
-Killed with SIGKILL, the bootloader cannot delete it, and tens of MB stay
-behind on every such kill. ``frozen_start()`` runs once in the main process
+The pid a shell shows for the binary (``$!``) is the bootloader's. It passes
+SIGTERM and SIGINT on to the main process; killed with SIGKILL, it cannot, so
+``frozen_start()`` has the kernel send the main process SIGTERM when its
+bootloader dies (PR_SET_PDEATHSIG, Linux): the run stops at once, its workers
+die with it, and their keepers kill their tasks.
+
+Killed with SIGKILL, the bootloader cannot delete its folder either, and
+tens of MB stay behind on every such kill. ``frozen_start()`` runs once in the main process
 (workers leave through ``freeze_support()`` before it) and removes such
 folders, conservatively. A folder goes only if all of these hold:
 
@@ -37,6 +43,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import stat
 import sys
 import time
@@ -44,6 +51,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from splitter.run.lifeline import die_with_parent
 
 __all__ = [
     "MARKER",
@@ -82,7 +91,7 @@ class UnpackFolder:
 
 
 def frozen_start() -> list[Path]:
-    """In a one-file binary's main process: lock our unpack folder, remove stale ones.
+    """In a one-file binary's main process: die with the bootloader, lock our folder, clean up.
 
     Returns the folders removed; does nothing (and returns []) when not frozen.
     """
@@ -90,12 +99,28 @@ def frozen_start() -> list[Path]:
     if not getattr(sys, "frozen", False) or bundle is None:
         return []
     own = Path(bundle)
-    if _NAME.fullmatch(own.name) is None:
-        return []  # A one-folder build: nothing is unpacked, nothing goes stale.
+    name = _NAME.fullmatch(own.name)
+    if name is None:
+        return []  # A one-folder build: one process, nothing unpacked, nothing goes stale.
+    die_with_parent(_bootloader(), signal.SIGTERM)
     _hold(own / MARKER)
     if not (_PROC / "self" / "maps").exists():
         return []
     return remove_stale_unpack_folders(own.parent, own)
+
+
+def _bootloader() -> int:
+    """Our parent's pid if it is our bootloader (it runs this binary too); 0 if it has gone.
+
+    Not the pid in the folder's name: a binary started by its own program
+    (``slurm-script`` probing the digest) shares its parent's folder.
+    """
+    parent = os.getppid()
+    try:
+        ours = os.readlink(f"/proc/{parent}/exe") == os.readlink("/proc/self/exe")
+    except OSError:
+        return parent  # No /proc, or not ours to read: trust the parent.
+    return parent if ours else 0
 
 
 def remove_stale_unpack_folders(

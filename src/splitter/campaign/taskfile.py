@@ -5,8 +5,8 @@ The file's bytes (``-``: standard input) become tasks through
 NEEDS``); a task's job id is its index among the tasks. A file that is not
 UTF-8 runs byte for byte: its text is decoded with surrogate escapes, which
 encode back to the same bytes. The tasks' text is the pool, so the digest
-covers it, and ``[tasks]`` in splitter.ini (the shell, whether output is kept)
-is checked here, before anything is written.
+covers it, and ``[tasks]`` in splitter.ini (the shell, whether output is kept, the
+folder tasks run in) is checked here, before anything is written.
 """
 
 from __future__ import annotations
@@ -33,17 +33,22 @@ __all__ = [
 TASKS_SECTION = "tasks"
 STDIN = Path("-")
 """``--tasks -``: the tasks come from standard input."""
-_OPTIONS = ("shell", "keep_output")
+_OPTIONS = ("shell", "keep_output", "cwd")
 # Linux refuses one argument longer than this (MAX_ARG_STRLEN, 32 pages of 4 KiB).
 _LINUX_ARG_STRLEN = 32 * 4096
 
 
 @dataclass(frozen=True)
 class TaskSettings:
-    """``[tasks]`` of splitter.ini: the shell (empty: bash, else /bin/sh) and keep_output."""
+    """``[tasks]`` of splitter.ini: the shell (empty: bash, else /bin/sh), keep_output, cwd.
+
+    ``cwd`` is the folder tasks run in, relative to the one ``splitter`` was
+    started from (empty: that folder itself).
+    """
 
     shell: str = ""
     keep_output: bool = False
+    cwd: str = ""
 
 
 def longest_command() -> int:
@@ -126,4 +131,9 @@ def task_settings(config: configparser.ConfigParser, source: str) -> TaskSetting
             f"{source}: [tasks] keep_output = {raw!r} is not true or false; "
             "write e.g. keep_output = true"
         ) from None
-    return TaskSettings(shell=section.get("shell", "").strip(), keep_output=bool(keep))
+    cwd = section.get("cwd", "").strip()
+    if "\n" in cwd:
+        raise UsageError(
+            f"{source}: [tasks] cwd = {cwd!r} spans several lines; write one folder on one line"
+        )
+    return TaskSettings(shell=section.get("shell", "").strip(), keep_output=bool(keep), cwd=cwd)

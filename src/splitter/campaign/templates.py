@@ -103,17 +103,17 @@ _SECTIONS = {
     ),
 }
 
-# Commented out, so the template's digest is the defaults': uncomment to change them.
+# Commented out, so a campaign of Python jobs keeps its digest.
 _TASKS = """\
 
-# Task files (splitter run --tasks FILE) only; each line is run as `bash -c LINE`.
+# For task files (`splitter run --tasks FILE`): uncomment what you change.
 # [tasks]
-# The shell that runs each task line: a name on PATH or a full path (empty: bash,
-# else /bin/sh).
-# shell = /bin/zsh
-# Also keep each task's stdout and stderr whole, as OUT/<machine>/tasks/<id>.out.zst
-# and <id>.err.zst (the log always has their first and last 64 KiB): true or false.
+# Shell that runs each task line: a name on PATH or a full path (empty: bash, else /bin/sh).
+# shell =
+# Also keep every task's whole output in OUT/<machine>/tasks/: true or false.
 # keep_output = false
+# Folder tasks run in, relative to the one splitter starts in (empty: that folder).
+# cwd =
 """
 
 _YOUR_SECTIONS = """\
@@ -160,7 +160,7 @@ def machines_template(hostname: str, cores: int) -> str:
 
 
 def config_template() -> str:
-    """splitter.ini: every runner option at its default, explained; [tasks] commented; [job]."""
+    """splitter.ini text: every runner option at its default, explained, [tasks], a [job]."""
     lines: list[str] = []
     for line in DEFAULTS_INI.splitlines():
         option = line.partition("=")[0].strip()

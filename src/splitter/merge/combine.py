@@ -54,7 +54,7 @@ from splitter.merge.rules import (
 )
 from splitter.merge.scan import Promoted, Scan, attempt_of, scan_results
 from splitter.store.celltypes import ColumnKinds
-from splitter.store.frames import FrameReader, FrameWriter, open_regular
+from splitter.store.frames import FrameReader, FrameWriter, line_pieces, open_regular
 from splitter.store.hostfolder import HostFolder, job_columns, read_host
 from splitter.store.lock import LOCK_NAME
 from splitter.store.logfile import LOG_NAME, log_parts, read_log_records
@@ -349,8 +349,11 @@ class _Buffer:
 
 
 @contextlib.contextmanager
-def _text_out(path: Path, plain: bool) -> Iterator[_Buffer]:
-    """Write text to a plain file, or to zstd frames (one per piece); fsync'd at the end."""
+def _text_out(path: Path, plain: bool, csv: bool) -> Iterator[_Buffer]:
+    """Write text to a plain file, or to zstd frames of whole lines; fsync'd at the end.
+
+    ``csv``: the text is CSV rows, which a frame ends only between.
+    """
     if plain:
         with open(path, "w", encoding="utf-8", newline="") as f:
             buffer = _Buffer(f.write)
@@ -360,7 +363,9 @@ def _text_out(path: Path, plain: bool) -> Iterator[_Buffer]:
             os.fsync(f.fileno())
     else:
         with FrameWriter(path, _LEVEL) as frames:  # its close fsyncs
-            buffer = _Buffer(lambda text: frames.write_frame(text.encode("utf-8")))
+            buffer = _Buffer(
+                lambda text: frames.write_frames(line_pieces(text.encode("utf-8"), csv=csv))
+            )
             yield buffer
             buffer.flush()
 
@@ -370,7 +375,7 @@ def _write_results(
 ) -> None:
     """The kept rows in job_id order; the promoted columns after `width` job columns."""
     extra = header[len(BASE_COLUMNS) + width :]
-    with _text_out(path, plain) as out:
+    with _text_out(path, plain, csv=True) as out:
         out.write(",".join(map(csv_field, header)) + "\n")
         for start in range(0, best.total, _CHUNK_JOBS):
             kept = best.kept(start, start + _CHUNK_JOBS)
@@ -391,7 +396,7 @@ def _with_promoted(row: str | Promoted, names: tuple[str, ...]) -> str:
 def _write_log(path: Path, plain: bool, hosts: Sequence[HostFolder]) -> list[tuple[str, str]]:
     """All hosts' records in timestamp order (a k-way merge); returns the damaged files."""
     streams = [read_log_records(log_parts(host.path)) for host in hosts]
-    with _text_out(path, plain) as out:
+    with _text_out(path, plain, csv=False) as out:
         for _, text in heapq.merge(*streams, key=itemgetter(0)):
             out.write(text + "\n")
     return [(str(file), problem) for stream in streams for file, problem in stream.damage]

@@ -207,10 +207,15 @@ class _Scanner:
         )
 
     def _cells(self, rows: Iterable[list[str]]) -> None:
+        every: list[list[str]] = []
         try:
-            every = list(rows)
+            for cells in rows:
+                if len(cells) != self.width:  # at once: a crafted frame of 4M empty lines
+                    number = self.rows + len(every) + 1
+                    raise self._bad(number, f"has {len(cells)} cells, not {self.width}")
+                every.append(cells)
         except csv.Error as exc:
-            raise self._bad(self.rows + 1, f"is not valid CSV ({exc})") from None
+            raise self._bad(self.rows + len(every) + 1, f"is not valid CSV ({exc})") from None
         found = self._found(every) if self.find is not None else None
         for number, cells in enumerate(every):
             self.rows += 1

@@ -154,11 +154,14 @@ class JobContext:
     job's own child processes are in, so a timeout, a lost worker or a stop
     kills all of them; ``hold_process_group(0)`` when it is gone. ``held``
     keeps the last group held (a shell task's pid), 0 if none.
+    ``cancelled()`` says whether the run has given the job up (on Dask: its
+    batch was cancelled, as the client stopped or went away): a long job may
+    check it and end early, as shell tasks do.
     """
 
     __slots__ = (
-        "_offset", "_slots", "campaign_seed", "folder", "held", "job_id", "job_key", "machine",
-        "plan_digest", "rank", "worker",
+        "_cancelled", "_offset", "_slots", "campaign_seed", "folder", "held", "job_id",
+        "job_key", "machine", "plan_digest", "rank", "worker",
     )  # fmt: skip
 
     def __init__(
@@ -173,6 +176,7 @@ class JobContext:
         offset: int = 0,
         plan_digest: bytes = b"",
         rank: int = 0,
+        cancelled: Callable[[], bool] | None = None,
     ) -> None:
         self.job_id = job_id
         self.job_key = job_key
@@ -185,6 +189,7 @@ class JobContext:
         self.plan_digest = plan_digest
         self.rank = rank
         self.held = 0
+        self._cancelled = cancelled
 
     @property
     def key(self) -> str:
@@ -201,3 +206,7 @@ class JobContext:
         self.held = pgid or self.held
         if self._slots is not None:
             self._slots[self._offset] = float(pgid)
+
+    def cancelled(self) -> bool:
+        """Whether the run has given this job up: its result will not be recorded."""
+        return self._cancelled is not None and self._cancelled()

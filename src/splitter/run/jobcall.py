@@ -14,7 +14,7 @@ import os
 import pickle
 import time
 import traceback
-from collections.abc import MutableSequence, Sequence
+from collections.abc import Callable, MutableSequence, Sequence
 from typing import Any
 
 from splitter.run.engine import BatchEntry, JobSetup, Row
@@ -26,15 +26,19 @@ __all__ = [
     "JobCall",
     "JobLogCollector",
     "one_line",
-    "picklable",
+    "opened",
     "record_dict",
+    "sealed",
     "write_job_log",
 ]
 
 
 def one_line(exc: BaseException) -> str:
     """``ValueError: bad alpha`` on one line, for the results' error column."""
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    try:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    except Exception:  # a user's exception whose __str__ raises
+        text = f"{type(exc).__name__} (its message cannot be shown: its __str__ raises)"
     return " ".join(text.split())
 
 
@@ -45,7 +49,8 @@ class JobCall:
     raises KeyboardInterrupt itself: workers ignore SIGINT) gives an ``error``
     row and its traceback in the log; a `JobFailed` gives the row it carries;
     the worker goes on. ``worker`` is the worker's index for ``job_context``;
-    ``slots``/``group`` where a job's process group is shown to the parent.
+    ``slots``/``group`` where a job's process group is shown to the parent;
+    ``cancelled`` says whether the run has given the running job up.
     """
 
     def __init__(
@@ -56,8 +61,10 @@ class JobCall:
         worker: int = 0,
         slots: MutableSequence[float] | None = None,
         group: int = 0,
+        cancelled: Callable[[], bool] | None = None,
     ) -> None:
         self.setup = setup
+        self.cancelled = cancelled
         self.config = config
         self.progress = progress
         self.worker, self.slots, self.group = worker, slots, group
@@ -79,7 +86,7 @@ class JobCall:
             setup = self.setup
             kwargs["job_context"] = JobContext(
                 job_id, job_key, setup.machine, self.worker, setup.folder, setup.campaign_seed,
-                self.slots, self.group, setup.plan_digest, setup.machine_rank,
+                self.slots, self.group, setup.plan_digest, setup.machine_rank, self.cancelled,
             )  # fmt: skip
         return kwargs
 
@@ -156,15 +163,38 @@ class JobLogCollector(logging.Handler):
         self.lines.append(self.format(record))
 
 
-def picklable(row: Row) -> Row:
-    """The row itself, or an error row when its value cannot travel to the parent."""
+_NONE = pickle.dumps(None)
+
+
+def sealed(row: Row) -> Row:
+    """The row with its value pickled on its own, for the parent to unpickle (`opened`).
+
+    Runs in a worker process. A value that does not pickle makes the row an
+    error saying why; sealed, one that fails to unpickle in the parent costs
+    only its own row, never the message that carries its batch.
+    """
+    job_id, status, start, duration, error, value = row
     try:
-        pickle.dumps(row[5])
+        data = pickle.dumps(value)
     except Exception as exc:
         reason = f"the job's result cannot be sent from its worker: {one_line(exc)}"
-        logging.getLogger("splitter.worker").error("job %d failed: %s", row[0], reason)
-        return (row[0], "error", row[2], row[3], reason, None)
-    return row
+        logging.getLogger("splitter.worker").error("job %d failed: %s", job_id, reason)
+        return (job_id, "error", start, duration, reason, _NONE)
+    return (job_id, status, start, duration, error, data)
+
+
+def opened(row: Row) -> Row:
+    """A `sealed` row with its value unpickled; an error row saying why if it does not unpickle."""
+    job_id, status, start, duration, error, data = row
+    try:
+        value = pickle.loads(data)
+    except Exception as exc:
+        reason = (
+            "the job's result cannot be received from its worker: it does not unpickle here"
+            f" ({one_line(exc)}); return plain values"
+        )
+        return (job_id, "error", start, duration, reason, None)
+    return (job_id, status, start, duration, error, value)
 
 
 def record_dict(record: logging.LogRecord) -> dict[str, Any]:

@@ -53,7 +53,7 @@ from splitter.store.planfile import PlanRecord, read_plan_file, write_plan_file
 from splitter.store.results import ResultsWriter, recorded_outcomes
 from splitter.store.reuse import check_reusable, ok_rows
 from splitter.store.runhistory import carried_runs, this_run
-from splitter.store.shield import raise_or_defer
+from splitter.store.shield import atomic, raise_or_defer
 from splitter.store.typesfile import TYPES_NAME, read_types
 from splitter.version import __version__
 
@@ -259,8 +259,7 @@ def _copy_reused(
         writer.adopt_kinds(read_types(other / TYPES_NAME))
         for key, cells in ok_rows(other):
             job = wanted.pop(key, None)
-            if job is not None:
-                writer.add_copied(job, cells, str(other))
+            if job is not None and writer.add_copied(job, cells, str(other)):
                 copied.add(job)
         log.info("reused %d results from %s", len(copied) - before, other)
     writer.flush()
@@ -319,14 +318,14 @@ def _drive(
                         status = writer.add(*rows)
                         failures = [] if status == "ok" else [status]
                         count, busy = 1, rows[3]
-                    tally.record(count, failures, busy)
+                    tally.add(count, failures, busy)
                     display.advance(count - len(failures), len(failures))
                     if fail_fast is not None and failures:
                         fail_fast.check(tally.failed_now, engine)
                 engine.columns = writer.columns
                 display.refresh(engine.running())
                 if time.monotonic() >= next_flush:
-                    writer.flush()
+                    _flush(writer, tally)
                     logs.flush()
                     next_flush = time.monotonic() + flush_interval
                     if next_flush >= next_checkpoint:
@@ -337,10 +336,20 @@ def _drive(
             engine.kill()
         except BaseException:
             engine.kill()  # A full disk, say: no worker may outlive the run.
+            with contextlib.suppress(OSError):
+                _flush(writer, tally)  # what finished before the failure counts once written
             raise
         else:
             engine.close()
+        _flush(writer, tally)
     return stopped_hard or engine.stopping
+
+
+def _flush(writer: ResultsWriter, tally: Tally) -> None:
+    """Write the pending rows, then count them: the counts say what the file holds."""
+    with atomic():  # a signal must not come between the rows and their count
+        writer.flush()
+        tally.written()
 
 
 class FailFast:
@@ -371,7 +380,9 @@ class FailFast:
 
 @contextlib.contextmanager
 def _interrupts(engine: Engine, at_once: bool = False) -> Iterator[None]:
-    """First Ctrl-C: finish running jobs, start no more. Second (or SIGTERM): stop now.
+    """First Ctrl-C: finish running jobs, start no more. Second (or SIGTERM, SIGHUP): stop now.
+
+    SIGHUP is a closed terminal or ssh session: no one is left to press Ctrl-C.
 
     ``at_once``: the first Ctrl-C stops now too (the engine's kill signals the
     jobs' process groups; their unfinished jobs stay unrecorded and rerun).
@@ -392,7 +403,8 @@ def _interrupts(engine: Engine, at_once: bool = False) -> Iterator[None]:
             "press Ctrl-C again to stop at once"
         )
 
-    previous = {sig: signal.signal(sig, on_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, on_interrupt) for sig in stops}
     try:
         yield
     finally:

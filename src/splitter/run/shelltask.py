@@ -1,26 +1,33 @@
 """Shell tasks as jobs: ``TaskJob`` runs one task of a task file as ``SHELL -c COMMAND``.
 
-    Task --posix_spawn(SHELL -c COMMAND, own process group, task_variables)--> child
+    Task --posix_spawn(SHELL -c COMMAND, own process group, fds 0-2 only, task_variables)--> child
         stdout, stderr --pipes--> StreamCapture --> log (bounded), tasks/<id>.*.zst
         exit --pidfd--> row: ok | error (exit code, last stderr line) | crashed (signal)
 
 Runs in a worker process (``TaskJob`` is picklable; the shell's path and the
 environment are looked up once per process, never per task). The child gets
-its own process group, which it tells the parent through ``job_context``: a
-timeout, a lost worker or a stop kills the whole group, and what a task left
-running in the background is killed when the task ends.
+its own process group, which it tells the parent through ``job_context``, and
+a token in its environment (`splitter.run.tasktree`): a timeout, a lost
+worker or a stop kills the whole group, and what a task left running, even
+in a session of its own, is killed when the task ends, or by the worker's
+keeper when the worker dies first. It inherits no file descriptor of its
+worker but 0-2, so nothing it leaves behind can hold the worker's pipes.
+Tasks run in the folder ``splitter`` was started from (sent with the job to
+every worker, Dask's too), or ``[tasks] cwd``.
 """
 
 from __future__ import annotations
 
 import configparser
-import contextlib
 import os
 import select
+import shlex
 import shutil
 import signal
 import socket
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,16 +38,28 @@ from splitter.campaign.taskfile import TaskSettings, read_task_file, task_file_n
 from splitter.errors import UsageError
 from splitter.run.engine import JobSetup, LogLines
 from splitter.run.injection import JobContext, JobFailed
+from splitter.run.lifeline import become_subreaper
 from splitter.run.taskenv import TaskPlace, task_variables
 from splitter.run.taskoutput import StreamCapture
+from splitter.run.tasktree import (
+    TOKEN_VARIABLE,
+    Keeper,
+    inherited_fds,
+    kill_adopted,
+    kill_group,
+    kill_holders,
+    new_token,
+)
 
 __all__ = [
     "TASK_COLUMNS",
     "TaskJob",
+    "check_task_folder",
     "load_tasks",
     "resolve_shell",
     "shown_command",
     "task_environment",
+    "task_folder",
 ]
 
 TASK_COLUMNS = (
@@ -50,9 +69,16 @@ TASK_COLUMNS = (
 """The columns of a task's row (``task_id`` and ``repeat_index`` are disBatch's)."""
 
 # Signals Python ignores or a worker blocks, which a shell command expects at their defaults.
-_DEFAULT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGQUIT)
+_DEFAULT_SIGNALS = (
+    signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGQUIT,
+)  # fmt: skip
 _READ_SIZE = 65536
+# How often a task's wait checks whether its job was given up (Dask), and how
+# long a given-up task has between SIGTERM and SIGKILL.
+CANCEL_POLL_SECONDS = 0.25
+STOP_GRACE_SECONDS = 2.0
 _process_cache: dict[str, Any] = {}
+_keeper = Keeper()
 
 
 def resolve_shell(settings: TaskSettings) -> str:
@@ -68,6 +94,21 @@ def resolve_shell(settings: TaskSettings) -> str:
     return shutil.which("bash") or "/bin/sh"
 
 
+def task_folder(settings: TaskSettings, start: str) -> str:
+    """Where tasks run: ``[tasks] cwd`` (relative to ``start``), else ``start``."""
+    return os.path.join(start, os.path.expanduser(settings.cwd)) if settings.cwd else start
+
+
+def check_task_folder(settings: TaskSettings, start: str) -> None:
+    """Refuse a ``[tasks] cwd`` that is not a folder here, in one sentence naming it."""
+    folder = task_folder(settings, start)
+    if not os.path.isdir(folder):
+        raise UsageError(
+            f"[tasks] cwd = {settings.cwd!r} is not a folder on this host ({folder}); "
+            "create it, or fix the path in splitter.ini"
+        )
+
+
 def load_tasks(
     path: Path,
 ) -> tuple[TaskJob, tuple[Task, ...], Callable[[Task], tuple[str | bytes, int]]]:
@@ -76,7 +117,7 @@ def load_tasks(
     The key of a task is its command as run and its repeat index (``task_key``).
     """
     tasks: TaskFile = read_task_file(path)
-    job = TaskJob(task_file_name(path), tasks.start, tasks.stop)
+    job = TaskJob(task_file_name(path), tasks.start, tasks.stop, os.getcwd())
     return job, tasks.tasks, task_key
 
 
@@ -107,22 +148,27 @@ class TaskJob:
 
     ``start`` and ``stop`` are the file's PERENGINE commands, which the engines
     run once per host around its tasks (``host_start``, ``host_stop``).
+    ``folder`` is the folder ``splitter`` was started from, which travels with
+    the job to every worker: tasks run there (or in ``[tasks] cwd``).
     """
 
     name: str = "tasks"
     start: tuple[EngineCommand, ...] = ()
     stop: tuple[EngineCommand, ...] = ()
+    folder: str = "."
 
     def __call__(
         self, task: Task, *, config: configparser.ConfigParser, job_context: JobContext
     ) -> dict[str, Any]:
         """Run ``task``; its columns are `TASK_COLUMNS`."""
-        settings, shell, env = _per_process(config)
+        settings = task_settings(config, "splitter.ini")
+        shell, env = _per_process(settings)
         context = job_context
         folder = context.folder
+        cwd = task_folder(settings, self.folder)
         place = TaskPlace(
             context.job_id, context.key, context.seed, context.machine, context.worker,
-            str(folder) if folder is not None else os.getcwd(), task.task_id,
+            str(folder) if folder is not None else cwd, task.task_id,
             task.repeat_index, task.line, self.name, context.plan_digest, context.rank,
         )  # fmt: skip
         env = {**env, **task_variables(place)}
@@ -131,7 +177,9 @@ class TaskJob:
             StreamCapture(context.job_id, "out", keep and keep / f"{context.job_id}.out.zst"),
             StreamCapture(context.job_id, "err", keep and keep / f"{context.job_id}.err.zst"),
         )
-        status = _run(shell, task.command, env, streams, context)
+        command = task.command
+        script = command if cwd == os.getcwd() else f"cd -- {shlex.quote(cwd)} || exit\n{command}"
+        status = _run(shell, script, env, streams, context)
         for stream in streams:
             stream.close()
             stream.log_lines()
@@ -156,21 +204,28 @@ class TaskJob:
         from splitter.campaign.config import parse_config
         from splitter.run.perengine import run_engine_commands
 
-        _, shell, env = _per_process(parse_config(setup.config_text, setup.config_source))
+        config = parse_config(setup.config_text, setup.config_source)
+        shell, env = _per_process(task_settings(config, setup.config_source))
         return run_engine_commands(commands, stage, shell, env, setup, self.name)
 
 
-def _per_process(config: configparser.ConfigParser) -> tuple[TaskSettings, str, dict[str, str]]:
-    """The settings, the shell and the environment, found once per worker process."""
-    found = _process_cache.get("setup")
+def _per_process(settings: TaskSettings) -> tuple[str, dict[str, str]]:
+    """The shell and the environment, found once per worker process (and shell setting)."""
+    found = _process_cache.get(settings.shell)
     if found is None:
-        settings = task_settings(config, "splitter.ini")
         env = task_environment(dict(os.environ), bool(getattr(sys, "frozen", False)))
-        found = (settings, resolve_shell(settings), env)
-        _process_cache["setup"] = found
-        _process_cache["host"] = socket.gethostname()
-    result: tuple[TaskSettings, str, dict[str, str]] = found
+        found = (resolve_shell(settings), env)
+        _process_cache[settings.shell] = found
+    result: tuple[str, dict[str, str]] = found
     return result
+
+
+def _hostname() -> str:
+    """This host's name, looked up once per process: the ``host`` of every task row."""
+    name = _process_cache.get("host")
+    if name is None:
+        name = _process_cache["host"] = socket.gethostname()
+    return str(name)
 
 
 def _columns(
@@ -190,24 +245,46 @@ def _columns(
     }
 
 
+def _adopting() -> bool:
+    """Whether this worker adopts its tasks' orphans: it runs them in its main thread.
+
+    A local pool's worker runs one job at a time there and starts nothing
+    else, so every child it has besides the task and the keeper is an orphan
+    of the task. A Dask worker runs tasks in threads, beside other code's
+    children: there orphans are found by their token.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    adopting = _process_cache.get("adopting")
+    if adopting is None:
+        adopting = _process_cache["adopting"] = become_subreaper()
+    return bool(adopting)
+
+
 def _run(
     shell: str,
-    line: str,
+    script: str,
     env: dict[str, str],
     streams: tuple[StreamCapture, StreamCapture],
     context: JobContext,
 ) -> int:
     """Start the task, collect its output until it ends, and return its wait status."""
+    adopting = _adopting()
+    token = env[TOKEN_VARIABLE] = new_token()
+    _keeper.expect(token)
     out_read, out_write = os.pipe()
     err_read, err_write = os.pipe()
     stdin = os.open(os.devnull, os.O_RDONLY)
     try:
         pid = os.posix_spawn(
-            shell, [shell, "-c", line], env,
+            shell, [shell, "-c", script], env,
             file_actions=[
                 (os.POSIX_SPAWN_DUP2, stdin, 0),
                 (os.POSIX_SPAWN_DUP2, out_write, 1),
                 (os.POSIX_SPAWN_DUP2, err_write, 2),
+                # What the worker inherited (its pipes to the parent, their sentinel):
+                # a task that outlives the worker must not hold them open.
+                *((os.POSIX_SPAWN_CLOSE, fd) for fd in inherited_fds()),
             ],
             setpgroup=0, setsigdef=_DEFAULT_SIGNALS, setsigmask=(),
         )  # fmt: skip
@@ -218,9 +295,10 @@ def _run(
     finally:
         for fd in (out_write, err_write, stdin):
             os.close(fd)
+    _keeper.hold(pid, token)
     context.hold_process_group(pid)
     try:
-        _collect(pid, {out_read: streams[0], err_read: streams[1]})
+        _collect(pid, {out_read: streams[0], err_read: streams[1]}, context)
         # The pipes may close before the task ends (coreutils close stdout at
         # exit): wait for its end, leaving it unreaped so its group id stays ours.
         os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
@@ -229,12 +307,13 @@ def _run(
             stream.discard()
         raise
     finally:
-        _kill_leftovers(pid)
+        _kill_leftovers(pid, token, adopting)
+        _keeper.release(pid)
         context.hold_process_group(0)
     return os.waitpid(pid, 0)[1]
 
 
-def _collect(pid: int, readers: dict[int, StreamCapture]) -> None:
+def _collect(pid: int, readers: dict[int, StreamCapture], context: JobContext) -> None:
     """Feed both pipes to their captures until the task has exited and they are drained."""
     poller = select.poll()
     for fd in readers:
@@ -245,14 +324,17 @@ def _collect(pid: int, readers: dict[int, StreamCapture]) -> None:
         pidfd = -1  # No pidfd here: the pipes' end is the task's end.
     else:
         poller.register(pidfd, select.POLLIN)
+    stop = _Stop(pid)
     exited = False
     try:
         while readers:
             # Once the task has gone, its background children may hold the pipes:
             # take what is there and stop.
-            events = poller.poll(0 if exited else None)
+            events = poller.poll(0 if exited else CANCEL_POLL_SECONDS * 1000)
             if exited and not events:
                 break
+            if context.cancelled():
+                stop.now()
             for fd, _ in events:
                 if fd == pidfd:
                     exited = True
@@ -272,17 +354,36 @@ def _collect(pid: int, readers: dict[int, StreamCapture]) -> None:
             os.close(pidfd)
 
 
-def _kill_leftovers(pid: int) -> None:
+class _Stop:
+    """Stops a given-up task: SIGTERM to its group, SIGKILL ``STOP_GRACE_SECONDS`` later."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.kill_at: float | None = None
+
+    def now(self) -> None:
+        if self.kill_at is None:
+            kill_group(self.pid, signal.SIGTERM)
+            self.kill_at = time.monotonic() + STOP_GRACE_SECONDS
+        elif time.monotonic() >= self.kill_at:
+            kill_group(self.pid)
+
+
+def _kill_leftovers(pid: int, token: str, adopting: bool) -> None:
+    """Kill what the task left running: its group, and its orphans wherever they went."""
     # The task's leader is not yet reaped, so its group id cannot have been reused.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+    kill_group(pid)
+    if adopting:
+        kill_adopted(keep={pid, _keeper.pid})
+    else:
+        kill_holders([token])
 
 
 def _outcome(
     task: Task, status: int, streams: Sequence[StreamCapture], pid: int
 ) -> dict[str, Any]:
     code = os.waitstatus_to_exitcode(status)
-    value = _columns(task, code, _process_cache["host"], pid, streams)
+    value = _columns(task, code, _hostname(), pid, streams)
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         raise JobFailed("crashed", f"killed by signal {_signal_name(number)}", value)

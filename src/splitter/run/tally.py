@@ -1,7 +1,9 @@
 """Counting a share's outcomes: earlier runs' recorded ones plus this run's.
 
 Pure: the runner feeds it counts, and it says what the summary line,
-manifest.json and the exit code report.
+manifest.json and the exit code report. This run's rows count only once
+their flush reached the results file (`Tally.add`, then `Tally.written`), so a
+full disk never leaves counts of rows that are not there.
 """
 
 from __future__ import annotations
@@ -80,6 +82,9 @@ class Tally:
         """Jobs of this run that failed (for ``--max-failures``)."""
         self.busy = 0.0
         self.reused = 0
+        self._held = 0
+        self._held_failures: list[str] = []
+        self._held_busy = 0.0
 
     @classmethod
     def from_statuses(cls, statuses: list[str | None], retry_failed: bool) -> Tally:
@@ -103,17 +108,32 @@ class Tally:
         self.skipped += count
         self.reused += count
 
-    def record(self, count: int, failures: list[str], busy: float = 0.0) -> None:
-        """Count ``count`` finished jobs, of which ``failures`` (their statuses) failed.
+    def add(self, count: int, failures: list[str], busy: float = 0.0) -> None:
+        """Hold ``count`` finished jobs, of which ``failures`` (their statuses) failed.
 
-        ``busy`` is their summed durations: the manifest's ``busy_seconds``.
+        They count once `written` says their rows reached the results file;
+        ``failed_now`` counts the failures at once. ``busy`` is their summed
+        durations: the manifest's ``busy_seconds``.
         """
-        self.ran += count
+        self._held += count
+        self._held_failures += failures
+        self._held_busy += busy
         self.failed_now += len(failures)
-        self.busy += busy
-        self.ok += count - len(failures)
+
+    def written(self) -> None:
+        """Count the jobs held since the last call: their rows reached the results file."""
+        failures, self._held_failures = self._held_failures, []
+        self.ran += self._held
+        self.busy += self._held_busy
+        self.ok += self._held - len(failures)
         for status in failures:
             self.failed[status] = self.failed.get(status, 0) + 1
+        self._held, self._held_busy = 0, 0.0
+
+    def record(self, count: int, failures: list[str], busy: float = 0.0) -> None:
+        """Count finished jobs whose rows are written already: `add`, then `written`."""
+        self.add(count, failures, busy)
+        self.written()
 
     def counts(self) -> dict[str, int]:
         """The counts for manifest.json."""

@@ -1,10 +1,17 @@
 """Append-only files of independent zstd frames: the crash-safe container of our files.
 
-Every flush of a writer becomes one complete zstd frame (content size and
-checksum included), appended with one `os.write` loop. A `kill -9` can only
-cut the frame being written, so a reader walks the file frame by frame, yields
-every whole, verified frame and reports the rest as `damage`: after a crash
-that is a cut-off last frame, during a live run it is the frame being written.
+Every flush of a writer becomes complete zstd frames (content size and
+checksum included), each appended with one `os.write` loop. A `kill -9` can
+only cut the frame being written, so a reader walks the file frame by frame,
+yields every whole, verified frame and reports the rest as `damage`: after a
+crash that is a cut-off last frame, during a live run it is the frame being
+written.
+
+A flush is cut into frames of about `FRAME_BYTES` at line ends (`line_pieces`;
+for CSV, only at a newline outside quotes), so every frame holds whole lines
+and a reader needs memory for one frame, never for a whole flush. A line
+longer than that is a frame of its own, up to `MAX_FRAME_BYTES`: the most a
+reader accepts, so a crafted file costs a reader tens of megabytes at most.
 
 Frame boundaries come from the frame format itself (header, then 3-byte block
 headers, then the checksum), so a reader never decompresses past the end of a
@@ -17,9 +24,10 @@ existing file before they open a `FrameWriter` on it.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,11 +38,13 @@ import zstandard
 from splitter.errors import ConfigError
 
 __all__ = [
+    "FRAME_BYTES",
     "MAX_FRAME_BYTES",
     "CorruptFileError",
     "FrameReader",
     "FrameWriter",
     "TailRepair",
+    "line_pieces",
     "open_regular",
     "repair_tail",
 ]
@@ -46,9 +56,15 @@ _BLOCK_RLE = 1
 _BLOCK_COMPRESSED = 2
 _BLOCK_RESERVED = 3
 _CHECKSUM_SIZE = 4
-# The most one frame may decompress to: far above one flush of our writers,
-# and a bound on the memory a reader spends on any frame, however crafted.
-MAX_FRAME_BYTES = 256 << 20
+# The most one frame may decompress to: a bound on the memory a reader spends on
+# any frame, however crafted (about ten times this, through csv), and on the
+# longest line a writer may write (a results row, see rowformat.MAX_ROW_BYTES).
+MAX_FRAME_BYTES = 4 << 20
+# The payload writers put in one frame, cutting a flush at line ends.
+FRAME_BYTES = 1 << 20
+# One CSV row from where it starts: unquoted text and quoted cells (which may hold
+# newlines and doubled quotes), then its newline. Possessive: it never backtracks.
+_CSV_ROW = re.compile(rb'(?:[^"\n]++|"[^"]*+")*+\n')
 
 
 class CorruptFileError(ConfigError):
@@ -80,7 +96,7 @@ class FrameWriter:
         """Bytes in the file, including the frames this writer appended."""
         return self._size
 
-    def write_frame(self, data: bytes) -> None:
+    def write_frame(self, data: bytes | memoryview) -> None:
         """Compress `data` into one complete frame and append it (no fsync).
 
         More than `MAX_FRAME_BYTES` is refused (ValueError): readers would take it for damage.
@@ -101,6 +117,22 @@ class FrameWriter:
             # os.write names no file: name it, so the error can say which one.
             raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
         self._size += written
+
+    def write_frames(self, payloads: Iterable[bytes | memoryview]) -> None:
+        """Append each payload as a frame: all of them, or none when one cannot be written.
+
+        Frames this call appended before a failure are cut off again, so the
+        caller's buffered data is either wholly in the file or not at all.
+        """
+        start = self._size
+        try:
+            for payload in payloads:
+                self.write_frame(payload)
+        except BaseException:
+            if self._size != start:
+                os.ftruncate(self._open_fd(), start)
+                self._size = start
+            raise
 
     def sync(self) -> None:
         """Force the appended frames to disk."""
@@ -137,9 +169,9 @@ class FrameReader:
     reads fine up to its last whole frame; its open tail shows as `damage`.
 
     Only a regular file is read (a FIFO would block, a device never end). A
-    frame whose blocks add up to more than `MAX_FRAME_BYTES` is damage, found
-    from its block headers before anything is decompressed: a few kilobytes
-    of RLE blocks could otherwise claim gigabytes of memory.
+    frame of more than `MAX_FRAME_BYTES` is damage, found from its header or
+    its block headers before anything is decompressed: a few kilobytes of RLE
+    blocks could otherwise claim gigabytes of memory.
     """
 
     def __init__(self, path: Path, chunk_size: int = 1 << 20) -> None:
@@ -195,13 +227,13 @@ class FrameReader:
             ) from None
 
     def _decompress(self, frame: bytearray) -> bytes:
-        decoder = self._dctx.decompressobj()
+        # Into a buffer of its declared size, else of at most MAX_FRAME_BYTES: never more.
         try:
-            payload: bytes = decoder.decompress(frame)
+            payload: bytes = self._dctx.decompress(
+                frame, max_output_size=MAX_FRAME_BYTES, allow_extra_data=False
+            )
         except zstandard.ZstdError as exc:
             raise _Damage(f"undecodable frame ({exc})") from exc
-        if not decoder.eof or decoder.unused_data:
-            raise _Damage("frame with inconsistent block sizes")
         return payload
 
     def _check_zstd_start(self, buf: bytearray) -> None:
@@ -212,6 +244,52 @@ class FrameReader:
                 f"{self.path} is not a zstd file (it starts with {head!r});"
                 " restore the file splitter wrote there, or move this one aside"
             )
+
+
+def line_pieces(data: bytes, *, csv: bool = False) -> list[memoryview]:
+    """``data`` (whole lines) cut at line ends into pieces of at most `FRAME_BYTES`.
+
+    A line longer than that is a piece of its own; one longer than
+    `MAX_FRAME_BYTES` is a ValueError (writers bound their lines first). With
+    ``csv``, a newline inside a quoted cell is no line end.
+    """
+    view = memoryview(data)
+    pieces: list[memoryview] = []
+    start = 0
+    while len(data) - start > FRAME_BYTES:
+        end = _last_line_end(data, start, start + FRAME_BYTES, csv)
+        if end is None:
+            end = _first_line_end(data, start, csv)
+        pieces.append(view[start:end])
+        start = end
+    if start < len(data):
+        pieces.append(view[start:])
+    return pieces
+
+
+def _last_line_end(data: bytes, start: int, stop: int, csv: bool) -> int | None:
+    """The offset just past the last line end in data[start:stop]; None if it has none."""
+    cut = data.rfind(b"\n", start, stop) + 1
+    quotes = data.count(b'"', start, cut) if csv and cut > start else 0
+    while cut > start and quotes % 2:  # that newline is inside a quoted cell
+        before = data.rfind(b"\n", start, cut - 1) + 1
+        if before <= start:
+            return None
+        quotes -= data.count(b'"', before, cut)
+        cut = before
+    return cut if cut > start else None
+
+
+def _first_line_end(data: bytes, start: int, csv: bool) -> int:
+    """The offset just past the line that starts at ``start``."""
+    if csv:
+        row = _CSV_ROW.match(data, start)
+        end = len(data) if row is None else row.end()
+    else:
+        end = data.find(b"\n", start) + 1 or len(data)
+    if end - start > MAX_FRAME_BYTES:
+        raise ValueError(f"a line of {end - start} bytes is longer than a frame may be")
+    return end
 
 
 def open_regular(path: Path) -> BinaryIO:
@@ -257,12 +335,15 @@ class _FrameWalk:
     """Finds where one frame ends from its block headers, resuming where the last call stopped.
 
     Resuming matters: a frame of millions of tiny blocks, read chunk by chunk,
-    must not be walked from its start again for every chunk.
+    must not be walked from its start again for every chunk. A frame is
+    damage once it is known to hold more than `MAX_FRAME_BYTES`: from its
+    declared content size (our writers declare it), else from its blocks.
     """
 
     def __init__(self) -> None:
         self.offset = 0  # the next block header's offset in the frame; 0: header not read
-        self.regenerated = 0  # the most bytes the blocks walked so far decompress to
+        self.regenerated = 0  # the most bytes (declared size: the least) the blocks make
+        self.declared: int | None = None  # the content size in its header, if there
 
     def length(self, buf: bytearray, pos: int) -> int | None:
         """Length of the frame starting at buf[pos], or None if buf ends before it does."""
@@ -274,7 +355,13 @@ class _FrameWalk:
                 return None
             if buf[pos : pos + 4] != _MAGIC:
                 raise _Damage("not a zstd frame")
-            self.offset = _header_size(buf[pos + 4])
+            size = _header_size(buf[pos + 4])
+            if end - pos < size:
+                return None
+            self.declared = _content_size(buf, pos, size)
+            if self.declared is not None and self.declared > MAX_FRAME_BYTES:
+                raise _Damage(f"frame that would decompress to over {MAX_FRAME_BYTES} bytes")
+            self.offset = size
         at = pos + self.offset
         while at + 3 <= end:
             header = buf[at] | buf[at + 1] << 8 | buf[at + 2] << 16
@@ -283,17 +370,41 @@ class _FrameWalk:
                 raise _Damage("undecodable frame (bad block header)")
             if not size and not last:
                 raise _Damage("undecodable frame (an empty block before the last)")
-            regenerated = self.regenerated + (
-                zstandard.BLOCKSIZE_MAX if kind == _BLOCK_COMPRESSED else size
-            )
-            if regenerated > MAX_FRAME_BYTES:
-                raise _Damage(f"frame that would decompress to over {MAX_FRAME_BYTES} bytes")
             at += 3 + (1 if kind == _BLOCK_RLE else size)
+            regenerated = self._grown(kind, size, at - pos)
             if last:  # the offset stays on it until the whole frame is in buf
                 at += _CHECKSUM_SIZE if buf[pos + 4] & 0x04 else 0
                 return at - pos if at <= end else None
             self.regenerated, self.offset = regenerated, at - pos
         return None
+
+    def _grown(self, kind: int, size: int, walked: int) -> int:
+        """`regenerated` with a block of ``kind`` and ``size``, the frame ``walked`` bytes long."""
+        declared = self.declared
+        if declared is None:  # a compressed block makes at most BLOCKSIZE_MAX
+            grown = self.regenerated + (
+                zstandard.BLOCKSIZE_MAX if kind == _BLOCK_COMPRESSED else size
+            )
+            if grown > MAX_FRAME_BYTES:
+                raise _Damage(f"frame that would decompress to over {MAX_FRAME_BYTES} bytes")
+            return grown
+        # Raw and RLE blocks make exactly their size; no encoder makes a frame much
+        # longer than its content, so neither may pass the declared size.
+        grown = self.regenerated + (0 if kind == _BLOCK_COMPRESSED else size)
+        if grown > declared or walked > declared + declared // 8 + 4096:
+            raise _Damage(f"frame whose blocks hold more than its declared {declared} bytes")
+        return grown
+
+
+def _content_size(buf: bytearray, pos: int, header_size: int) -> int | None:
+    """The Frame_Content_Size in the header of the frame at buf[pos]; None if it has none."""
+    descriptor = buf[pos + 4]
+    flag = descriptor >> 6
+    size = _FCS_SIZES[flag] if flag or not descriptor & 0x20 else 1
+    if not size:
+        return None
+    value = int.from_bytes(buf[pos + header_size - size : pos + header_size], "little")
+    return value + 256 if size == 2 else value
 
 
 def _header_size(descriptor: int) -> int:

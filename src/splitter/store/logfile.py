@@ -7,9 +7,13 @@ space, and `merge` can put many hosts' records in time order by comparing the
 timestamps as text.
 
 Like results, the log is a file of independent zstd frames (see
-`splitter.store.frames`), one per flush. When log.zst reaches its size limit after
-a flush it becomes log.<k>.zst, k one more than the largest part so far, so a
-smaller k is older; no part is ever deleted.
+`splitter.store.frames`), a flush cut into frames at line ends. A record longer
+than `MAX_RECORD_CHARS` (a job that logs a 300 MB string) is kept as its head
+and its tail with a line saying how much was cut between them, so it never
+costs a frame its neighbours; reading bounds a record too, so a crafted file
+never costs a reader unbounded memory. When log.zst reaches its size limit
+after a flush it becomes log.<k>.zst, k one more than the largest part so far,
+so a smaller k is older; no part is ever deleted.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from splitter.store.frames import FrameReader, FrameWriter
+from splitter.store import frames as _frames
+from splitter.store.frames import FrameReader, FrameWriter, line_pieces
 from splitter.store.shield import atomic
 
 __all__ = [
     "DEFAULT_FORMAT",
     "LOG_NAME",
+    "MAX_RECORD_CHARS",
     "LogFileWriter",
     "LogRecords",
     "UtcFormatter",
@@ -39,6 +45,9 @@ DEFAULT_FORMAT = "%(asctime)s %(machine)s %(levelname)s %(name)s: %(message)s"
 LOG_NAME = "log.zst"
 _PART = re.compile(r"log\.([0-9]+)\.zst")
 _TIMESTAMP_FIELD = "%(asctime)s "
+# The most characters of one record kept. At 6 bytes a character at most (an
+# unpaired surrogate, escaped) a record stays within frames.MAX_FRAME_BYTES.
+MAX_RECORD_CHARS = 1 << 19
 _MACHINE_FIELD = "%(machine)s"
 
 
@@ -85,16 +94,19 @@ class LogFileWriter:
         self._frames = FrameWriter(directory / LOG_NAME, level)
 
     def write(self, text: str) -> None:
-        """Buffer `text` (whole records, newline-terminated) until the next flush."""
-        self._buffer.append(text)
+        """Buffer `text` (one record, newline-terminated) until the next flush.
+
+        A record of more than MAX_RECORD_CHARS is cut to its head and its tail.
+        """
+        self._buffer.append(_bounded(text) if len(text) > MAX_RECORD_CHARS else text)
 
     def flush(self) -> None:
-        """Append the buffered text as one frame, then rotate log.zst if it is full."""
+        """Append the buffered text as frames of whole lines, then rotate log.zst if it is full."""
         if not self._buffer:
             return
         data = "".join(self._buffer).encode("utf-8", "backslashreplace")
         with atomic():  # written and forgotten together: a signal must not write it twice
-            self._frames.write_frame(data)
+            self._frames.write_frames(line_pieces(data))
             self._buffer.clear()
         if self._frames.size >= self.max_file_size:
             self._rotate()
@@ -152,6 +164,21 @@ class ZstdLogHandler(logging.Handler):
             super().close()
 
 
+def _bounded(record: str) -> str:
+    """A record cut to about MAX_RECORD_CHARS: its head, a line saying what was cut, its tail.
+
+    The tail keeps the end of a traceback (the exception and its message); the
+    line in between is a continuation line, so the record stays one record.
+    """
+    if len(record) <= MAX_RECORD_CHARS:
+        return record
+    tail_chars = MAX_RECORD_CHARS // 4
+    head = record[: MAX_RECORD_CHARS - tail_chars - 100].rstrip("\n")
+    tail = record[-tail_chars:].lstrip("\n")
+    cut = len(record) - len(head) - len(tail)
+    return f"{head}\n  [... {cut:,} characters of this record cut ...]\n  {tail}"
+
+
 def log_parts(directory: Path) -> list[Path]:
     """A folder's log files, oldest first: log.1.zst, log.2.zst, ..., log.zst."""
     numbered = sorted(
@@ -187,22 +214,46 @@ class LogRecords:
 
 
 def _records(frames: FrameReader) -> Iterator[tuple[str, str]]:
-    """Group one file's lines into records; a record may span frames."""
+    """Group one file's lines into records; a record may span frames.
+
+    A record is kept up to as many characters as a frame holds bytes, more
+    than any writer's record (bounded, then escaped); the rest of a longer one
+    (a crafted file) is counted in a last line.
+    """
+    most = _frames.MAX_FRAME_BYTES
     lines: list[str] = []
+    kept = cut = 0
     for payload in frames:
-        text = payload.decode("utf-8", "replace")
-        for line in text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"):
+        for line in _lines(payload.decode("utf-8", "replace")):
             if lines and not line.startswith(" "):
-                yield _record(lines)
-                lines = []
-            lines.append(line)
+                yield _record(lines, cut)
+                lines, kept, cut = [], 0, 0
+            if kept < most:
+                piece = line[: most - kept]
+                lines.append(piece)
+                kept += len(piece) + 1
+                cut += len(line) - len(piece)
+            else:
+                cut += len(line) + 1
     if lines:
-        yield _record(lines)
+        yield _record(lines, cut)
 
 
-def _record(lines: list[str]) -> tuple[str, str]:
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text``, without their newlines, one at a time (no list of them all)."""
+    start = 0
+    while (end := text.find("\n", start)) >= 0:
+        yield text[start:end]
+        start = end + 1
+    if start < len(text):
+        yield text[start:]
+
+
+def _record(lines: list[str], cut: int) -> tuple[str, str]:
     first = lines[0]
     timestamp = "" if first.startswith(" ") else first.partition(" ")[0]
+    if cut:
+        lines.append(f"  [... {cut:,} more characters of this record not read ...]")
     return timestamp, "\n".join(lines)
 
 

@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from splitter.store.frames import CorruptFileError, FrameReader, FrameWriter
+from splitter.store.frames import FRAME_BYTES, CorruptFileError, FrameReader, FrameWriter
 
 __all__ = ["PLAN_FILE", "PlanRecord", "read_plan_file", "write_plan_file"]
 
 PLAN_FILE = "plan.zst"
 _FORMAT = 1
 _RECORD = np.dtype([("key", "<u8", (2,)), ("owner", "<u2")])
-_RECORDS_PER_FRAME = 1 << 22
+_RECORDS_PER_FRAME = FRAME_BYTES // _RECORD.itemsize  # readers bound a frame's size
 _MAX_MACHINES = 0xFFFF
 
 

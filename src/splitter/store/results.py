@@ -20,7 +20,7 @@ from pathlib import Path
 
 from splitter.errors import ConfigError
 from splitter.store.celltypes import UNKNOWN, ColumnKinds, parse_cell
-from splitter.store.frames import CorruptFileError, FrameReader, FrameWriter
+from splitter.store.frames import CorruptFileError, FrameReader, FrameWriter, line_pieces
 from splitter.store.rowformat import (
     BASE_COLUMNS,
     EXTRA_COLUMN,
@@ -31,6 +31,7 @@ from splitter.store.rowformat import (
     RowFormat,
     csv_field,
     named_cells,
+    oversized,
     value_kinds,
 )
 from splitter.store.shield import atomic
@@ -56,7 +57,7 @@ RESULTS_NAME = "results.csv.zst"
 
 # Readers take any cell a writer wrote: csv's default field limit (128 KiB) would
 # make a folder unreadable after one large result. Rows are capped on write
-# (MAX_ROW_CHARS); the limit is the largest a C long takes on every platform.
+# (MAX_ROW_BYTES), frames on read; the limit is the largest a C long takes everywhere.
 csv.field_size_limit(2**31 - 1)
 
 
@@ -92,16 +93,18 @@ class ResultsWriter:
         self._kinds = ColumnKinds(recorded)
         self._frames = FrameWriter(path, level)
         self._text = io.StringIO()
-        # Rows added before the header is fixed: their first columns and their cells.
-        self._early: list[tuple[str, dict[str, str]]] = []
+        # Rows added before the header is fixed, which have no job cells: their first columns.
+        self._early: list[str] = []
         self._early_format = RowFormat(machine, (), self._declared, labels, self._kinds)
         self._format: RowFormat | None = None
         self._pending = 0
         self._copied_unknown = False
-        if existing:
-            self._fix_header(existing[len(BASE_COLUMNS) : -1], write=False)
-        elif self._declared:
-            self._fix_header(self._declared, write=True)
+        if existing or self._declared:
+            columns = existing[len(BASE_COLUMNS) : -1] if existing else self._declared
+            self._fix_header(
+                RowFormat(machine, columns, self._declared, labels, self._kinds),
+                write=not existing,
+            )
 
     @property
     def pending(self) -> int:
@@ -125,32 +128,50 @@ class ResultsWriter:
         """Buffer one attempt's row (O(1), no I/O); return the status recorded.
 
         That is ``status``, or "error" when the return value cannot be stored
-        (see `splitter.store.rowformat.named_cells`): the row then says why.
+        (see `splitter.store.rowformat.named_cells`, `RowFormat`): the row then says why.
         """
-        self._pending += 1
-        if self._format is not None:
-            self._text.write(self._format.line(job_id, status, start_time, duration, error, value))
-            if self._format.refused:
-                self._format.refused.clear()
+        row_format = self._format
+        if row_format is None:
+            try:
+                cells = named_cells(value, self._declared)
+            except RefusedValue as exc:
+                status, error, cells = "error", str(exc), {}
+                logger.error("job %d failed: %s", job_id, exc)
+            line = self._early_format.base(job_id, status, start_time, duration, error)
+            if not cells:
+                self._early.append(line)
+                self._pending += 1
+                return status
+            # The first attempt that returned columns fixes the header, unless it is refused.
+            row_format = RowFormat(
+                self._machine, tuple(cells), self._declared, self._labels, self._kinds
+            )
+            text = row_format.line_with_cells(line, cells)
+            problem = oversized(text)
+            if problem is not None:
+                self._early.append(
+                    self._early_format.base(job_id, "error", start_time, duration, problem)
+                )
+                self._pending += 1
+                logger.error("job %d failed: %s", job_id, problem)
                 return "error"
-            return status
-        try:
-            cells = named_cells(value, self._declared)
             self._kinds.add_all(value_kinds(value, self._declared))
-        except RefusedValue as exc:
-            status, error, cells = "error", str(exc), {}
-            logger.error("job %d failed: %s", job_id, exc)
-        line = self._early_format.base(job_id, status, start_time, duration, error)
-        self._early.append((line, cells))
-        if cells:
-            self._fix_from_early_rows()
+            self._fix_header(row_format)
+        else:
+            text = row_format.line(job_id, status, start_time, duration, error, value)
+        self._text.write(text)
+        self._pending += 1
+        if row_format.refused:
+            row_format.refused.clear()
+            return "error"
         return status
 
-    def add_copied(self, job_id: int, cells: dict[str, str], origin: str) -> None:
+    def add_copied(self, job_id: int, cells: dict[str, str], origin: str) -> bool:
         """Buffer an ok row copied from another folder as job ``job_id``, marked with ``origin``.
 
         ``cells`` names every cell of the row (its base columns and the job's);
-        the outcome and the values are kept as they were written there.
+        the outcome and the values are kept as they were written there. False
+        (nothing buffered) when the row would take more than a row may here.
         """
         base = [
             str(job_id), cells.get("machine", ""), "ok", cells.get("start_time", ""),
@@ -160,13 +181,22 @@ class ResultsWriter:
         if self._copied_unknown:
             self._kinds.add_all((name, UNKNOWN) for name in values)
         line = ",".join(map(csv_field, base))
+        row_format = self._format
+        if row_format is None and not values:
+            self._early.append(line)
+        else:
+            if row_format is None:
+                row_format = RowFormat(
+                    self._machine, tuple(values), self._declared, self._labels, self._kinds
+                )
+            text = row_format.line_with_cells(line, values)
+            if oversized(text) is not None:
+                return False
+            if self._format is None:
+                self._fix_header(row_format)
+            self._text.write(text)
         self._pending += 1
-        if self._format is not None:
-            self._text.write(self._format.line_with_cells(line, values))
-            return
-        self._early.append((line, values))
-        if values:
-            self._fix_from_early_rows()
+        return True
 
     def add_text(self, text: str, rows: int, kinds: Iterable[tuple[str, str]] = ()) -> None:
         """Buffer rows a worker formatted with this file's `columns`; ``kinds``: new in them."""
@@ -183,9 +213,16 @@ class ResultsWriter:
             self._kinds.add_all((name, kind) for name, held in kinds.items() for kind in held)
 
     def flush(self) -> int:
-        """Write the pending rows as one frame (after the header in a new file); return them."""
+        """Write the pending rows (after the header in a new file); return how many.
+
+        They go out as frames of whole rows (see `splitter.store.frames.line_pieces`),
+        all of them or, when a write fails, none: then they stay pending and the
+        error is raised.
+        """
         if self._format is None and self._early:
-            self._fix_from_early_rows()
+            self._fix_header(
+                RowFormat(self._machine, (), self._declared, self._labels, self._kinds)
+            )
         if not self._pending:
             return 0
         if self._typed and (self._kinds.fresh or self._types_due):
@@ -194,7 +231,7 @@ class ResultsWriter:
             self._types_due = False
         payload = self._text.getvalue().encode("utf-8", "backslashreplace")
         with atomic():  # written and forgotten together: a signal must not write it twice
-            self._frames.write_frame(payload)
+            self._frames.write_frames(line_pieces(payload, csv=True))
             self._text.seek(0)
             self._text.truncate()
             rows, self._pending = self._pending, 0
@@ -213,18 +250,13 @@ class ResultsWriter:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _fix_header(self, columns: tuple[str, ...], *, write: bool) -> None:
-        self._format = RowFormat(self._machine, columns, self._declared, self._labels, self._kinds)
+    def _fix_header(self, row_format: RowFormat, *, write: bool = True) -> None:
+        """Take ``row_format``'s columns as the file's; write the header and the early rows."""
+        self._format = row_format
         if write:
-            self._text.write(self._format.header())
-
-    def _fix_from_early_rows(self) -> None:
-        """Header = union of the buffered rows' columns, first seen first; then write them."""
-        names = (name for _, cells in self._early for name in cells if name not in RESERVED)
-        self._fix_header(tuple(dict.fromkeys(names)), write=True)
-        assert self._format is not None
-        for line, cells in self._early:
-            self._text.write(self._format.line_with_cells(line, cells))
+            self._text.write(row_format.header())
+        for line in self._early:
+            self._text.write(row_format.line_with_cells(line, {}))
         self._early.clear()
 
 
@@ -295,7 +327,8 @@ class ResultsReader:
         if header[: len(BASE_COLUMNS)] != BASE_COLUMNS or header[-1:] != (EXTRA_COLUMN,):
             raise CorruptFileError(
                 f"{self.path} has no splitter results header (its first line is"
-                f" {text.partition(chr(10))[0]!r}); is it a results.csv.zst written by splitter?"
+                f" {text[:80].partition(chr(10))[0]!r}); is it a results.csv.zst written by"
+                " splitter?"
             )
         return header
 

@@ -11,6 +11,7 @@ import json
 import logging
 import pickle
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
@@ -18,10 +19,11 @@ from splitter.store.celltypes import ColumnKinds, kind_of
 
 __all__ = [
     "BASE_COLUMNS",
+    "ERROR_CHARS",
     "EXTRA_COLUMN",
     "FAILED_STATUSES",
     "INPUT_CHARS",
-    "MAX_ROW_CHARS",
+    "MAX_ROW_BYTES",
     "RESERVED",
     "STATUSES",
     "JobLabels",
@@ -32,6 +34,7 @@ __all__ = [
     "describe_input",
     "failure_pattern",
     "named_cells",
+    "oversized",
     "value_kinds",
 ]
 
@@ -45,11 +48,16 @@ EXTRA_COLUMN = "extra"
 STATUSES = ("ok", "error", "crashed", "timeout")
 FAILED_STATUSES = STATUSES[1:]
 RESERVED = frozenset((*BASE_COLUMNS, EXTRA_COLUMN))
-# The most characters a row's job cells may hold together (names and texts);
-# a larger result is recorded as an error row, never written out of reach of readers.
-MAX_ROW_CHARS = 1 << 24
+# The most bytes one row may take as written (UTF-8, quotes and separators included);
+# a larger result is recorded as an error row, never written out of reach of
+# readers. Half of frames.MAX_FRAME_BYTES, the longest line a reader takes: the rest
+# is room for what `merge` adds to a row (its job id, empty cells of other hosts'
+# columns) and for error rows, whose cells are bounded (ERROR_CHARS, INPUT_CHARS).
+MAX_ROW_BYTES = 3 << 20
 # The most characters of a failed job's input kept in its row's ``input`` cell.
 INPUT_CHARS = 1000
+# The most characters of an error message kept in a row's ``error`` cell.
+ERROR_CHARS = 10_000
 # Cell types whose str() is their cell text, and what a cell must not hold unquoted.
 _PLAIN = frozenset((str, int, float, bool))
 _PLAIN_KINDS = {str: "str", int: "int", float: "float", bool: "bool"}
@@ -96,12 +104,13 @@ def describe_input(value: object) -> str:
 class RowFormat:
     """Formats attempts for a fixed header: BASE_COLUMNS, ``columns``, ``extra``.
 
-    A return value that cannot be stored (see `named_cells`) becomes an error
-    row with the reason; its job id is added to ``refused`` for the caller's
-    tally, which clears the list, and logged as the job's failure. ``labels``
-    gives each job's key and input. ``kinds`` notes the kinds of the values
-    each column holds (see `splitter.store.celltypes`): once per new kind, so
-    a row whose cells have the types of the row before costs one comparison.
+    A return value that cannot be stored (see `named_cells`), or whose row
+    would take more than MAX_ROW_BYTES, becomes an error row with the reason;
+    its job id is added to ``refused`` for the caller's tally, which clears
+    the list, and logged as the job's failure. ``labels`` gives each job's key
+    and input. ``kinds`` notes the kinds of the values each column holds (see
+    `splitter.store.celltypes`): once per new kind, so a row whose cells have
+    the types of the row before costs one comparison.
     """
 
     def __init__(
@@ -140,34 +149,61 @@ class RowFormat:
     ) -> str:
         """One attempt as a CSV line, with its line end."""
         line = self.base(job_id, status, start_time, duration, error)
-        if self._scalar and (type(value) is int or type(value) is float):
-            if (type(value),) != self._seen:
-                self._note_plain((type(value),))
-            return f"{line},{value if type(value) is int else repr(value)},\n"
-        if type(value) is dict and len(value) == self._width and value.keys() <= self._column_set:
-            # The common case, kept cheap: one value per column, none that needs quoting.
-            values = list(map(value.get, self.columns))
-            types = tuple(map(type, values))
-            cells = ",".join(map(str, values))
-            plain = _PLAIN.issuperset(types) and not _QUOTED.search(cells)
-            if plain and cells.count(",") == self._width - 1 and len(cells) <= MAX_ROW_CHARS:
-                if types != self._seen:
-                    self._note_plain(types)
-                return f"{line},{cells},\n"
+        try:
+            text = self._plain_line(line, value)
+        except ValueError:  # an int of more digits than Python turns into text
+            text = None  # named_cells says why
+        if text is not None:
+            return text
         try:
             named = named_cells(value, self._declared)
         except RefusedValue as exc:
             self.refused.append(job_id)
             log.error("job %d failed: %s", job_id, exc)
             return self.refused_line(job_id, start_time, duration, str(exc))
-        self.kinds.add_all(value_kinds(value, self._declared))
-        return self.line_with_cells(line, named)
+        text = self.finish(job_id, start_time, duration, line, named)
+        if not self.refused or self.refused[-1] != job_id:
+            self.kinds.add_all(value_kinds(value, self._declared))
+        return text
+
+    def _plain_line(self, line: str, value: object) -> str | None:
+        """The common cases, kept cheap: a number, or a dict of one plain value per column."""
+        if self._scalar and (type(value) is int or type(value) is float):
+            text = f"{line},{value if type(value) is int else repr(value)},\n"
+            if (type(value),) != self._seen:
+                self._note_plain((type(value),))
+            return text
+        if type(value) is dict and len(value) == self._width and value.keys() <= self._column_set:
+            values = list(map(value.get, self.columns))
+            types = tuple(map(type, values))
+            if _PLAIN.issuperset(types):
+                cells = ",".join(map(str, values))
+                if not _QUOTED.search(cells) and cells.count(",") == self._width - 1:
+                    text = f"{line},{cells},\n"
+                    if oversized(text) is not None:
+                        return None
+                    if types != self._seen:
+                        self._note_plain(types)
+                    return text
+        return None
 
     def _note_plain(self, types: tuple[type, ...]) -> None:
         """Note the kinds of a row of plain values whose types differ from the row before."""
         names = self.columns if len(types) == self._width else self.columns[:1]
         self.kinds.add_all(zip(names, map(_PLAIN_KINDS.__getitem__, types), strict=True))
         self._seen = types
+
+    def finish(
+        self, job_id: int, start_time: float, duration: float, line: str, cells: dict[str, str]
+    ) -> str:
+        """``line`` (from `base`) with its cells; the error row instead if it would be too long."""
+        text = self.line_with_cells(line, cells)
+        problem = oversized(text)
+        if problem is None:
+            return text
+        self.refused.append(job_id)
+        log.error("job %d failed: %s", job_id, problem)
+        return self.refused_line(job_id, start_time, duration, problem)
 
     def refused_line(self, job_id: int, start_time: float, duration: float, reason: str) -> str:
         """The error row of an attempt whose return value cannot be stored: no job cells."""
@@ -181,6 +217,8 @@ class RowFormat:
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
         if error:
+            if len(error) > ERROR_CHARS:
+                error = f"{error[:ERROR_CHARS]}… ({len(error) - ERROR_CHARS:,} characters cut)"
             error = csv_field(error.replace("\r\n", " ").replace("\n", " ").replace("\r", " "))
         labels = self.labels
         described = "" if status == "ok" else csv_field(labels.input(job_id))
@@ -208,33 +246,56 @@ def csv_field(text: str) -> str:
 def named_cells(value: object, declared: tuple[str, ...]) -> dict[str, str]:
     """A job's return value as {column name: cell text} (see PRODUCT.md, "The user's code").
 
-    Raises RefusedValue for keys named like splitter's own columns, for a
-    value that cannot be pickled (it could not travel from a worker) and for
-    cells of more than MAX_ROW_CHARS characters together.
+    Raises RefusedValue for keys named like splitter's own columns, for two
+    keys that name one column (``1`` and ``"1"``), for a value that cannot
+    travel from a worker (it does not pickle, or unpickle) and for one whose
+    text cannot be made (its ``str()`` raises; an int too long for ``str``).
     """
     if value is None:
         return {}
-    if isinstance(value, Mapping):
-        cells = {str(key): cell_text(item) for key, item in value.items()}
-        taken = sorted(RESERVED.intersection(cells))
-        if taken:
-            raise RefusedValue(
-                f"the job returned keys named like splitter's own columns ({', '.join(taken)});"
-                f" rename them: {', '.join(sorted(RESERVED))} are reserved"
-            )
-    elif isinstance(value, tuple | list):
-        names = _sequence_names(declared, len(value))
-        cells = {name: cell_text(item) for name, item in zip(names, value, strict=False)}
-    else:
-        cells = {declared[0] if declared else "value": cell_text(value)}
-    size = sum(len(name) + len(text) for name, text in cells.items())
-    if size > MAX_ROW_CHARS:
+    try:
+        cells = _cells(value, declared)
+    except RefusedValue:
+        raise
+    except Exception as exc:  # a user's __str__, items() or tolist() may raise anything
         raise RefusedValue(
-            f"the job's result is {size:,} characters as text, more than the"
-            f" {MAX_ROW_CHARS:,} a row may hold; write large outputs to files and return"
-            " their paths"
+            f"the job's result cannot be written as text ({_problem(exc)}); return plain values"
+        ) from None
+    taken = sorted(RESERVED.intersection(cells))
+    if taken:
+        raise RefusedValue(
+            f"the job returned keys named like splitter's own columns ({', '.join(taken)});"
+            f" rename them: {', '.join(sorted(RESERVED))} are reserved"
         )
     return cells
+
+
+def _cells(value: object, declared: tuple[str, ...]) -> dict[str, str]:
+    if isinstance(value, Mapping):
+        keys: dict[str, object] = {}
+        cells: dict[str, str] = {}
+        for key, item in value.items():
+            name = str(key)
+            if name in keys:
+                raise RefusedValue(
+                    f"the job returned the keys {describe_input(keys[name])} and"
+                    f" {describe_input(key)}, which both name the column {name!r};"
+                    " make the keys distinct"
+                )
+            keys[name] = key
+            cells[name] = cell_text(item)
+        return cells
+    if isinstance(value, tuple | list):
+        names = _sequence_names(declared, len(value))
+        cells = dict(zip(names, map(cell_text, value), strict=False))
+        if len(cells) < min(len(names), len(value)):
+            twice = next(name for name in names if names.count(name) > 1)
+            raise RefusedValue(
+                f"[results] columns names {twice!r}, the name splitter gives to another of"
+                " the job's values; rename that column"
+            )
+        return cells
+    return {declared[0] if declared else "value": cell_text(value)}
 
 
 def value_kinds(value: object, declared: tuple[str, ...]) -> Iterable[tuple[str, str]]:
@@ -256,16 +317,25 @@ def _sequence_names(declared: tuple[str, ...], count: int) -> tuple[str, ...]:
 def cell_text(value: object) -> str:
     """One value as cell text; `splitter.store.celltypes` reads it back (floats exactly, by repr).
 
-    Any other object is stored as its ``str()``, once it is known to pickle
-    (RefusedValue if not), so the outcome never depends on where a row was
-    formatted: in the worker, or in the parent after the value travelled.
+    Any other object is stored as its ``str()``, once it is known to travel
+    between processes (RefusedValue if not), so the outcome never depends on
+    where a row was formatted: in the worker, or in the parent after the
+    value travelled. A value whose text cannot be made raises RefusedValue; a
+    user's object may raise anything else (from its ``tolist()``, say), which
+    `named_cells` turns into RefusedValue.
     """
     if value is None:
         return ""
     if isinstance(value, bool):
         return "True" if value else "False"
     if isinstance(value, int):
-        return str(int(value))
+        try:
+            return str(int(value))
+        except ValueError:  # more digits than sys.get_int_max_str_digits()
+            raise RefusedValue(
+                f"the job's result holds an int of more than {sys.get_int_max_str_digits():,}"
+                " digits, which Python does not turn into text; return it as a str"
+            ) from None
     if isinstance(value, float):  # also numpy.float64
         return repr(float(value))
     if isinstance(value, str):
@@ -281,18 +351,54 @@ def cell_text(value: object) -> str:
     return _object_text(value)
 
 
+def oversized(text: str) -> str | None:
+    """The error of a row whose ``text`` takes more than MAX_ROW_BYTES on disk; None if it fits."""
+    # Up to 6 bytes a character (an unpaired surrogate, escaped): most rows need no count.
+    if len(text) <= MAX_ROW_BYTES // 6:
+        return None
+    size = len(text) if text.isascii() else len(text.encode("utf-8", "backslashreplace"))
+    if size <= MAX_ROW_BYTES:
+        return None
+    return (
+        f"the job's result makes a row of {size:,} bytes, more than the {MAX_ROW_BYTES:,}"
+        " a row may hold; write large outputs to files and return their paths"
+    )
+
+
 def _json_default(value: object) -> object:
     tolist = getattr(value, "tolist", None)
     return tolist() if callable(tolist) else _object_text(value)
 
 
 def _object_text(value: object) -> str:
+    kind = type(value).__name__
     try:
-        pickle.dumps(value)
+        data = pickle.dumps(value)
     except Exception as exc:
-        problem = " ".join(f"{type(exc).__name__}: {exc}".split())
         raise RefusedValue(
-            f"the job's result cannot be sent from its worker: a {type(value).__name__} value"
-            f" in it does not pickle ({problem}); return plain values"
+            f"the job's result cannot be sent from its worker: a {kind} value in it does not"
+            f" pickle ({_problem(exc)}); return plain values"
         ) from None
-    return str(value)
+    try:
+        pickle.loads(data)
+    except Exception as exc:
+        raise RefusedValue(
+            f"the job's result cannot be sent from its worker: a {kind} value in it does not"
+            f" unpickle ({_problem(exc)}); return plain values"
+        ) from None
+    try:
+        return str(value)
+    except Exception as exc:
+        raise RefusedValue(
+            f"the job's result cannot be written as text: str() of a {type(value).__name__}"
+            f" value in it raised {_problem(exc)}; return plain values"
+        ) from None
+
+
+def _problem(exc: BaseException) -> str:
+    """``ValueError: why`` on one line, even when the exception's own text raises."""
+    try:
+        text = f"{type(exc).__name__}: {exc}"
+    except Exception:
+        text = type(exc).__name__
+    return " ".join(text.split())

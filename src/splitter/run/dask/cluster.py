@@ -242,22 +242,25 @@ class _RoutedLogs:
 
 
 def _local_cluster(distributed: Any, workers: int) -> Any:
-    """A LocalCluster whose processes ignore Ctrl-C: this host decides what it stops."""
+    """A LocalCluster whose processes ignore Ctrl-C and SIGHUP: this host decides what stops."""
     if threading.current_thread() is not threading.main_thread():
         return distributed.LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True,
             dashboard_address=None, silence_logs=logging.WARNING,
         )  # fmt: skip
-    # Children inherit an ignored SIGINT, so the terminal's Ctrl-C reaches only
-    # this process, which lets running jobs finish (as with the local pool).
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Children inherit an ignored SIGINT and SIGHUP, so the terminal's Ctrl-C or
+    # hang-up reaches only this process, which lets running jobs finish or stops
+    # them (as with the local pool).
+    ignored = (signal.SIGINT, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in ignored}
     try:
         return distributed.LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True,
             dashboard_address=None, silence_logs=logging.WARNING,
         )  # fmt: skip
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _on_cluster_event(message: Any, put: Put) -> None:

@@ -20,6 +20,11 @@ rest of the rows are the return value. A watchdog thread per worker process
 sends "running" for jobs that run long and enforces ``job_timeout``: a job
 past it cannot be stopped inside the process, so the watchdog reports it and
 ends the worker process, which the Dask nanny restarts.
+
+Dask cannot stop a running task either: when the client cancels a batch (a
+stop) or goes away, the worker only marks it cancelled. A batch checks that
+mark before each job and drops what it ran since, and jobs see it as
+``job_context.cancelled()``: a shell task is stopped within a quarter second.
 """
 
 from __future__ import annotations
@@ -37,7 +42,14 @@ from typing import Any
 from splitter.campaign.config import parse_config
 from splitter.run.engine import BatchEntry, JobSetup, LogLines, Row, host_hook
 from splitter.run.injection import Progress
-from splitter.run.jobcall import JobCall, JobLogCollector, picklable, record_dict, write_job_log
+from splitter.run.jobcall import (
+    JobCall,
+    JobLogCollector,
+    opened,
+    record_dict,
+    sealed,
+    write_job_log,
+)
 
 __all__ = ["SEND_INTERVAL", "TIMEOUT_EXIT_CODE", "on_host", "pack", "run_batch", "unpack"]
 
@@ -68,18 +80,23 @@ _previous_single = [False]
 
 
 def pack(rows: list[Row], records: Records) -> bytes:
-    """Rows and log records as bytes for the client; a value that cannot travel: an error row."""
+    """Rows and log records as bytes for the client; a value that cannot travel: an error row.
+
+    Each value is pickled alone (`jobcall.sealed`), so one that does not
+    unpickle on the client costs its own row only.
+    """
+    travelling = [sealed(row) for row in rows]
     try:
-        return pickle.dumps((rows, records))
+        return pickle.dumps((travelling, records))
     except Exception:
         safe = [{k: v for k, v in r.items() if _plain(v)} for r in records]
-        return pickle.dumps(([picklable(row) for row in rows], safe))
+        return pickle.dumps((travelling, safe))
 
 
 def unpack(data: bytes) -> tuple[list[Row], Records]:
-    """The client's side of `pack`."""
+    """The client's side of `pack`: a value that does not unpickle here makes an error row."""
     rows, records = pickle.loads(data)
-    return rows, records
+    return [opened(row) for row in rows], records
 
 
 def _plain(value: object) -> bool:
@@ -108,6 +125,15 @@ class _BatchRun:
         with self.lock:
             rows, records, self.unsent, self.records = self.unsent, self.records, [], []
         return pack(rows, records)
+
+    def cancelled(self) -> bool:
+        """Whether the scheduler has given this batch up (its client cancelled it, or left).
+
+        Dask cannot stop a running task: it marks it cancelled in the worker's
+        state and drops its result. A batch that sees it stops its jobs itself.
+        """
+        task = self.worker.state.tasks.get(self.key)
+        return task is None or task.state == "cancelled"
 
     def send_rows(self) -> None:
         self.emit({"kind": "rows", "worker": self.worker.address, "data": self.take()})
@@ -185,7 +211,8 @@ def run_batch(
     _watch(run)
     index = _take_index()
     try:
-        call = JobCall(setup, config, Progress(run.slots, 2), worker=index)
+        progress = Progress(run.slots, 2)
+        call = JobCall(setup, config, progress, worker=index, cancelled=run.cancelled)
         _run_jobs(run, call, batch, job_logs)
     finally:
         with _lock:
@@ -222,6 +249,8 @@ def _run_jobs(
     slots = run.slots
     last_send = time.monotonic()
     for job_id, job_key, item, _ in batch:
+        if run.cancelled():
+            return  # No one takes these rows: a job stopped half-way must not read as run.
         if job_logs is not None:
             job_logs.lines.clear()
         slots[2] = slots[3] = 0.0
@@ -230,6 +259,8 @@ def _run_jobs(
         slots[0] = job_id
         row = call(job_id, job_key, item)
         slots[0] = IDLE
+        if run.cancelled():
+            return
         with run.lock:
             run.unsent.append(row)
         if job_logs is not None and job_logs.lines:

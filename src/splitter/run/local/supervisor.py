@@ -58,6 +58,7 @@ from splitter.run.engine import (
     host_hook,
     lost_value,
 )
+from splitter.run.jobcall import opened
 from splitter.run.local import freeze
 from splitter.run.local.worker import GROUP, IDLE, SLOT_WIDTH, worker_main
 from splitter.run.mainguard import start_failure
@@ -101,10 +102,13 @@ class LocalPool:
 class _Handle:
     """The parent's view of one worker process."""
 
-    def __init__(self, slot: int, process: SpawnProcess, conn: Connection) -> None:
+    def __init__(
+        self, slot: int, process: SpawnProcess, conn: Connection, lifeline: Connection
+    ) -> None:
         self.slot = slot
         self.process = process
         self.conn = conn
+        self.lifeline = lifeline
         self.batch: list[int] | None = None
         self.reported = 0
         self.batch_size = 1
@@ -269,9 +273,12 @@ class Supervisor:
     def kill(self) -> None:
         """Stop every worker now; their unreported jobs stay unrecorded.
 
-        The process groups of jobs' children (shell tasks) get SIGTERM first,
-        and SIGKILL if they have not ended within ``GROUP_GRACE_SECONDS``.
+        The process groups of jobs' children (shell tasks) get SIGTERM first.
+        The workers are killed once those have ended, or after
+        ``GROUP_GRACE_SECONDS``; then what is left of the groups gets SIGKILL
+        (and each worker's keeper kills what its task started elsewhere).
         """
+        self._stop.value = 1
         for frozen in self._frozen.values():
             freeze.end(frozen, signal.SIGTERM)  # stopped, they would not act on it
         self._frozen.clear()
@@ -279,16 +286,17 @@ class Supervisor:
         groups = [g for g in map(self._group, self._handles.values()) if g]
         for group in groups:
             _signal_group(group, signal.SIGTERM)
+        deadline = time.monotonic() + GROUP_GRACE_SECONDS
+        while groups and time.monotonic() < deadline:
+            groups = [group for group in groups if _signal_group(group, 0)]
+            time.sleep(0.02)
         for handle in self._handles.values():
             if handle.process.is_alive():
                 handle.process.kill()
             handle.process.join()
             handle.conn.close()
+            handle.lifeline.close()
         self._handles.clear()
-        deadline = time.monotonic() + GROUP_GRACE_SECONDS
-        while groups and time.monotonic() < deadline:
-            groups = [group for group in groups if _signal_group(group, 0)]
-            time.sleep(0.02)
         for group in groups:
             _signal_group(group, signal.SIGKILL)
         if self._host_started:
@@ -303,15 +311,18 @@ class Supervisor:
         base = slot * SLOT_WIDTH
         self._slots[base : base + SLOT_WIDTH] = [IDLE, 0.0, 0.0, 0.0, 0.0]
         parent_end, child_end = self._ctx.Pipe(duplex=True)
+        # Nothing is written to it: the worker sees it close when this process dies.
+        watched, lifeline = self._ctx.Pipe(duplex=False)
         process = self._ctx.Process(
             target=worker_main,
-            args=(child_end, self._setup, self._slots, slot, self._stop),
+            args=(child_end, self._setup, self._slots, slot, self._stop, os.getpid(), watched),
             name=f"worker-{slot + 1}",
             daemon=True,
         )
         process.start()
         child_end.close()
-        self._handles[slot] = _Handle(slot, process, parent_end)
+        watched.close()
+        self._handles[slot] = _Handle(slot, process, parent_end, lifeline)
 
     def _dispatch(self) -> None:
         if self._held:
@@ -378,7 +389,7 @@ class Supervisor:
             rows.append(payload)
         else:
             count = len(payload)
-            rows.extend(payload)
+            rows.extend(map(opened, payload))
         handle.reported += count
         if count:
             self._learn_duration(busy / count)
@@ -412,6 +423,7 @@ class Supervisor:
             pass  # Everything it sent before dying has been read.
         handle.process.join(5)
         handle.conn.close()
+        handle.lifeline.close()
         # A lost worker's job may leave children behind: they go with it.
         group = self._group(handle)
         _signal_group(group, signal.SIGKILL)

@@ -10,7 +10,8 @@ neither side can block the other on a full pipe:
     worker -> parent   (kind, payload, batch_done, busy_seconds), any number
                        per batch, the last one with batch_done=True: kind
                        "rows" carries Row tuples, "text" a FormattedRows (the
-                       rows as CSV lines: the parent only appends them)
+                       rows as CSV lines: the parent only appends them;
+                       "rows": each value pickled alone, see `jobcall.sealed`)
                        ("log", record_dict) for every log record
 
 A pipe per worker (not one shared queue) means a worker killed mid-write can
@@ -21,6 +22,10 @@ progress base, process group). The parent reads it to know which job a dead
 worker was running, to enforce timeouts and to draw progress, without any
 message; the process group (0: none) is the one a job's own children run in
 (shell tasks), which the parent kills with the job.
+
+A worker never outlives its parent: it asks the kernel for SIGKILL when the
+parent dies (Linux), else a thread watches a second pipe, the lifeline, which
+nothing is written to and only the parent holds open.
 """
 
 from __future__ import annotations
@@ -28,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import pickle
 import signal
 import threading
 import time
@@ -43,10 +47,11 @@ from splitter.run.jobcall import (
     BatchLabels,
     JobCall,
     JobLogCollector,
-    picklable,
     record_dict,
+    sealed,
     write_job_log,
 )
+from splitter.run.lifeline import die_with_parent, exit_when_closed
 from splitter.store.rowformat import RowFormat
 
 __all__ = ["GROUP", "IDLE", "SLOT_WIDTH", "worker_main"]
@@ -154,10 +159,7 @@ class _Worker:
             rows_sent = FormattedRows(text, len(rows), failures, durations, kinds)
             self.send(("text", rows_sent, done, busy))
             return
-        try:
-            self.send(("rows", rows, done, busy))
-        except (pickle.PicklingError, TypeError, AttributeError):
-            self.send(("rows", [picklable(row) for row in rows], done, busy))
+        self.send(("rows", [sealed(row) for row in rows], done, busy))
 
 
 def _configure_logging(worker: _Worker) -> None:
@@ -171,11 +173,26 @@ def _configure_logging(worker: _Worker) -> None:
 
 
 def worker_main(
-    conn: Connection, setup: JobSetup, slots: MutableSequence[float], slot: int, stop: Any
+    conn: Connection,
+    setup: JobSetup,
+    slots: MutableSequence[float],
+    slot: int,
+    stop: Any,
+    parent: int,
+    lifeline: Connection,
 ) -> None:
-    """Runs in a worker process: serve batches until the parent sends None."""
-    # The parent owns Ctrl-C: it decides whether running jobs may finish.
+    """Runs in a worker process: serve batches until the parent sends None.
+
+    The worker dies with its parent, at once (its keeper then kills what its
+    task started): by a parent-death signal from process ``parent``, else
+    when ``lifeline``, whose other end only the parent holds, closes.
+    """
+    if not die_with_parent(parent):
+        exit_when_closed(lifeline)
+    # The parent owns Ctrl-C and a closed terminal's SIGHUP: it decides whether
+    # running jobs may finish, and a job stopped so is not recorded as crashed.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     if setup.nice and hasattr(os, "nice"):
         with contextlib.suppress(OSError):
             os.nice(setup.nice)
