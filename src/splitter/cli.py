@@ -602,6 +602,7 @@ def _cmd_init(args: argparse.Namespace, program: Program) -> int:
 def _cmd_merge(args: argparse.Namespace, program: Program) -> int:
     # Imported here, like each command's work: `digest` need not load merge.
     from splitter.merge.combine import merge_folders, reduce_merged
+    from splitter.merge.plans import phase_line
 
     result = merge_folders(
         args.folders, args.out, plain=args.plain, force=args.force,
@@ -610,6 +611,9 @@ def _cmd_merge(args: argparse.Namespace, program: Program) -> int:
     for warning in result.warnings:
         say(f"warning: {warning}")
     print(result.summary)
+    phases = phase_line(result.report, str(args.out))
+    if phases is not None:
+        print(phases)
     for line in result.capacity:
         print(line)
     if program.reduce is not None:

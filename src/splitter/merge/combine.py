@@ -42,7 +42,7 @@ from splitter.merge.capacity import (
     machines_text,
     suggested_machines,
 )
-from splitter.merge.plans import MergedPlan, check_one_campaign, merged_plan
+from splitter.merge.plans import MergedPlan, check_one_campaign, merged_plan, phase_fields
 from splitter.merge.rules import (
     REPORT_NAME,
     BestRows,
@@ -97,8 +97,13 @@ class MergeResult:
     """The console's lines on each host's declared and observed capacity (may be none)."""
 
     def exit_code(self, partial: bool) -> int:
-        """4 when jobs are missing, unless `partial`; else 0, even when some jobs failed."""
-        return EXIT_MISSING if self.report["missing"] and not partial else EXIT_OK
+        """4 when jobs are missing, unless `partial`; else 0, even when some jobs failed.
+
+        The merge of a finished phase (every missing job is of a phase not
+        begun) is whole as far as it goes: 0.
+        """
+        missing = self.report["missing"] and not self.report.get("phase_pending")
+        return EXIT_MISSING if missing and not partial else EXIT_OK
 
 
 def merge_folders(
@@ -165,6 +170,7 @@ def merge_folders(
         report["no_longer_in_pool"] = sum(scan.gone for scan in scans)
         report["plans"] = [plan.as_json() for plan in merged.plans]
         report["missing_by_machine"] = merged.owners_of(report["missing"])
+        report.update(phase_fields(merged, best.codes))
         runs = [(host.machine, host.observed) for host in hosts if host.observed is not None]
         report.update(capacity_report(runs))
         text = json.dumps(report, indent=2, allow_nan=False) + "\n"  # NaN is not JSON
