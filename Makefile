@@ -21,7 +21,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev,exe,dask,report]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,exe,dask,report,pandas,parquet]'
 	touch $(STAMP)
 
 test: $(STAMP)

@@ -19,7 +19,18 @@ from splitter.store.results import ResultsReader
 
 HERE = Path(__file__).parent / "entries"
 ROUNDS = 3
-CASES = (("noop", 200_000), ("1ms", 4_000))
+CASES = (("noop", 2), ("noop", 200_000), ("1ms", 4_000))
+"""2 no-op jobs: the fixed start-up alone (interpreter, imports, plan, files, workers)."""
+IMPORTS = {
+    "python -c pass": "pass",
+    "import numpy": "import numpy",
+    "import splitter (what a worker imports first)": "import splitter",
+    "the run command's modules": (
+        "import splitter.cli, splitter.run.command, splitter.run.runner,"
+        " splitter.run.local.supervisor"
+    ),
+    "a worker's modules": "import splitter.run.local.worker",
+}
 CONFIG = "[logging]\nlevel = INFO\n[run]\nnice = 0\n"
 
 
@@ -54,6 +65,10 @@ def _case(workload: str, size: int, work: Path) -> None:
         startups.append(startup)
     b, o = statistics.median(bare), statistics.median(ours)
     rate, startup = statistics.median(rates), statistics.median(startups)
+    if size < 1000:  # the start-up alone: a rate means nothing here
+        print(f"{workload:>5} x {size:>7}: bare Pool {b:6.2f} s  splitter {o:6.2f} s  "
+              f"ratio {o / b:5.2f}x  start-up {startup:.2f} s")  # fmt: skip
+        return
     print(
         f"{workload:>5} x {size:>7}: bare Pool {b:6.2f} s ({size / b:9,.0f} jobs/s)  "
         f"splitter {o:6.2f} s ({size / o:9,.0f} jobs/s)  ratio {o / b:5.2f}x  "
@@ -61,8 +76,17 @@ def _case(workload: str, size: int, work: Path) -> None:
     )
 
 
+def _imports() -> None:
+    """How long a fresh interpreter takes to import each part, median of ROUNDS x 3."""
+    print(f"start-up of a fresh interpreter, median of {ROUNDS * 3}:")
+    for label, code in IMPORTS.items():
+        seconds = [_timed([sys.executable, "-c", code], Path.cwd()) for _ in range(ROUNDS * 3)]
+        print(f"  {label:<46} {statistics.median(seconds):6.3f} s")
+
+
 def main() -> None:
-    """Print the comparison for each workload."""
+    """Print the start-up figures, then the comparison for each workload."""
+    _imports()
     print(f"run --all (logs, results, progress on) vs bare Pool(2), median of {ROUNDS} rounds")
     print("goals: no-op within 2x and >= 150,000 jobs/s steady; 1 ms within 1.1x; start-up < 1 s")
     with tempfile.TemporaryDirectory() as folder:

@@ -39,17 +39,20 @@ SPEC = PACKAGING / "splitter_spec.py"
 # Left out of every binary. zstandard's cffi backend is only a fallback for
 # its C backend and needs cffi, which is not installed: 12 MB unpacked on every
 # start for nothing. The optional extras (Dask for --dask, matplotlib for
-# report) would be reached through splitter's own modules and take the binary
-# from 63 to 105 MiB and its start from 0.3 to 0.7 s; without them, --dask and
-# report say how to get them. The rest are only reached through optional
-# imports (test runners, GUIs, docs) and never load at start: they only make
-# the file bigger.
+# report, pandas and pyarrow for read_results and merge --parquet) would be
+# reached through splitter's own modules and take the binary from 63 to 105 MiB
+# and its start from 0.3 to 0.7 s (Dask and matplotlib alone); without them,
+# --dask, report and --parquet say how to get them, and --help marks them. The
+# rest are only reached through optional imports (test runners, GUIs, docs) and
+# never load at start: they only make the file bigger.
 EXCLUDED = (
     "zstandard.backend_cffi",
     "zstandard._cffi",
     "dask",
     "distributed",
     "matplotlib",
+    "pandas",
+    "pyarrow",
     "tkinter",
     "unittest",
     "doctest",

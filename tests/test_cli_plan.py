@@ -307,3 +307,17 @@ def test_init_template_ini_digests_like_the_built_in_defaults(tmp_path: Path) ->
     (tmp_path / "X" / "splitter.ini").write_text("[job]\nsteps = 100\n")
 
     assert cli_digest(tmp_path, "--full", "--configs", "X") == template
+
+
+def test_plan_warns_on_stderr_when_perfs_are_on_different_scales_and_still_prints(
+    tmp_path: Path,
+) -> None:
+    write_configs(tmp_path / "configs", {"alpha": [96.9, 2], "beta": [1.0, 2]})
+    write_entry(tmp_path / ENTRY)
+    done = run_cli(["plan"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith(
+        f"warning: perfs of {Path('configs') / 'machines.json'} are on different scales"
+        " (alpha 96.9 is 97x beta 1); calibrate every machine"
+    )
+    assert "machine  perf  cores" in done.stdout

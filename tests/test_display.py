@@ -45,6 +45,36 @@ def test_the_rate_is_zero_until_a_job_finishes() -> None:
     assert RateMeter(started=100.0, done=0).rate(101.0, 0) == 0.0
 
 
+def _last_drawn(stream: io.StringIO) -> str:
+    """The main bar as a terminal shows it last: the text after its last carriage return."""
+    drawn = [part for part in stream.getvalue().replace("\n", "\r").split("\r") if "alpha" in part]
+    return drawn[-1]
+
+
+def test_the_bar_shows_one_time_left_while_it_runs() -> None:
+    stream = io.StringIO()
+    display = ProgressDisplay("alpha", 300, 0, interactive=True, interval=30, stream=stream)
+    display.meter = RateMeter(display._started - 10.0, 0, warmup=5.0)
+    display.advance(ok=100, failed=2)
+    display.refresh([])
+    line = _last_drawn(stream)
+    display.close()
+    assert "102/300" in line and "ok=100 failed=2, " in line
+    assert line.count("eta ") == 1 and "<" not in line
+
+
+def test_the_final_bar_shows_the_final_counts_and_no_time_left() -> None:
+    stream = io.StringIO()
+    display = ProgressDisplay("alpha", 300, 0, interactive=True, interval=30, stream=stream)
+    display.advance(ok=288, failed=0)
+    display.refresh([])  # drawn with 288 ok...
+    display.advance(ok=12, failed=0)  # ...and the last 12 finish before the next redraw
+    display.close()
+    line = _last_drawn(stream)
+    assert "300/300" in line and "ok=300 failed=0" in line
+    assert "eta" not in line and "<" not in line
+
+
 class _Clock:
     def __init__(self, now: float) -> None:
         self.now = now

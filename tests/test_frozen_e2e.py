@@ -334,6 +334,19 @@ def test_the_binary_leaves_dask_out_and_says_where_dask_runs(binary: Path, tmp_p
     assert not (host / "results").exists()
 
 
+def test_the_binarys_help_marks_what_it_leaves_out(binary: Path, tmp_path: Path) -> None:
+    host = host_folder(tmp_path / "host", binary)
+    commands, run, merge = (
+        " ".join(bare(host, *args, "--help").stdout.split()) for args in ((), ("run",), ("merge",))
+    )
+    assert "pictures of a merged campaign (not in this binary)" in commands
+    assert "else $SPLITTER_DASK) (not in this binary)" in run
+    assert "(needs splitter[parquet]) (not in this binary)" in merge
+    parquet = bare(host, "merge", "nothing", "--out", "m", "--parquet")
+    assert parquet.returncode == 2
+    assert "merge --parquet needs pyarrow, which binaries leave out" in parquet.stderr
+
+
 def test_the_generic_binary_leaves_matplotlib_out_and_says_where_reports_are_made(
     generic_binary: Path, tmp_path: Path
 ) -> None:

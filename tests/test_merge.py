@@ -129,6 +129,7 @@ def test_three_hosts_merge_into_every_job_once_sorted(tmp_path: Path) -> None:
         "plan.zst",
         "report.json",
         "results.csv.zst",
+        "results.types.json",
     ]
 
 
@@ -261,6 +262,7 @@ def test_plain_writes_results_csv_and_log_txt(tmp_path: Path) -> None:
         "plan.zst",
         "report.json",
         "results.csv",
+        "results.types.json",
     ]
     text = (tmp_path / "M" / "results.csv").read_text()
     assert text.splitlines()[0] == (
@@ -556,7 +558,7 @@ def test_existing_merged_files_are_kept_unless_force(
     assert report(out)["ok"] == 6
     assert cli(["merge", str(host), "--out", str(out)]) == 0  # the same merge, redone
     assert sorted(p.name for p in out.iterdir()) == [
-        "log.zst", "plan.zst", "report.json", "results.csv.zst",
+        "log.zst", "plan.zst", "report.json", "results.csv.zst", "results.types.json",
     ]  # fmt: skip
 
 
@@ -638,7 +640,7 @@ def test_a_failing_reduce_exits_1_naming_the_job_and_keeps_the_merged_files(
         " with --force\n"
     )
     assert sorted(p.name for p in out.iterdir()) == [
-        "log.zst", "plan.zst", "report.json", "results.csv.zst",
+        "log.zst", "plan.zst", "report.json", "results.csv.zst", "results.types.json",
     ]  # fmt: skip
     assert cli([*argv, "--force"], reduce_program(lambda total, row: total + 1, 0)) == 0
     assert (out / "reduce.json").read_text() == "5\n"

@@ -109,6 +109,7 @@ def test_a_lost_host_gives_exit_4_listing_exactly_its_jobs(campaign: Path) -> No
     report: dict[str, Any] = json.loads((campaign / "lost" / "report.json").read_text())
     assert report["missing"] == gamma
     assert report["expected"] - report["ok"] - sum(report["failed"].values()) == len(gamma)
+    assert "or pass --partial to accept a partial merge" in done.stderr
     again = entry(campaign, "merge", "out/alpha", "out/beta", "--out", "lost", "--partial")
     assert again.returncode == 0, again.stderr  # the same folders: redone in place
     other = entry(campaign, "merge", "out/alpha", "--out", "lost", "--partial")

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from splitter.campaign.phases import Barrier
 from splitter.store.frames import CorruptFileError, FrameWriter
 from splitter.store.planfile import PLAN_FILE, PlanRecord, read_plan_file, write_plan_file
 
@@ -67,3 +68,24 @@ def test_an_owner_beyond_the_machines_is_refused(tmp_path: Path) -> None:
     write_plan_file(tmp_path, bad)
     with pytest.raises(CorruptFileError, match=r"names an owner that is not one of its machines"):
         read_plan_file(tmp_path)
+
+
+def test_a_plan_file_round_trips_each_jobs_phase_and_the_barriers(tmp_path: Path) -> None:
+    written = record(5)
+    phased = PlanRecord(
+        written.plan_digest, written.pool_digest, written.machines, written.keys,
+        written.owners, np.array([0, 0, 1, 2, 2], dtype=np.uint16),
+        (Barrier(3, False), Barrier(7, True)),
+    )  # fmt: skip
+    write_plan_file(tmp_path, phased)
+    read = read_plan_file(tmp_path)
+    assert read is not None
+    assert read.phase_of().tolist() == [0, 0, 1, 2, 2]
+    assert read.barriers == (Barrier(3, False), Barrier(7, True))
+
+
+def test_a_plan_without_barriers_has_every_job_in_phase_zero(tmp_path: Path) -> None:
+    write_plan_file(tmp_path, record(4))
+    read = read_plan_file(tmp_path)
+    assert read is not None
+    assert read.phase_of().tolist() == [0, 0, 0, 0] and read.barriers == ()

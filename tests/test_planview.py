@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import write_configs
 from splitter.campaign.load import Campaign, ConfigsLocation, load_campaign
-from splitter.campaign.view import plan_json, plan_table
+from splitter.campaign.view import perf_scale_warning, plan_json, plan_table
 
 THREE = {"alpha": [1.0, 2], "beta": [1.5, 2], "gamma": [0.5, 4]}
 FOOTER = "positions: each machine's slice of the pool in plan order (see `plan --json`)"
@@ -162,3 +162,19 @@ def test_plan_json_with_needs_gives_the_kinds_and_each_machines_slices(tmp_path:
     ]
     assert (beta["share"], "holds" in beta, "start" in beta) == (50, False, False)
     assert beta["kinds"][1] == {"kind": 2, "share": 50, "start": 30, "stop": 80}
+
+
+def test_perfs_more_than_ten_times_apart_are_said_to_be_on_different_scales(
+    tmp_path: Path,
+) -> None:
+    made = campaign(tmp_path, {"alpha": [96.9, 4], "beta": [1.0, 4], "gamma": [1.0, 8]}, [1])
+    assert perf_scale_warning(made) == (
+        f"perfs of {tmp_path / 'configs' / 'machines.json'} are on different scales (alpha 96.9"
+        " is 97x beta 1); calibrate every machine (`calibrate --update` on each), or give them"
+        " perfs of one scale"
+    )
+
+
+def test_perfs_within_ten_times_of_each_other_give_no_warning(tmp_path: Path) -> None:
+    made = campaign(tmp_path, {"alpha": [10.0, 4], "beta": [1.0, 4]}, [1])
+    assert perf_scale_warning(made) is None

@@ -198,6 +198,18 @@ def test_a_rescue_report_without_a_digest_is_one_sentence(tmp_path: Path) -> Non
     )
 
 
+def test_a_rescue_counts_its_share_of_the_rescued_jobs_on_every_line(tmp_path: Path) -> None:
+    report = _lose_gamma(tmp_path)
+    rescued = run(tmp_path, "--machine", "alpha", "--rescue", "merged")
+    assert rescued.returncode == 0, rescued.stderr
+    missing = len(report["missing"])  # type: ignore[arg-type]
+    lines = rescued.stderr.splitlines()
+    chosen = next(line for line in lines if line.startswith("machine alpha: "))
+    share = int(chosen.split(": ")[1].split(" of ")[0])
+    assert chosen.startswith(f"machine alpha: {share} of {missing} jobs, digest ")
+    assert any(f": share {share} of {missing} jobs, " in line for line in lines), lines
+
+
 def test_a_rescue_while_a_merged_host_still_runs_is_refused_unless_forced(tmp_path: Path) -> None:
     write_campaign(tmp_path, job="sleep = 0.05")
     assert run(tmp_path, "--machine", "alpha").returncode == 0

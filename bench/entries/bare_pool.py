@@ -10,5 +10,7 @@ from workloads import WORKLOADS
 if __name__ == "__main__":
     workload, size = sys.argv[1], int(sys.argv[2])
     with multiprocessing.get_context("spawn").Pool(2) as pool:
-        for _ in pool.imap_unordered(WORKLOADS[workload], range(size), chunksize=size // 8):
+        for _ in pool.imap_unordered(
+            WORKLOADS[workload], range(size), chunksize=max(1, size // 8)
+        ):
             pass

@@ -21,6 +21,7 @@ from splitter.version import __version__
 if TYPE_CHECKING:
     from splitter.api import run_jobs
     from splitter.cli import main
+    from splitter.merge.export import read_results
     from splitter.run.tally import RunSummary
 
 __all__ = [
@@ -32,12 +33,18 @@ __all__ = [
     "VerificationError",
     "__version__",
     "main",
+    "read_results",
     "run_jobs",
 ]
 
 # Every worker process imports the entry script, and so this package: the
 # command line, tqdm and the runner load only when the parent asks for them.
-_LAZY = {"main": "splitter.cli", "run_jobs": "splitter.api", "RunSummary": "splitter.run.tally"}
+_LAZY = {
+    "main": "splitter.cli",
+    "read_results": "splitter.merge.export",
+    "run_jobs": "splitter.api",
+    "RunSummary": "splitter.run.tally",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,10 +13,10 @@ from splitter.campaign.machines import check_machine_name, find_machine
 from splitter.campaign.needs import NeedsSpec
 from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.run.cpus import usable_cpus
-from splitter.run.dask import dask_engine
 from splitter.run.engine import JobPool
 from splitter.run.local import LocalPool
 from splitter.run.local.dispatch import local_slots
+from splitter.run.mainguard import check_not_under_main_guard, leave_if_a_worker_imports_main
 from splitter.run.runner import RunOptions, run_share
 from splitter.run.sendable import check_sendable
 from splitter.run.tally import RunSummary
@@ -52,7 +53,14 @@ def run_jobs(
     ``needs`` is what each job holds while it runs, as for ``splitter.main``: one
     dict for every job or a function of the item returning one.
     """
-    engine = dask_engine(dask, dask_attempts)
+    leave_if_a_worker_imports_main()
+    engine = None
+    if dask is not None or os.environ.get("SPLITTER_DASK"):
+        from splitter.run.dask import dask_engine  # only then: a local run loads no Dask code
+
+        engine = dask_engine(dask, dask_attempts)
+    if engine is None:
+        check_not_under_main_guard(job)
     where = locate_configs(Path(configs) if configs else None)
     campaign = load_campaign(where, pool, key, needs=needs)
     plan = campaign.plan

@@ -42,7 +42,7 @@ from splitter.campaign.moves import Moves, PlanShape, plan_moves
 from splitter.campaign.needs import Needs, NeedsSpec
 from splitter.campaign.plan import CALIBRATION_SAMPLE, owners
 from splitter.campaign.templates import default_machine_name, write_templates
-from splitter.campaign.view import plan_json, plan_table
+from splitter.campaign.view import perf_scale_warning, plan_json, plan_table
 from splitter.errors import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -51,7 +51,7 @@ from splitter.errors import (
     describe_os_error,
 )
 from splitter.frozen import frozen_start
-from splitter.merge.rescue import load_rescue
+from splitter.run.mainguard import check_not_under_main_guard, leave_if_a_worker_imports_main
 from splitter.run.prompt import say
 from splitter.version import __version__
 
@@ -103,8 +103,9 @@ def main(
     as its JSON text: ``json.loads`` it.
     """
     # First thing: in a frozen binary, a worker process starts here and must
-    # never reach argument parsing.
+    # never reach argument parsing; nor a worker importing a script with no main guard.
     multiprocessing.freeze_support()
+    leave_if_a_worker_imports_main()
     frozen_start()
     sys.exit(run_cli(argv, Program(job, pool, key, reduce, initial, needs)))
 
@@ -233,11 +234,13 @@ def _add_run(commands: Any, tasks: bool) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--dask", metavar="ADDRESS",
-        help="run on a Dask cluster (tcp://host:8786, or local[:N]; else $SPLITTER_DASK)",
+        help="run on a Dask cluster (tcp://host:8786, or local[:N]; else $SPLITTER_DASK)"
+        + _not_in_binary(),
     )  # fmt: skip
     parser.add_argument(
         "--dask-attempts", type=_positive_int, default=3, metavar="N",
-        help="with --dask: a job whose worker dies N times is recorded crashed (default 3)",
+        help="with --dask: a job whose worker dies N times is recorded crashed (default 3)"
+        + _not_in_binary(),
     )  # fmt: skip
     failing = parser.add_mutually_exclusive_group()
     failing.add_argument(
@@ -365,8 +368,14 @@ def _add_merge(commands: Any) -> None:
         help="also write the task rows in disBatch's tab-separated status layout",
     )  # fmt: skip
     parser.add_argument(
-        "--report", action="store_true", help="also write M/report.html (needs splitter[report])"
-    )
+        "--report", action="store_true",
+        help="also write M/report.html (needs splitter[report])" + _not_in_binary(),
+    )  # fmt: skip
+    parser.add_argument(
+        "--parquet", action="store_true",
+        help="also write M/results.parquet, columns typed (needs splitter[parquet])"
+        + _not_in_binary(),
+    )  # fmt: skip
     parser.add_argument(
         "--plan", type=Path, metavar="DIR",
         help="merge against the plan DIR ran (default: the newest plan among the folders)",
@@ -387,13 +396,19 @@ def _add_status(commands: Any) -> None:
 
 def _add_report(commands: Any) -> None:
     parser = commands.add_parser(
-        "report", help="one offline HTML file with the pictures of a merged campaign"
+        "report",
+        help="one offline HTML file with the pictures of a merged campaign" + _not_in_binary(),
     )
     parser.add_argument("merged", type=Path, metavar="M", help="the folder `merge --out M` wrote")
     parser.add_argument(
         "--out", type=Path, metavar="FILE.html", help="where to write it (default M/report.html)"
     )
     parser.set_defaults(handler=_cmd_report)
+
+
+def _not_in_binary() -> str:
+    """A help text's note for what a one-file binary leaves out (the optional extras)."""
+    return " (not in this binary)" if getattr(sys, "frozen", False) else ""
 
 
 def _add_owner_commands(commands: Any) -> None:
@@ -515,6 +530,8 @@ def _campaign(
         if not (getattr(args, "dask", None) or os.environ.get("SPLITTER_DASK")):
             check_task_folder(settings, os.getcwd())  # On Dask it is the workers' folder.
     if args.command != "run" and args.rescue is not None:
+        from splitter.merge.rescue import load_rescue  # a plain run loads no merge
+
         rescue = load_rescue(
             campaign, args.rescue, args.retry_failed, args.machines, force=args.force
         )
@@ -527,6 +544,9 @@ def _cmd_plan(args: argparse.Namespace, program: Program) -> int:
     if _no_tasks(args, program):
         return 0
     campaign, rescue_over = _campaign(args, program)
+    scales = perf_scale_warning(campaign)
+    if scales is not None:
+        say(f"warning: {scales}")
     moves = _moves_since(campaign, args.since) if args.since is not None else None
     if args.json:
         shown = plan_json(campaign)
@@ -589,14 +609,18 @@ def _cmd_init(args: argparse.Namespace, program: Program) -> int:
 def _cmd_merge(args: argparse.Namespace, program: Program) -> int:
     # Imported here, like each command's work: `digest` need not load merge.
     from splitter.merge.combine import merge_folders, reduce_merged
+    from splitter.merge.plans import phase_line
 
     result = merge_folders(
         args.folders, args.out, plain=args.plain, force=args.force,
-        with_reduce=program.reduce is not None, plan=args.plan,
+        with_reduce=program.reduce is not None, plan=args.plan, parquet=args.parquet,
     )  # fmt: skip
     for warning in result.warnings:
         say(f"warning: {warning}")
     print(result.summary)
+    phases = phase_line(result.report, str(args.out))
+    if phases is not None:
+        print(phases)
     for line in result.capacity:
         print(line)
     if program.reduce is not None:
@@ -734,6 +758,7 @@ def _cmd_calibrate(args: argparse.Namespace, program: Program) -> int:
     assert program.job is not None
     if _no_tasks(args, program):
         return 0
+    check_not_under_main_guard(program.job)
     campaign, _ = _campaign(args, program)
     machine = _calibrated_machine(campaign, args.machine)
     if args.update:

@@ -11,11 +11,33 @@ from collections.abc import Sequence
 
 from splitter.campaign.digest import full_hex, group_digest
 from splitter.campaign.load import Campaign
-from splitter.campaign.machines import Machine
+from splitter.campaign.machines import MACHINES_FILE, Machine
 from splitter.campaign.needs import Needs
 from splitter.campaign.plan import Plan, Share
 
-__all__ = ["plan_json", "plan_table"]
+__all__ = ["SCALE_RATIO", "perf_scale_warning", "plan_json", "plan_table"]
+
+SCALE_RATIO = 10.0
+"""Perfs further apart than this are likely measured on different scales (jobs/s vs a guess)."""
+
+
+def perf_scale_warning(campaign: Campaign) -> str | None:
+    """A warning when the machines' perfs differ by more than SCALE_RATIO; else None.
+
+    One host calibrated (perf in jobs/s of the sample) and the others guessed
+    (perf 1.0) gives the calibrated one nearly every job: the split is only as
+    right as the perfs are comparable.
+    """
+    machines = sorted(campaign.machines, key=lambda machine: machine.perf)
+    low, high = machines[0], machines[-1]
+    if low.perf <= 0 or high.perf / low.perf <= SCALE_RATIO:
+        return None
+    return (
+        f"perfs of {campaign.configs.path / MACHINES_FILE} are on different scales ({high.name}"
+        f" {high.perf:g} is {high.perf / low.perf:.0f}x {low.name} {low.perf:g}); calibrate"
+        " every machine (`calibrate --update` on each), or give them perfs of one scale"
+    )
+
 
 FOOTER = "positions: each machine's slice of the pool in plan order (see `plan --json`)"
 KINDS_FOOTER = (

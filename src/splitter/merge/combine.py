@@ -42,7 +42,7 @@ from splitter.merge.capacity import (
     machines_text,
     suggested_machines,
 )
-from splitter.merge.plans import MergedPlan, check_one_campaign, merged_plan
+from splitter.merge.plans import MergedPlan, check_one_campaign, merged_plan, phase_fields
 from splitter.merge.rules import (
     REPORT_NAME,
     BestRows,
@@ -53,6 +53,7 @@ from splitter.merge.rules import (
     wall_seconds,
 )
 from splitter.merge.scan import Promoted, Scan, attempt_of, scan_results
+from splitter.store.celltypes import ColumnKinds
 from splitter.store.frames import FrameReader, FrameWriter, line_pieces, open_regular
 from splitter.store.hostfolder import HostFolder, job_columns, read_host
 from splitter.store.lock import LOCK_NAME
@@ -62,16 +63,20 @@ from splitter.store.outdir import is_moved_aside
 from splitter.store.planfile import PLAN_FILE, write_plan_file
 from splitter.store.results import BASE_COLUMNS, RESULTS_NAME, parse_cell
 from splitter.store.rowformat import csv_field
+from splitter.store.typesfile import TYPES_NAME, Kinds, read_types, types_text, union_of
 
 __all__ = [
+    "PARQUET_NAME",
     "REDUCE_NAME",
     "MergeResult",
     "merge_folders",
+    "merged_kinds",
     "merged_rows",
     "reduce_merged",
 ]
 
 REDUCE_NAME = "reduce.json"
+PARQUET_NAME = "results.parquet"
 _CHUNK_JOBS = 1 << 16  # kept rows joined per write
 _FRAME_CHARS = 1 << 22  # characters per output frame
 _LEVEL = 1  # zstd level of merged files: twice as fast as 3, and as small for CSV
@@ -92,8 +97,13 @@ class MergeResult:
     """The console's lines on each host's declared and observed capacity (may be none)."""
 
     def exit_code(self, partial: bool) -> int:
-        """4 when jobs are missing, unless `partial`; else 0, even when some jobs failed."""
-        return EXIT_MISSING if self.report["missing"] and not partial else EXIT_OK
+        """4 when jobs are missing, unless `partial`; else 0, even when some jobs failed.
+
+        The merge of a finished phase (every missing job is of a phase not
+        begun) is whole as far as it goes: 0.
+        """
+        missing = self.report["missing"] and not self.report.get("phase_pending")
+        return EXIT_MISSING if missing and not partial else EXIT_OK
 
 
 def merge_folders(
@@ -104,6 +114,7 @@ def merge_folders(
     force: bool = False,
     with_reduce: bool = False,
     plan: Path | None = None,
+    parquet: bool = False,
 ) -> MergeResult:
     """Merge host folders (OUT/<machine>/) of one campaign into `out` (see PRODUCT.md, "Files").
 
@@ -111,8 +122,14 @@ def merge_folders(
     the newest plan (or ``plan``'s, a folder with a plan.zst); other
     splitter.inis are refused (VerificationError). `out` must not be a run's
     folder; existing merged files need `force` unless they are an earlier
-    merge of the same folders; `with_reduce` also guards reduce.json.
+    merge of the same folders; `with_reduce` also guards reduce.json. Beside
+    the results go the kinds of their columns (results.types.json) and, with
+    ``parquet``, results.parquet (UsageError at once without pyarrow).
     """
+    if parquet:
+        from splitter.merge.export import require_pyarrow
+
+        require_pyarrow()
     folders, skipped = _without_moved_aside(folders)
     if not folders:
         raise UsageError("merge needs at least one host folder (OUT/<machine>/)")
@@ -121,8 +138,9 @@ def merge_folders(
     _check_out(out, hosts)
     merged = merged_plan(hosts, plan)
     written = ("results.csv", "log.txt") if plain else (RESULTS_NAME, LOG_NAME)
-    names: tuple[str, ...] = (*written, REPORT_NAME, SUGGESTED_NAME, PLAN_FILE)
+    names: tuple[str, ...] = (*written, REPORT_NAME, SUGGESTED_NAME, PLAN_FILE, TYPES_NAME)
     names += (REDUCE_NAME,) if with_reduce else ()
+    names += (PARQUET_NAME,) if parquet else ()
     _refuse_existing(out, names, force, [str(host.path) for host in hosts])
     columns = [job_columns(host) for host in hosts]
     union = merged_columns(columns, ())[len(BASE_COLUMNS) :]
@@ -139,7 +157,12 @@ def merge_folders(
     header = merged_columns(columns, promoted)
     out.mkdir(parents=True, exist_ok=True)
     with _Staging(out) as staging:
-        _write_results(staging.new(names[0]), plain, header, len(union), best)
+        results = staging.new(names[0])
+        _write_results(results, plain, header, len(union), best)
+        kinds = merged_kinds(hosts, columns, tuple(promoted))
+        staging.new(TYPES_NAME).write_text(types_text(kinds), "utf-8")
+        if parquet:
+            _write_parquet(staging.new(PARQUET_NAME), results, plain, kinds.frozen())
         damaged = [(str(scan.path), scan.damage) for scan in scans if scan.damage]
         damaged += _write_log(staging.new(names[1]), plain, hosts)
         counts = [_folder_counts(host, scan) for host, scan in zip(hosts, scans, strict=True)]
@@ -147,6 +170,7 @@ def merge_folders(
         report["no_longer_in_pool"] = sum(scan.gone for scan in scans)
         report["plans"] = [plan.as_json() for plan in merged.plans]
         report["missing_by_machine"] = merged.owners_of(report["missing"])
+        report.update(phase_fields(merged, best.codes))
         runs = [(host.machine, host.observed) for host in hosts if host.observed is not None]
         report.update(capacity_report(runs))
         text = json.dumps(report, indent=2, allow_nan=False) + "\n"  # NaN is not JSON
@@ -162,6 +186,23 @@ def merge_folders(
         out, out / names[0], header, report, merge_summary(report, str(out), absent),
         tuple(warnings), tuple(capacity_lines(report, suggested_path)),
     )  # fmt: skip
+
+
+def merged_kinds(
+    hosts: Sequence[HostFolder], columns: Sequence[tuple[str, ...]], promoted: tuple[str, ...]
+) -> ColumnKinds:
+    """The kinds of the merged columns: every host's; unknown where a host kept none."""
+    records = [read_types(host.path / TYPES_NAME) for host in hosts]
+    return union_of(
+        [(kinds, (*names, *promoted)) for kinds, names in zip(records, columns, strict=True)]
+    )
+
+
+def _write_parquet(path: Path, results: Path, plain: bool, kinds: Kinds) -> None:
+    from splitter.merge.export import write_parquet
+    from splitter.merge.table import table_of
+
+    write_parquet(path, table_of(results, kinds, plain=plain))
 
 
 def _campaign(host: HostFolder, merged: MergedPlan) -> dict[str, str]:

@@ -13,21 +13,31 @@ differ, so their results are of another campaign.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from splitter.campaign.digest import group_digest
 from splitter.campaign.identity import JobKeys
+from splitter.campaign.phases import PhaseCount, next_phase
 from splitter.errors import ConfigError, VerificationError
+from splitter.merge.rules import ABSENT
 from splitter.store.hostfolder import HostFolder, check_plan_total
 from splitter.store.manifest import MANIFEST_NAME
 from splitter.store.planfile import PLAN_FILE, PlanRecord, read_plan_file
 
-__all__ = ["MergedPlan", "PlanSeen", "check_one_campaign", "merged_plan"]
+__all__ = [
+    "MergedPlan",
+    "PlanSeen",
+    "check_one_campaign",
+    "merged_plan",
+    "phase_fields",
+    "phase_line",
+]
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,67 @@ class MergedPlan:
             if len(chosen):
                 grouped[name] = chosen.tolist()
         return grouped
+
+
+def phase_fields(merged: MergedPlan, codes: npt.NDArray[np.uint8]) -> dict[str, object]:
+    """report.json's phase fields of a campaign with barriers (none without).
+
+    ``codes`` are each job's kept status code (`splitter.merge.rules.STATUS_CODES`,
+    ABSENT for none). ``phases`` counts each phase, ``next_phase`` is the last
+    one hosts may run now (``run --after M``), and ``phase_pending`` says that
+    every missing job is of a phase not begun: the merge of a finished phase.
+    """
+    record = merged.record
+    if not record.barriers:
+        return {}
+    of_job = record.phase_of()
+    counts = []
+    for phase in range(len(record.barriers) + 1):
+        mine = codes[of_job == phase]
+        done = mine[mine != ABSENT]
+        counts.append(PhaseCount(len(mine), len(done), int(np.count_nonzero(done != 0))))
+    checks = [False, *(barrier.check for barrier in record.barriers)]
+    allowed = next_phase(counts, checks)
+    later = counts[allowed:]
+    begun = [count for count in later if count.done]
+    return {
+        "phases": [
+            {"phase": index, "jobs": count.jobs, "done": count.done, "failed": count.failed,
+             "check": checks[index],
+             "barrier_line": record.barriers[index - 1].line if index else None}
+            for index, count in enumerate(counts)
+        ],
+        "next_phase": allowed,
+        "phase_pending": not begun and any(count.jobs for count in later),
+    }  # fmt: skip
+
+
+def phase_line(report: Mapping[str, Any], out: str) -> str | None:
+    """What a merge of a phased campaign means for the hosts, in one line (None: no phases)."""
+    phases = report.get("phases")
+    if not phases:
+        return None
+    allowed = report["next_phase"]
+    count = len(phases)
+    if allowed == count - 1 and not report["missing"]:
+        return f"all {count} phases complete"
+    blocked = allowed + 1 < count and phases[allowed]["done"] == phases[allowed]["jobs"]
+    if blocked and phases[allowed + 1]["check"]:
+        failed = sum(phase["failed"] for phase in phases[: allowed + 1])
+        return (
+            f"the BARRIER CHECK of line {phases[allowed + 1]['barrier_line']} holds: {failed}"
+            f" jobs before it failed; fix them, run their hosts again with --retry-failed, then"
+            f" merge again"
+        )
+    if report.get("phase_pending"):
+        return (
+            f"phase {allowed + 1} of {count} may start: on every host, `run --after {out}`"
+            " runs its share of it"
+        )
+    return (
+        f"phase {allowed + 1} of {count} is not complete yet: merge again once every host has"
+        " run its share of it"
+    )
 
 
 def check_one_campaign(hosts: Sequence[HostFolder]) -> None:

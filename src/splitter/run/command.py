@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from splitter.campaign.digest import digest_matches, group_digest, parse_expected_digest
 from splitter.campaign.load import Campaign
@@ -29,16 +29,18 @@ from splitter.campaign.machines import (
 )
 from splitter.campaign.plan import all_jobs, share_jobs
 from splitter.errors import EXIT_OK, UsageError, VerificationError
-from splitter.merge.rescue import Rescue, describe, load_rescue
 from splitter.run.cpus import usable_cpus
-from splitter.run.dask import dask_engine
-from splitter.run.engine import JobPool
+from splitter.run.engine import EngineFactory, JobPool
 from splitter.run.local import LocalPool
 from splitter.run.local.dispatch import local_slots
+from splitter.run.mainguard import check_not_under_main_guard
 from splitter.run.prompt import ask, ask_machine, confirm, say
 from splitter.run.runner import RunOptions, run_share
 from splitter.run.sendable import check_sendable
 from splitter.run.slurm import ArrayTask
+
+if TYPE_CHECKING:
+    from splitter.merge.rescue import Rescue
 
 __all__ = ["RunRequest", "run_command"]
 
@@ -77,6 +79,8 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
     extra: list[tuple[str, object]] = [("all", request.whole_pool)]
     folder_name: Callable[[str], str] = str
     if request.rescue is not None:
+        from splitter.merge.rescue import describe, load_rescue  # a plain run loads no merge
+
         rescue = load_rescue(
             campaign, request.rescue, request.retry_failed, request.rescue_machines,
             force=request.rescue_force,
@@ -92,7 +96,9 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
     if request.array is not None:
         extra.append(("slurm", request.array.as_json()))
         request = _as_array_task(request, request.array)
-    engine = dask_engine(request.dask, request.dask_attempts)
+    engine = _dask_engine(request)
+    if engine is None:  # Dask sends the job by value; local workers import it by name
+        check_not_under_main_guard(job)
     plan = campaign.plan
     interactive = sys.stdin.isatty()
     given = _given_machine(request.machine)
@@ -137,6 +143,15 @@ def _array_capacity(machine: Machine | None, request: RunRequest) -> Machine | N
     cores = request.workers or usable_cpus()
     granted = int(mem) * 2**20 if mem.isdigit() else machine.mem
     return dataclasses.replace(machine, cores=max(cores, machine.cores), mem=granted)
+
+
+def _dask_engine(request: RunRequest) -> EngineFactory | None:
+    """The Dask engine when --dask or $SPLITTER_DASK asks for one; only then is Dask loaded."""
+    if request.dask is None and not os.environ.get("SPLITTER_DASK"):
+        return None
+    from splitter.run.dask import dask_engine
+
+    return dask_engine(request.dask, request.dask_attempts)
 
 
 def _check_rescuer(campaign: Campaign, name: str | None, rescue: Rescue) -> None:

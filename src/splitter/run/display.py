@@ -2,9 +2,10 @@
 
 The parent calls ``advance`` once per batch of rows and ``refresh`` a few
 times a second; neither looks at more than the counters and the running
-jobs, so the display costs O(1) per job however long the share is. While the
-run is paused (``set_pause``) it says so, and the rate and the time left
-count only the time it ran.
+jobs, so the display costs O(1) per job however long the share is. A bar is
+drawn only by ``refresh`` and ``close``, its count and its ok/failed counts
+from the same moment. While the run is paused (``set_pause``) it says so,
+and the rate and the time left count only the time it ran.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ __all__ = ["WARMUP_SECONDS", "ProgressDisplay", "RateMeter", "format_seconds"]
 
 RUNNING_LINES = 3
 REFRESH_SECONDS = 0.2
+# tqdm's own layout less its rate and time left: the postfix shows ours (see `RateMeter`),
+# the same figures as the plain lines, so the bar never shows two estimates.
+_BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
 WARMUP_SECONDS = 5.0
 """The first seconds of a run (workers starting, imports) that the rate ignores."""
 
@@ -98,7 +102,7 @@ class ProgressDisplay:
 
             self._bar = tqdm(
                 total=total, initial=already_done, desc=machine, unit="job",
-                file=stream, dynamic_ncols=True, smoothing=0.1,
+                file=stream, dynamic_ncols=True, bar_format=_BAR_FORMAT,
             )  # fmt: skip
             self._job_bars = [
                 tqdm(total=1, position=i + 1, file=stream, leave=False, bar_format="{desc}")
@@ -110,8 +114,6 @@ class ProgressDisplay:
         self.ok += ok
         self.failed += failed
         self.done += ok + failed
-        if self._bar is not None:
-            self._bar.update(ok + failed)
 
     def set_pause(self, note: str | None) -> None:
         """Say ``note`` (``paused since 14:03 (by hand)``) until called with None."""
@@ -143,15 +145,28 @@ class ProgressDisplay:
         if now < self._next_refresh:
             return
         self._next_refresh = now + REFRESH_SECONDS
-        rate = self.meter.rate(self._active(now), self.done)
-        eta = f" eta {format_seconds((self.total - self.done) / rate)}" if rate > 0 else ""
-        if self._pause_note is not None:
-            eta = f" {self._pause_note}"
-        self._bar.set_postfix_str(f"ok={self.ok} failed={self.failed}{eta}", refresh=False)
-        self._bar.refresh()
+        self._draw(now, final=False)
         reporting = [job for job in running if job.base > 0]
         for bar, job in zip(self._job_bars, [*reporting, *[None] * RUNNING_LINES], strict=False):
             bar.set_description_str(_job_line(job), refresh=True)
+
+    def _draw(self, now: float, *, final: bool) -> None:
+        """Redraw the bar: its count and the postfix's from the same moment, never apart."""
+        self._bar.n = self.done
+        self._bar.set_postfix_str(self._postfix(now, final=final), refresh=False)
+        self._bar.refresh()
+
+    def _postfix(self, now: float, *, final: bool) -> str:
+        """``ok=288 failed=12, 35.2 jobs/s, eta 16s``; the last one has no time left."""
+        text = f"ok={self.ok} failed={self.failed}"
+        rate = self.meter.rate(self._active(now), self.done)
+        if rate > 0:
+            text += f", {rate:.1f} jobs/s"
+        if self._pause_note is not None and not final:
+            text += f", {self._pause_note}"
+        elif rate > 0 and not final:
+            text += f", eta {format_seconds((self.total - self.done) / rate)}"
+        return text
 
     def summary_line(self, now: float | None = None) -> str:
         """``412/1000 jobs (400 ok, 12 failed), 35.2 jobs/s, about 16s left``."""
@@ -169,10 +184,11 @@ class ProgressDisplay:
         return self.meter.rate(self._active(now or time.monotonic()), self.done)
 
     def close(self) -> None:
-        """Remove the job lines and leave the main bar in place."""
+        """Remove the job lines and leave the main bar in place, with the final counts."""
         for bar in self._job_bars:
             bar.close()
         if self._bar is not None:
+            self._draw(time.monotonic(), final=True)
             self._bar.close()
 
 

@@ -54,12 +54,16 @@ item itself describes the job.
 
 @dataclass(frozen=True)
 class FormattedRows:
-    """Rows formatted where they ran: CSV text, how many, which failed, their summed durations."""
+    """Rows formatted where they ran: CSV text, how many, which failed, their summed durations.
+
+    ``kinds``: the (column, kind) pairs these rows held first (see `splitter.store.celltypes`).
+    """
 
     text: str
     count: int
     failures: tuple[tuple[int, str], ...]
     busy: float = 0.0
+    kinds: tuple[tuple[str, str], ...] = ()
 
 
 Received = list[Row | FormattedRows]
@@ -84,10 +88,12 @@ class JobPool:
         from splitter.store.rowformat import describe_input
 
         items, key = self.items, self.key
+        # All the batch's keys in one array operation: a key apiece costs microseconds.
+        raw = self.keys.words[list(job_ids)].astype("<u8").tobytes()
         return [
-            (job_id, self.keys.raw(job_id), items[job_id],
+            (job_id, raw[16 * n : 16 * n + 16], items[job_id],
              None if key is None else describe_input(key(items[job_id])))
-            for job_id in job_ids
+            for n, job_id in enumerate(job_ids)
         ]  # fmt: skip
 
     def key_text(self, job_id: int) -> str:

@@ -27,7 +27,6 @@ from splitter.run.injection import (
     injected_names,
 )
 from splitter.run.memguard import address_space_limit, size_words
-from splitter.store.logfile import UtcFormatter
 from splitter.store.rowformat import describe_input
 
 __all__ = [
@@ -178,6 +177,9 @@ class JobLogCollector(logging.Handler):
         self.machine = machine
         self.thread = thread
         self.lines: list[str] = []
+        # Here, not at the top: a worker without per-job logs needs no log file code.
+        from splitter.store.logfile import UtcFormatter
+
         self.setFormatter(UtcFormatter(log_format))
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -202,6 +204,7 @@ def sealed(row: Row) -> Row:
         data = pickle.dumps(value)
     except Exception as exc:
         reason = f"the job's result cannot be sent from its worker: {one_line(exc)}"
+        logging.getLogger("splitter.worker").error("job %d failed: %s", job_id, reason)
         return (job_id, "error", start, duration, reason, _NONE)
     return (job_id, status, start, duration, error, data)
 

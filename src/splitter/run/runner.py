@@ -54,6 +54,7 @@ from splitter.store.results import ResultsWriter, recorded_outcomes
 from splitter.store.reuse import check_reusable, ok_rows
 from splitter.store.runhistory import carried_runs, this_run
 from splitter.store.shield import atomic, raise_or_defer
+from splitter.store.typesfile import TYPES_NAME, read_types
 from splitter.version import __version__
 
 __all__ = ["RunOptions", "RunSummary", "run_share"]
@@ -123,7 +124,9 @@ def _run_in(
     resumable = folder.resumed and folder.results.exists()
     outcomes = recorded_outcomes(folder.results) if resumable else {}
     share_ids: list[int] = np.asarray(share).tolist()
-    statuses = [outcomes.get(key) for key in campaign.keys.hex_of(share)]
+    statuses: list[str | None] = [None] * len(share_ids)  # a new folder: nothing recorded
+    if outcomes:
+        statuses = [outcomes.get(key) for key in campaign.keys.hex_of(share)]
     todo = [j for j, status in zip(share_ids, statuses, strict=True) if _wanted(status, options)]
     tally = Tally.from_statuses(statuses, options.retry_failed)
     earlier = read_plan_file(folder.path) if folder.resumed else None
@@ -253,6 +256,7 @@ def _copy_reused(
         if other.resolve() == own.resolve():
             continue
         before = len(copied)
+        writer.adopt_kinds(read_types(other / TYPES_NAME))
         for key, cells in ok_rows(other):
             job = wanted.pop(key, None)
             if job is not None and writer.add_copied(job, cells, str(other)):
@@ -307,7 +311,7 @@ def _drive(
                 received = engine.step(min(STEP_SECONDS, max(0.0, next_flush - time.monotonic())))
                 for rows in received:
                     if isinstance(rows, FormattedRows):
-                        writer.add_text(rows.text, rows.count)
+                        writer.add_text(rows.text, rows.count, rows.kinds)
                         failures = [status for _, status in rows.failures]
                         count, busy = rows.count, rows.busy
                     else:
@@ -515,7 +519,7 @@ def _log_start(
     log.info(
         "%s %s: share %d of %d jobs, %d to run, %d workers, digest %s, splitter %s, "
         "Python %s, NumPy %s, pid %d",
-        how, options.machine, share, campaign.plan.total, todo, options.workers,
+        how, options.machine, share, campaign.plan.size, todo, options.workers,
         campaign.plan.digest.hex(), __version__, platform.python_version(), np.__version__,
         os.getpid(),
     )  # fmt: skip

@@ -15,11 +15,11 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from splitter.errors import ConfigError
+from splitter.store.celltypes import UNKNOWN, ColumnKinds, parse_cell
 from splitter.store.frames import CorruptFileError, FrameReader, FrameWriter, line_pieces
 from splitter.store.rowformat import (
     BASE_COLUMNS,
@@ -32,8 +32,10 @@ from splitter.store.rowformat import (
     csv_field,
     named_cells,
     oversized,
+    value_kinds,
 )
 from splitter.store.shield import atomic
+from splitter.store.typesfile import TYPES_NAME, Kinds, read_types, write_types
 
 __all__ = [
     "BASE_COLUMNS",
@@ -58,9 +60,6 @@ RESULTS_NAME = "results.csv.zst"
 # (MAX_ROW_BYTES), frames on read; the limit is the largest a C long takes everywhere.
 csv.field_size_limit(2**31 - 1)
 
-_INT = re.compile(r"[+-]?[0-9]+")
-_FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf)")
-
 
 class ResultsWriter:
     """Append job attempts to a results file; resuming keeps the file's header.
@@ -69,6 +68,8 @@ class ResultsWriter:
     The owner calls `flush` at least every second; `close` flushes and fsyncs.
     The header's job columns are the declared ones, else those of the first
     attempt that returned any (with those of the failures buffered before it).
+    Beside it, results.types.json keeps the kinds of the job columns' values
+    (`splitter.store.typesfile`), rewritten only when a new kind shows up.
     """
 
     def __init__(
@@ -84,17 +85,25 @@ class ResultsWriter:
         self._labels = labels
         self._declared = _checked_declared(declared_columns)
         existing = ResultsReader(path).header if path.exists() else ()
+        self._types = path.with_name(TYPES_NAME)
+        recorded = read_types(self._types)
+        # A file written before kinds were kept stays without them: its old rows' are unknown.
+        self._typed = recorded is not None or not existing
+        self._types_due = self._typed and recorded is None
+        self._kinds = ColumnKinds(recorded)
         self._frames = FrameWriter(path, level)
         self._text = io.StringIO()
         # Rows added before the header is fixed, which have no job cells: their first columns.
         self._early: list[str] = []
-        self._early_format = RowFormat(machine, (), self._declared, labels)
+        self._early_format = RowFormat(machine, (), self._declared, labels, self._kinds)
         self._format: RowFormat | None = None
         self._pending = 0
+        self._copied_unknown = False
         if existing or self._declared:
             columns = existing[len(BASE_COLUMNS) : -1] if existing else self._declared
             self._fix_header(
-                RowFormat(machine, columns, self._declared, labels), write=not existing
+                RowFormat(machine, columns, self._declared, labels, self._kinds),
+                write=not existing,
             )
 
     @property
@@ -127,13 +136,16 @@ class ResultsWriter:
                 cells = named_cells(value, self._declared)
             except RefusedValue as exc:
                 status, error, cells = "error", str(exc), {}
+                logger.error("job %d failed: %s", job_id, exc)
             line = self._early_format.base(job_id, status, start_time, duration, error)
             if not cells:
                 self._early.append(line)
                 self._pending += 1
                 return status
             # The first attempt that returned columns fixes the header, unless it is refused.
-            row_format = RowFormat(self._machine, tuple(cells), self._declared, self._labels)
+            row_format = RowFormat(
+                self._machine, tuple(cells), self._declared, self._labels, self._kinds
+            )
             text = row_format.line_with_cells(line, cells)
             problem = oversized(text)
             if problem is not None:
@@ -141,7 +153,9 @@ class ResultsWriter:
                     self._early_format.base(job_id, "error", start_time, duration, problem)
                 )
                 self._pending += 1
+                logger.error("job %d failed: %s", job_id, problem)
                 return "error"
+            self._kinds.add_all(value_kinds(value, self._declared))
             self._fix_header(row_format)
         else:
             text = row_format.line(job_id, status, start_time, duration, error, value)
@@ -164,13 +178,17 @@ class ResultsWriter:
             cells.get("duration", ""), "", cells.get("job_key", ""), "", origin,
         ]  # fmt: skip
         values = {name: text for name, text in cells.items() if name not in RESERVED}
+        if self._copied_unknown:
+            self._kinds.add_all((name, UNKNOWN) for name in values)
         line = ",".join(map(csv_field, base))
         row_format = self._format
         if row_format is None and not values:
             self._early.append(line)
         else:
             if row_format is None:
-                row_format = RowFormat(self._machine, tuple(values), self._declared, self._labels)
+                row_format = RowFormat(
+                    self._machine, tuple(values), self._declared, self._labels, self._kinds
+                )
             text = row_format.line_with_cells(line, values)
             if oversized(text) is not None:
                 return False
@@ -180,11 +198,19 @@ class ResultsWriter:
         self._pending += 1
         return True
 
-    def add_text(self, text: str, rows: int) -> None:
-        """Buffer rows a worker formatted with this file's `columns`."""
+    def add_text(self, text: str, rows: int, kinds: Iterable[tuple[str, str]] = ()) -> None:
+        """Buffer rows a worker formatted with this file's `columns`; ``kinds``: new in them."""
         assert self._format is not None, "rows formatted before the header was fixed"
         self._text.write(text)
         self._pending += rows
+        if kinds:
+            self._kinds.add_all(kinds)
+
+    def adopt_kinds(self, kinds: Kinds | None) -> None:
+        """Take the kinds of the folder whose rows `add_copied` adds next (None: it kept none)."""
+        self._copied_unknown = kinds is None
+        if kinds is not None:
+            self._kinds.add_all((name, kind) for name, held in kinds.items() for kind in held)
 
     def flush(self) -> int:
         """Write the pending rows (after the header in a new file); return how many.
@@ -194,9 +220,15 @@ class ResultsWriter:
         error is raised.
         """
         if self._format is None and self._early:
-            self._fix_header(RowFormat(self._machine, (), self._declared, self._labels))
+            self._fix_header(
+                RowFormat(self._machine, (), self._declared, self._labels, self._kinds)
+            )
         if not self._pending:
             return 0
+        if self._typed and (self._kinds.fresh or self._types_due):
+            write_types(self._types, self._kinds)  # before the rows it covers
+            self._kinds.take()
+            self._types_due = False
         payload = self._text.getvalue().encode("utf-8", "backslashreplace")
         with atomic():  # written and forgotten together: a signal must not write it twice
             self._frames.write_frames(line_pieces(payload, csv=True))
@@ -315,24 +347,6 @@ def _bad_row(path: Path, number: int, problem: str) -> CorruptFileError:
         f"{path} row {number} {problem}; the file was edited or damaged,"
         " so restore the one splitter wrote or move it aside"
     )
-
-
-def parse_cell(text: str) -> object:
-    """A cell's text back as a typed value, for reduce functions.
-
-    '' -> None; an integer literal ('42', '-7') -> int; a float literal
-    ('1.5', '1e-07', 'nan', '-inf') -> float; 'True'/'False' -> bool; any other
-    text stays a str. So a str that looks like a number comes back as one.
-    """
-    if not text:
-        return None
-    if _INT.fullmatch(text):
-        return int(text)
-    if _FLOAT.fullmatch(text):
-        return float(text)
-    if text == "True" or text == "False":
-        return text == "True"
-    return text
 
 
 def recorded_outcomes(path: Path) -> dict[str, str]:

@@ -8,11 +8,14 @@ and the parent formats the few rows that arrive before that.
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Protocol
+
+from splitter.store.celltypes import ColumnKinds, kind_of
 
 __all__ = [
     "BASE_COLUMNS",
@@ -32,6 +35,7 @@ __all__ = [
     "failure_pattern",
     "named_cells",
     "oversized",
+    "value_kinds",
 ]
 
 BASE_COLUMNS = (
@@ -56,8 +60,11 @@ INPUT_CHARS = 1000
 ERROR_CHARS = 10_000
 # Cell types whose str() is their cell text, and what a cell must not hold unquoted.
 _PLAIN = frozenset((str, int, float, bool))
+_PLAIN_KINDS = {str: "str", int: "int", float: "float", bool: "bool"}
 _QUOTED = re.compile(r'["\r\n]')
 _NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+log = logging.getLogger("splitter.results")
 
 
 class RefusedValue(ValueError):
@@ -100,7 +107,10 @@ class RowFormat:
     A return value that cannot be stored (see `named_cells`), or whose row
     would take more than MAX_ROW_BYTES, becomes an error row with the reason;
     its job id is added to ``refused`` for the caller's tally, which clears
-    the list. ``labels`` gives each job's key and input.
+    the list, and logged as the job's failure. ``labels`` gives each job's key
+    and input. ``kinds`` notes the kinds of the values each column holds (see
+    `splitter.store.celltypes`): once per new kind, so a row whose cells have
+    the types of the row before costs one comparison.
     """
 
     def __init__(
@@ -109,10 +119,13 @@ class RowFormat:
         columns: tuple[str, ...],
         declared: tuple[str, ...],
         labels: JobLabels,
+        kinds: ColumnKinds | None = None,
     ) -> None:
         self.columns = columns
         self.refused: list[int] = []
         self.labels = labels
+        self.kinds = ColumnKinds() if kinds is None else kinds
+        self._seen: tuple[type, ...] = ()
         self._declared = declared
         self._column_set = frozenset(columns)
         self._width = len(columns)
@@ -146,24 +159,39 @@ class RowFormat:
             named = named_cells(value, self._declared)
         except RefusedValue as exc:
             self.refused.append(job_id)
+            log.error("job %d failed: %s", job_id, exc)
             return self.refused_line(job_id, start_time, duration, str(exc))
-        return self.finish(job_id, start_time, duration, line, named)
+        text = self.finish(job_id, start_time, duration, line, named)
+        if not self.refused or self.refused[-1] != job_id:
+            self.kinds.add_all(value_kinds(value, self._declared))
+        return text
 
     def _plain_line(self, line: str, value: object) -> str | None:
         """The common cases, kept cheap: a number, or a dict of one plain value per column."""
         if self._scalar and (type(value) is int or type(value) is float):
-            return f"{line},{value if type(value) is int else repr(value)},\n"
-        if (
-            type(value) is dict
-            and len(value) == self._width
-            and value.keys() <= self._column_set
-            and _PLAIN.issuperset(map(type, value.values()))
-        ):
-            cells = ",".join(map(str, map(value.get, self.columns)))
-            if not _QUOTED.search(cells) and cells.count(",") == self._width - 1:
-                text = f"{line},{cells},\n"
-                return text if oversized(text) is None else None
+            text = f"{line},{value if type(value) is int else repr(value)},\n"
+            if (type(value),) != self._seen:
+                self._note_plain((type(value),))
+            return text
+        if type(value) is dict and len(value) == self._width and value.keys() <= self._column_set:
+            values = list(map(value.get, self.columns))
+            types = tuple(map(type, values))
+            if _PLAIN.issuperset(types):
+                cells = ",".join(map(str, values))
+                if not _QUOTED.search(cells) and cells.count(",") == self._width - 1:
+                    text = f"{line},{cells},\n"
+                    if oversized(text) is not None:
+                        return None
+                    if types != self._seen:
+                        self._note_plain(types)
+                    return text
         return None
+
+    def _note_plain(self, types: tuple[type, ...]) -> None:
+        """Note the kinds of a row of plain values whose types differ from the row before."""
+        names = self.columns if len(types) == self._width else self.columns[:1]
+        self.kinds.add_all(zip(names, map(_PLAIN_KINDS.__getitem__, types), strict=True))
+        self._seen = types
 
     def finish(
         self, job_id: int, start_time: float, duration: float, line: str, cells: dict[str, str]
@@ -174,6 +202,7 @@ class RowFormat:
         if problem is None:
             return text
         self.refused.append(job_id)
+        log.error("job %d failed: %s", job_id, problem)
         return self.refused_line(job_id, start_time, duration, problem)
 
     def refused_line(self, job_id: int, start_time: float, duration: float, reason: str) -> str:
@@ -257,7 +286,7 @@ def _cells(value: object, declared: tuple[str, ...]) -> dict[str, str]:
             cells[name] = cell_text(item)
         return cells
     if isinstance(value, tuple | list):
-        names = declared + tuple(f"value_{i}" for i in range(len(declared) + 1, len(value) + 1))
+        names = _sequence_names(declared, len(value))
         cells = dict(zip(names, map(cell_text, value), strict=False))
         if len(cells) < min(len(names), len(value)):
             twice = next(name for name in names if names.count(name) > 1)
@@ -269,8 +298,24 @@ def _cells(value: object, declared: tuple[str, ...]) -> dict[str, str]:
     return {declared[0] if declared else "value": cell_text(value)}
 
 
+def value_kinds(value: object, declared: tuple[str, ...]) -> Iterable[tuple[str, str]]:
+    """(column, kind) of each cell `named_cells` makes of a return value that it stores."""
+    if value is None:
+        return ()
+    if isinstance(value, Mapping):
+        return [(str(key), kind_of(item)) for key, item in value.items()]
+    if isinstance(value, tuple | list):
+        return zip(_sequence_names(declared, len(value)), map(kind_of, value), strict=False)
+    return (((declared or ("value",))[0], kind_of(value)),)
+
+
+def _sequence_names(declared: tuple[str, ...], count: int) -> tuple[str, ...]:
+    """Names of a tuple's values: the declared columns, then value_<position>."""
+    return declared + tuple(f"value_{i}" for i in range(len(declared) + 1, count + 1))
+
+
 def cell_text(value: object) -> str:
-    """One value as cell text; ``results.parse_cell`` reads it back (floats exactly, by repr).
+    """One value as cell text; `splitter.store.celltypes` reads it back (floats exactly, by repr).
 
     Any other object is stored as its ``str()``, once it is known to travel
     between processes (RefusedValue if not), so the outcome never depends on

@@ -67,6 +67,7 @@ from splitter.run.jobcall import opened
 from splitter.run.local import freeze
 from splitter.run.local.hold import Grant, spawn_environment
 from splitter.run.local.worker import GROUP, IDLE, SLOT_WIDTH, worker_main
+from splitter.run.mainguard import start_failure
 from splitter.run.memguard import over_memory, size_words
 from splitter.run.sendable import split_sendable
 from splitter.run.shelltask import TaskJob
@@ -558,11 +559,7 @@ class Supervisor:
     def _count_failed_start(self, exitcode: int | None) -> None:
         self._failed_starts += 1
         if self._failed_starts >= MAX_FAILED_STARTS:
-            raise WorkersFailedError(
-                f"worker processes exit right after starting (exit code {exitcode}); the entry "
-                "script probably fails when imported by a worker: check the messages above, "
-                'and keep its work under `if __name__ == "__main__":`'
-            )
+            raise WorkersFailedError(start_failure(exitcode))
 
     def _death_row(
         self, job_id: int, started: float, status: str, exitcode: int | None, group: int

@@ -159,7 +159,9 @@ class _Worker:
                 failures += tuple((job_id, "error") for job_id in self.row_format.refused)
                 self.row_format.refused.clear()
             durations = sum(row[3] for row in rows)
-            self.send(("text", FormattedRows(text, len(rows), failures, durations), done, busy))
+            kinds = self.row_format.kinds.take()
+            rows_sent = FormattedRows(text, len(rows), failures, durations, kinds)
+            self.send(("text", rows_sent, done, busy))
             return
         self.send(("rows", [sealed(row) for row in rows], done, busy))
 
