@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from splitter.campaign.directives import EngineCommand, Task, TaskFile, task_key
 from splitter.campaign.taskfile import TaskSettings, read_task_file, task_file_name, task_settings
@@ -151,6 +151,9 @@ class TaskJob:
     ``folder`` is the folder ``splitter`` was started from, which travels with
     the job to every worker: tasks run there (or in ``[tasks] cwd``).
     """
+
+    MEMORY_OF_ITS_GROUP: ClassVar[bool] = True
+    """A task's memory is its process group's, which the local engine watches."""
 
     name: str = "tasks"
     start: tuple[EngineCommand, ...] = ()

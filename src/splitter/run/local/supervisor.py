@@ -70,7 +70,6 @@ from splitter.run.local.worker import GROUP, IDLE, SLOT_WIDTH, worker_main
 from splitter.run.mainguard import start_failure
 from splitter.run.memguard import over_memory, size_words
 from splitter.run.sendable import split_sendable
-from splitter.run.shelltask import TaskJob
 
 if TYPE_CHECKING:
     from splitter.run.local.dispatch import HostSlots, Taken
@@ -157,7 +156,9 @@ class Supervisor:
 
         host = host or HostSlots(HostCapacity(workers), environ=dict(os.environ))
         kinds = pool.kinds or PLAIN
-        self._pending = JobQueue(job_ids, kinds, host, isinstance(setup.job, TaskJob))
+        # Shell tasks say so (run.shelltask is not loaded for a Python job's run).
+        by_group = bool(getattr(setup.job, "MEMORY_OF_ITS_GROUP", False))
+        self._pending = JobQueue(job_ids, kinds, host, by_group)
         self._workers = min(workers, max(1, len(self._pending)))
         self._limit = workers
         self.most_workers = max(workers, usable_cpus())
