@@ -182,3 +182,36 @@ def test_a_task_file_refuses_an_entry_that_is_no_binary() -> None:
         "with --tasks, ENTRY is the splitter binary that runs them, and /w/main.py is not a "
         "binary; leave ENTRY out to run them with this splitter"
     )
+
+
+def test_the_phases_of_a_task_file_are_arrays_chained_through_their_merges() -> None:
+    from splitter.run.slurm_phases import render_phased
+
+    phased = script(
+        command=("/venv/bin/python", "-m", "splitter"), task_file=Path("/work/t.txt"),
+        phases=(False, False, True),
+    )  # fmt: skip
+    text = render_phased(phased)
+    assert text.startswith("#!/bin/bash\n# A Slurm campaign of 3 phases")
+    assert '${SPLITTER_AFTER:+--after "$SPLITTER_AFTER"}\nSPLITTER_ARRAY\n' in text
+    chain = text[text.index("job=$(array --export") :].splitlines()
+    assert chain == [
+        "job=$(array --export=ALL,SPLITTER_AFTER=)",
+        'echo "phase 1: array $job"',
+        'merged=$(merge 1 "$job" afterany)',
+        'echo "phase 1: merge $merged into /work/results/phase-1"',
+        "job=$(array --dependency=afterok:$merged"
+        " --export=ALL,SPLITTER_AFTER=/work/results/phase-1)",
+        'echo "phase 2: array $job"',
+        'merged=$(merge 2 "$job" afterok)',
+        'echo "phase 2: merge $merged into /work/results/phase-2"',
+        "job=$(array --dependency=afterok:$merged"
+        " --export=ALL,SPLITTER_AFTER=/work/results/phase-2)",
+        'echo "phase 3: array $job"',
+        'merged=$(merge 3 "$job" afterany)',
+        'echo "the campaign\'s merge: $merged, into /work/results/phase-3"',
+    ]
+    assert (
+        '--wrap="/venv/bin/python -m splitter merge /work/results/task-* --out'
+        ' /work/results/phase-$1 --force"'
+    ) in text

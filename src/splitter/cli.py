@@ -40,6 +40,7 @@ from splitter.campaign.machines import (
 )
 from splitter.campaign.moves import Moves, PlanShape, plan_moves
 from splitter.campaign.needs import Needs, NeedsSpec
+from splitter.campaign.phases import Phases
 from splitter.campaign.plan import CALIBRATION_SAMPLE, owners
 from splitter.campaign.templates import default_machine_name, write_templates
 from splitter.campaign.view import perf_scale_warning, plan_json, plan_table
@@ -73,6 +74,8 @@ class Program:
     reduce: Callable[[Any, dict[str, Any]], Any] | None = None
     initial: Any = None
     needs: NeedsSpec = None
+    phases: Phases | None = None
+    """A task file's barriers (the phases of its tasks)."""
 
 
 def main(
@@ -250,6 +253,11 @@ def _add_run(commands: Any, tasks: bool) -> None:
     failing.add_argument(
         "--fail-fast", action="store_const", const=1, dest="max_failures",
         help="stop the run at its first failed job (--max-failures 1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--after", type=Path, metavar="M",
+        help="start the next phase of a task file with barriers: M is the merge of the last"
+        " phase's folders",
     )  # fmt: skip
     parser.add_argument(
         "--reuse", type=Path, nargs="+", default=(), metavar="DIR",
@@ -470,8 +478,8 @@ def _with_tasks(args: argparse.Namespace, program: Program) -> Program:
         return program
     from splitter.run.shelltask import load_tasks
 
-    job, pool, key = load_tasks(args.tasks)
-    return Program(job, pool, key, needs=_task_needs)
+    job, pool, key, phases = load_tasks(args.tasks)
+    return Program(job, pool, key, needs=_task_needs, phases=phases)
 
 
 def _task_needs(task: Any) -> Any:
@@ -518,8 +526,9 @@ def _campaign(
     if tasks is not None:
         machines = functools.partial(array_machines, tasks)
     campaign = load_campaign(
-        configs, program.pool, program.key, machines=machines, needs=program.needs
-    )
+        configs, program.pool, program.key, machines=machines, needs=program.needs,
+        phases=program.phases,
+    )  # fmt: skip
     if getattr(args, "tasks", None) is not None:
         from splitter.campaign.taskfile import task_settings
         from splitter.run.shelltask import check_task_folder, resolve_shell
@@ -719,7 +728,7 @@ def _cmd_run(args: argparse.Namespace, program: Program) -> int:
         rescue_machines=args.machines, rescue_force=args.force, array=array,
         stop_at_once=getattr(args, "tasks", None) is not None,
         dask=args.dask, dask_attempts=args.dask_attempts, reuse=tuple(args.reuse),
-        max_failures=args.max_failures,
+        max_failures=args.max_failures, after=args.after,
     )  # fmt: skip
     campaign, _ = _campaign(args, program, None if array is None else array.count)
     return run_command(campaign, program.job, request)
@@ -737,7 +746,12 @@ def _cmd_slurm_script(args: argparse.Namespace, program: Program) -> int:
         args.entry, args.array, cpus=args.cpus, time=args.time, partition=args.partition,
         out=args.out, logs=args.logs, configs=args.configs, python=args.python, task_file=tasks,
     )  # fmt: skip
-    print(render_script(script), end="")
+    if len(script.phases) > 1 and script.tasks > 1:  # one task holds the barriers itself
+        from splitter.run.slurm_phases import render_phased
+
+        print(render_phased(script), end="")
+    else:
+        print(render_script(script), end="")
     return 0
 
 

@@ -27,6 +27,7 @@ from splitter.campaign.identity import JobKeys, identify_pool
 from splitter.campaign.kinds import JobKinds, job_kinds
 from splitter.campaign.machines import MACHINES_FILE, Machine, load_machines
 from splitter.campaign.needs import Needs, NeedsSpec
+from splitter.campaign.phases import Phases, no_phases
 from splitter.campaign.plan import Plan, make_plan
 from splitter.errors import ConfigError
 
@@ -69,6 +70,11 @@ class Campaign:
         """Every job's needs: the distinct kinds and each job's kind."""
         return self.plan.kinds
 
+    @property
+    def phases(self) -> Phases:
+        """Every job's phase and the barriers between them (one phase without barriers)."""
+        return self.plan.phases or no_phases(self.plan.total)
+
 
 def locate_configs(explicit: Path | None) -> ConfigsLocation:
     """``--configs DIR``, else ``./configs``, else the configs embedded in a binary."""
@@ -106,6 +112,7 @@ def load_campaign(
     *,
     machines: Sequence[Machine] | Callable[[Sequence[Needs]], Sequence[Machine]] | None = None,
     needs: NeedsSpec = None,
+    phases: Phases | None = None,
 ) -> Campaign:
     """Validate the configs, digest the pool and the config, and plan the split.
 
@@ -113,7 +120,7 @@ def load_campaign(
     a Slurm array plans over its tasks, given as a function of the campaign's
     kinds of job. ``needs`` is what each job holds while it runs (see
     `splitter.campaign.needs`): bad needs, and a job no machine can hold, are
-    refused here, before anything runs.
+    refused here, before anything runs. ``phases`` are a task file's barriers.
     """
     listed = load_machines(configs.path / MACHINES_FILE) if machines is None else None
     config_path = configs.path / CONFIG_FILE
@@ -144,5 +151,5 @@ def load_campaign(
         pool_digest=identity.digest,
         config_digest=config_hash,
         campaign_seed=seed,
-        plan=make_plan(seed, identity.digest, planned, identity.keys.words, kinds),
+        plan=make_plan(seed, identity.digest, planned, identity.keys.words, kinds, phases),
     )

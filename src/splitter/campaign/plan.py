@@ -36,6 +36,7 @@ from splitter.campaign.digest import plan_digest, rescue_digest
 from splitter.campaign.kinds import PLAIN, JobKinds, Slices, kind_slices, slice_owners
 from splitter.campaign.machines import Machine
 from splitter.campaign.mix import mix
+from splitter.campaign.phases import Phases
 
 __all__ = [
     "CALIBRATION_SAMPLE",
@@ -92,6 +93,10 @@ class Plan:
     """For a rescue: the campaign's plan it rescues; else None."""
     kinds: JobKinds = field(default=PLAIN, compare=False, repr=False)
     """Every job's needs (their kinds, counted in the digest)."""
+    phases: Phases | None = field(default=None, compare=False, repr=False)
+    """The phases between a task file's barriers (counted in the digest); None: one phase."""
+    owner: npt.NDArray[np.int64] | None = field(default=None, compare=False, repr=False)
+    """With phases: each job's share index (-1 for a job not planned), phase by phase."""
 
     @property
     def size(self) -> int:
@@ -191,16 +196,61 @@ def make_plan(
     machines: Sequence[Machine],
     keys: Words,
     kinds: JobKinds = PLAIN,
+    phases: Phases | None = None,
 ) -> Plan:
     """The plan of the pool of job keys ``keys``: contiguous shares in machines.json order.
 
     ``kinds`` are the jobs' needs; without them every job needs one core, and
-    the digest is what it was before needs.
+    the digest is what it was before needs. With ``phases`` (barriers), each
+    phase is split on its own, so every phase ends together on all machines.
     """
-    digest = plan_digest(campaign_seed, pool_digest, machines, kinds.canonical())
+    phases = phases if phases is not None and phases.count > 1 else None
+    digest = _phased_digest(
+        plan_digest(campaign_seed, pool_digest, machines, kinds.canonical()), phases
+    )
     order = job_order(campaign_seed, keys)
-    shares = _shares(machines, kinds, order)
-    return Plan(digest, campaign_seed, pool_digest, len(keys), shares, order, kinds=kinds)
+    shares, owner = _split(machines, kinds, phases, order, len(keys))
+    return Plan(
+        digest, campaign_seed, pool_digest, len(keys), shares, order, kinds=kinds,
+        phases=phases, owner=owner,
+    )  # fmt: skip
+
+
+def _phased_digest(digest: bytes, phases: Phases | None) -> bytes:
+    """The plan digest, covering each job's phase and the barriers' checks when there are any."""
+    if phases is None:
+        return digest
+    return tagged_digest("splitter/plan-phases/v1", digest, *phases.canonical())
+
+
+def _split(
+    machines: Sequence[Machine],
+    kinds: JobKinds,
+    phases: Phases | None,
+    jobs: npt.NDArray[np.int64],
+    total: int,
+) -> tuple[tuple[Share, ...], npt.NDArray[np.int64] | None]:
+    """The shares of ``jobs`` (plan order), and with phases each job's share, phase by phase.
+
+    A phased plan's shares count, per kind, a machine's jobs over every phase.
+    """
+    if phases is None:
+        return _shares(machines, kinds, jobs), None
+    owner = np.full(total, -1, dtype=np.int64)
+    counts = np.zeros((len(machines), max(len(kinds.needs), 1)), dtype=np.int64)
+    for phase in range(phases.count):
+        members = jobs[phases.of_job[jobs] == phase]
+        shares = _shares(machines, kinds, members)
+        owner[members] = slice_owners(kinds, members, [share.slices for share in shares])
+        for index, share in enumerate(shares):
+            counts[index] += [stop - start for start, stop in share.slices]
+    stops = np.cumsum(counts, axis=0)
+    merged = tuple(
+        Share(machine, tuple((int(stop - count), int(stop))
+                             for count, stop in zip(counts[index], stops[index], strict=True)))
+        for index, machine in enumerate(machines)
+    )  # fmt: skip
+    return merged, owner
 
 
 def make_rescue_plan(plan: Plan, machines: Sequence[Machine], job_ids: npt.ArrayLike) -> Plan:
@@ -215,12 +265,12 @@ def make_rescue_plan(plan: Plan, machines: Sequence[Machine], job_ids: npt.Array
         raise ValueError(f"rescued job ids must lie in range({total})")
     kinds = plan.kinds
     within = plan_digest(plan.campaign_seed, plan.pool_digest, machines, kinds.canonical())
-    digest = rescue_digest(within, rescued)
+    digest = rescue_digest(_phased_digest(within, plan.phases), rescued)
     planned = plan.order[np.isin(plan.order, rescued, assume_unique=True)]
-    shares = _shares(machines, kinds, planned)
+    shares, owner = _split(machines, kinds, plan.phases, planned, total)
     return Plan(
         digest, plan.campaign_seed, plan.pool_digest, total, shares, plan.order, rescued, plan,
-        kinds,
+        kinds, plan.phases, owner,
     )  # fmt: skip
 
 
@@ -244,12 +294,20 @@ def share_jobs(plan: Plan, share: Share) -> npt.NDArray[np.int64]:
     if share not in plan.shares:
         raise ValueError(f"the share of {share.machine.name!r} is not part of this plan")
     jobs = all_jobs(plan)
+    index = plan.shares.index(share)
+    if plan.owner is not None and plan.phases is not None:
+        picked = jobs[plan.owner[jobs] == index]
+        # Phase by phase, each in plan order: the order its host runs them.
+        by_phase: npt.NDArray[np.int64] = picked[
+            np.argsort(plan.phases.of_job[picked], kind="stable")
+        ]
+        return by_phase
     if plan.kinds.of_job is None:
         ((start, stop),) = share.slices
         return jobs[start:stop].copy()
     mine = slice_owners(plan.kinds, jobs, [s.slices for s in plan.shares])
-    picked: npt.NDArray[np.int64] = jobs[mine == plan.shares.index(share)]
-    return picked
+    kept: npt.NDArray[np.int64] = jobs[mine == index]
+    return kept
 
 
 def all_jobs(plan: Plan) -> npt.NDArray[np.int64]:
@@ -263,6 +321,9 @@ def owners(plan: Plan) -> npt.NDArray[np.uint16]:
     """Each job's machine, as its index in the plan's shares (a rescue's: those it plans)."""
     owner = np.zeros(plan.total, dtype=np.uint16)
     jobs = all_jobs(plan)
+    if plan.owner is not None:
+        owner[jobs] = plan.owner[jobs]
+        return owner
     if plan.kinds.of_job is not None:
         owner[jobs] = slice_owners(plan.kinds, jobs, [share.slices for share in plan.shares])
         return owner

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from splitter.campaign.digest import full_hex, group_digest
 from splitter.campaign.load import Campaign
 from splitter.campaign.machines import MACHINES_FILE, Machine
@@ -40,6 +42,9 @@ def perf_scale_warning(campaign: Campaign) -> str | None:
 
 
 FOOTER = "positions: each machine's slice of the pool in plan order (see `plan --json`)"
+PHASED_FOOTER = (
+    "positions: each machine's jobs over all phases, counted as one slice (see `plan --json`)"
+)
 KINDS_FOOTER = (
     "kind N: how many jobs of that kind the machine runs, a slice of that kind's jobs "
     "in plan order (see `plan --json`)"
@@ -67,7 +72,60 @@ def plan_json(campaign: Campaign) -> dict[str, object]:
             {"kind": index + 1, "needs": needs.describe(), **_needs_json(needs), "jobs": count}
             for index, (needs, count) in enumerate(zip(plan.kinds.needs, counts, strict=True))
         ]
+    if plan.phases is not None:
+        shown["phases"] = _phases_json(plan)
     return shown
+
+
+def _phase_counts(plan: Plan) -> list[list[int]]:
+    """How many jobs of each phase each machine runs: [machine][phase]."""
+    assert plan.phases is not None and plan.owner is not None
+    planned = plan.owner >= 0
+    owner, phase = plan.owner[planned], plan.phases.of_job[planned]
+    count = plan.phases.count
+    return [
+        np.bincount(phase[owner == index], minlength=count).tolist()
+        for index in range(len(plan.shares))
+    ]
+
+
+def _phases_json(plan: Plan) -> list[dict[str, object]]:
+    assert plan.phases is not None
+    counts = _phase_counts(plan)
+    barriers = plan.phases.barriers
+    return [
+        {
+            "phase": phase + 1,
+            "after_barrier_line": barriers[phase - 1].line if phase else None,
+            "check": plan.phases.checked(phase),
+            "machines": {
+                share.machine.name: counts[index][phase] for index, share in enumerate(plan.shares)
+            },
+        }
+        for phase in range(plan.phases.count)
+    ]
+
+
+def _phase_lines(plan: Plan) -> list[str]:
+    """The phases a task file's barriers make, and each machine's jobs in each."""
+    assert plan.phases is not None
+    counts = _phase_counts(plan)
+    barriers = ", ".join(
+        f"line {barrier.line}{' CHECK' if barrier.check else ''}"
+        for barrier in plan.phases.barriers
+    )
+    phases = range(plan.phases.count)
+    rows = [("machine", *(f"phase {phase + 1}" for phase in phases))]
+    rows += [
+        (share.machine.name, *map(str, counts[index])) for index, share in enumerate(plan.shares)
+    ]
+    return [
+        "",
+        f"phases  {plan.phases.count}, split one by one (barriers: {barriers}); in a static"
+        " split each host runs its share of a phase, then `run --after M` (README, Barriers)",
+        "",
+        *_aligned(rows, 1),
+    ]
 
 
 def _machine_json(share: Share, plan: Plan) -> dict[str, object]:
@@ -117,9 +175,11 @@ def plan_table(campaign: Campaign, rescue_over: str | None = None) -> str:
         names = ", ".join(machine.name for machine in campaign.machines)
         lines.append(f"rescue  over {names} ({rescue_over})")
     lines.append("")
+    phases = _phase_lines(plan) if plan.phases is not None else []
     if plan.kinds.plain:
         lines += _aligned(_plain_rows(plan), 1)
-        return "\n".join([*lines, "", FOOTER])
+        footer = FOOTER if plan.phases is None else PHASED_FOOTER
+        return "\n".join([*lines, *phases, "", footer])
     counts = _kind_counts(plan)
     kinds = [("kind", "jobs", "needs")] + [
         (str(index + 1), str(count), needs.describe())
@@ -128,7 +188,7 @@ def plan_table(campaign: Campaign, rescue_over: str | None = None) -> str:
     lines += _aligned(kinds, 1)
     lines.append("")
     lines += _aligned(_kind_rows(plan), 1)
-    return "\n".join([*lines, "", KINDS_FOOTER])
+    return "\n".join([*lines, *phases, "", KINDS_FOOTER])
 
 
 def _plain_rows(plan: Plan) -> list[tuple[str, ...]]:

@@ -32,7 +32,7 @@ from splitter.merge.reportfile import read_report_json
 from splitter.merge.reportids import rescue_ids
 from splitter.merge.rules import REPORT_NAME
 
-__all__ = ["Rescue", "describe", "load_rescue"]
+__all__ = ["Rescue", "check_report_campaign", "describe", "load_rescue"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +66,7 @@ def load_rescue(
     """
     path = merged / REPORT_NAME
     report = _read_report(path)
-    _check_campaign(path, report, campaign)
+    check_report_campaign(path, report, campaign, "rescue")
     if not force:
         _check_none_running(path, report)
     ids = rescue_ids(report, path, campaign.plan.total, retry_failed)
@@ -76,8 +76,13 @@ def load_rescue(
     return Rescue(narrowed, path, str(report["digest"]), chosen_by)
 
 
-def _check_campaign(path: Path, report: dict[str, Any], campaign: Campaign) -> None:
-    """The report's campaign must be this one: same splitter.ini, same job pool."""
+def check_report_campaign(
+    path: Path, report: dict[str, Any], campaign: Campaign, doing: str
+) -> None:
+    """The report's campaign must be this one: same splitter.ini, same job pool.
+
+    ``doing`` says what the report is read for, in the refusal ("rescue").
+    """
     for field, ours, what in (
         ("config_digest", campaign.config_digest, "splitter.ini"),
         ("pool_digest", campaign.pool_digest, "job pool"),
@@ -85,7 +90,7 @@ def _check_campaign(path: Path, report: dict[str, Any], campaign: Campaign) -> N
         if report.get(field) != ours.hex():
             raise VerificationError(
                 f"{path} comes from another campaign (its {what} differs from this one's);"
-                " rescue with the entry script and configs of the merged campaign, or merge"
+                f" {doing} with the entry script and configs of the merged campaign, or merge"
                 " again with this campaign's folders"
             )
 

@@ -70,6 +70,8 @@ class RunRequest:
     dask_attempts: int = 3
     reuse: tuple[Path, ...] = ()
     """Folders of the same splitter.ini whose ok rows are copied instead of run."""
+    after: Path | None = None
+    """``--after M``: the merge of the last phase's folders, which says what may run now."""
     max_failures: int | None = None
     """Stop at the run's N-th failed job (``--max-failures N``, ``--fail-fast``)."""
 
@@ -123,12 +125,41 @@ def run_command(campaign: Campaign, job: Callable[..., Any], request: RunRequest
         fresh=request.fresh, interactive=sys.stderr.isatty(), stream=sys.stderr,
         manifest_extra=tuple(extra), stop_at_once=request.stop_at_once, reuse=request.reuse,
         max_failures=request.max_failures,
+        last_phase=_last_phase(campaign, request, exact=engine is not None),
     )  # fmt: skip
     if engine is not None:
         return run_share(campaign, job, share, options, engine).exit_code
     lends = _array_capacity(machine, request) if request.array is not None else machine
     host = local_slots(lends, options.workers, campaign.kinds, share, _host(campaign))
     return run_share(campaign, job, share, options, LocalPool(options.workers, host)).exit_code
+
+
+def _last_phase(campaign: Campaign, request: RunRequest, exact: bool) -> int | None:
+    """The last phase this run may run: every one where one process sees every job.
+
+    Those are ``--all``, Dask and a plan of one machine: the runner holds the
+    barriers itself (None). In a static split, the first phase, or the one
+    ``--after M`` allows.
+    """
+    phases = campaign.phases
+    one_process = exact or request.whole_pool or len(campaign.plan.shares) == 1
+    if request.after is not None and (phases.count == 1 or one_process):
+        raise UsageError(
+            "--after starts the next phase of a static split of a task file with barriers;"
+            " here the barriers are held by this run itself, so run without --after"
+            if phases.count > 1
+            else "--after starts the next phase after a barrier, and this campaign has none;"
+            " run without --after"
+        )
+    if phases.count == 1 or one_process:
+        return None
+    if request.after is None:
+        return 0
+    from splitter.merge.after import load_after  # only then is merge loaded
+
+    after = load_after(campaign, request.after)
+    say(f"{after.report} lets phase {after.phase + 1} of {after.phases} run")
+    return after.phase
 
 
 def _host(campaign: Campaign) -> tuple[bool, bool]:

@@ -233,6 +233,10 @@ class Engine(Protocol):
         """Hand out work, wait up to ``timeout`` seconds, return the rows that came back."""
         ...
 
+    def extend(self, job_ids: Sequence[int]) -> None:
+        """Run ``job_ids`` too, after the jobs given so far (the next phase, after a barrier)."""
+        ...
+
     def running(self) -> list[RunningJob]:
         """The jobs running now, longest running first."""
         ...

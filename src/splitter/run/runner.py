@@ -35,8 +35,9 @@ from splitter.campaign.digest import group_digest
 from splitter.campaign.identity import JobKeys, parse_key_texts
 from splitter.campaign.load import Campaign
 from splitter.campaign.plan import owners
+from splitter.run.barriers import Barriers
 from splitter.run.display import ProgressDisplay
-from splitter.run.engine import Engine, EngineFactory, FormattedRows, JobPool, JobSetup
+from splitter.run.engine import Engine, EngineFactory, FormattedRows, JobPool, JobSetup, Row
 from splitter.run.logs import RunLogging
 from splitter.run.owner.control import OwnerControl, earlier_intervals
 from splitter.run.tally import RunSummary, Tally
@@ -86,6 +87,9 @@ class RunOptions:
     """Folders of the same splitter.ini whose ok rows this run copies instead of running."""
     max_failures: int | None = None
     """Stop the run (exit 1) once this many of its jobs have failed: ``--max-failures N``."""
+    last_phase: int | None = None
+    """In a static split of a campaign with barriers: the last phase this run may run
+    (``run --after M``); None: every phase, the barriers held here."""
 
 
 def run_share(
@@ -129,6 +133,7 @@ def _run_in(
         statuses = [outcomes.get(key) for key in campaign.keys.hex_of(share)]
     todo = [j for j, status in zip(share_ids, statuses, strict=True) if _wanted(status, options)]
     tally = Tally.from_statuses(statuses, options.retry_failed)
+    barriers = _barriers(campaign, share_ids, statuses, todo, options)
     earlier = read_plan_file(folder.path) if folder.resumed else None
     reuse = _reuse_line(campaign, folder, outcomes, tally, todo, earlier)
     _record_plan(campaign, folder, earlier)
@@ -137,7 +142,10 @@ def _run_in(
     manifest = _Manifest(campaign, options, folder, len(share), started, owner)
     manifest.write(tally, "running")
     try:
-        return _run(campaign, job, todo, options, engine, folder, tally, manifest, started, reuse)
+        return _run(
+            campaign, job, todo, options, engine, folder, tally, manifest, started, reuse,
+            barriers,
+        )  # fmt: skip
     except BaseException:
         # A full disk, a broken pool, a bug: the manifest must not say `running`.
         with contextlib.suppress(OSError):
@@ -156,6 +164,7 @@ def _run(
     manifest: _Manifest,
     started: float,
     reuse: str | None = None,
+    barriers: Barriers | None = None,
 ) -> RunSummary:
     """Log, record and display the run of ``todo`` on ``engine``; the manifest says how it went."""
     settings, share = campaign.settings, tally.share
@@ -174,13 +183,16 @@ def _run(
             copied = _copy_reused(campaign, options.reuse, folder.path, todo, writer)
             tally.reuse(len(copied))
             todo = [job for job in todo if job not in copied]
+            if barriers is not None:
+                barriers = barriers.without(copied)
+        first = todo if barriers is None else barriers.first()
         display = ProgressDisplay(
             options.machine, share, share - len(todo),
             interactive=options.interactive, interval=settings.progress_interval,
             stream=options.stream,
         )  # fmt: skip
         jobs = engine(
-            _job_setup(campaign, job, folder, options), pool, todo,
+            _job_setup(campaign, job, folder, options), pool, first,
             logs.handle_worker_record, settings.job_timeout,
         )  # fmt: skip
 
@@ -200,14 +212,18 @@ def _run(
             options.stop_at_once,
             fail_fast,
             manifest.owner,
+            barriers,
         )
         display.close()
         logs.report_repeats()
+        stopped = fail_fast.reason or (barriers.reason if barriers is not None else None)
         summary = tally.summary(
             options.machine, folder.path, interrupted and not fail_fast.tripped,
-            time.time() - started, fail_fast.reason,
+            time.time() - started, stopped, _waiting(barriers, interrupted or bool(stopped)),
         )  # fmt: skip
         log.info("%s", summary.line())
+        if summary.waiting:
+            log.info("%s", summary.waiting)
     manifest.write(tally, summary.state, display.rate())
     return summary
 
@@ -236,7 +252,7 @@ def _reuse_line(
     name = group_digest(bytes.fromhex(folder.earlier_plan[:16]))
     line = (
         f"reusing {tally.skipped:,} results of plan {name}; {len(todo) - moved:,} new jobs"
-        + (f", {moved:,} moved here" if moved else "")
+        + (f", {moved:,} of the earlier plan still to run here" if moved else "")
         + f"; {_jobs(gone)} no longer in the pool"
     )
     return line + (f", {_jobs(elsewhere)} now other machines'" if elsewhere else "")
@@ -279,9 +295,12 @@ def _record_plan(campaign: Campaign, folder: OutputFolder, recorded: PlanRecord 
     if recorded is not None and recorded.plan_digest == plan.digest.hex():
         return
     names = tuple(share.machine.name for share in plan.shares)
+    phases = plan.phases
     record = PlanRecord(
-        plan.digest.hex(), plan.pool_digest.hex(), names, campaign.keys.words, owners(plan)
-    )
+        plan.digest.hex(), plan.pool_digest.hex(), names, campaign.keys.words, owners(plan),
+        None if phases is None else phases.of_job.astype(np.uint16),
+        () if phases is None else phases.barriers,
+    )  # fmt: skip
     write_plan_file(folder.path, record)
 
 
@@ -296,6 +315,7 @@ def _drive(
     stop_at_once: bool = False,
     fail_fast: FailFast | None = None,
     owner: OwnerControl | None = None,
+    barriers: Barriers | None = None,
 ) -> bool:
     """The parent's loop; True when it was interrupted (or stopped by ``fail_fast``)."""
     next_flush = time.monotonic() + flush_interval
@@ -304,7 +324,9 @@ def _drive(
     with _interrupts(engine, stop_at_once):
         try:
             engine.start()
-            while not engine.finished:
+            while not engine.finished or (
+                barriers is not None and not engine.stopping and barriers.advance(engine)
+            ):
                 if owner is not None and owner.poll(engine):  # the owner's pause, workers
                     display.set_pause(owner.paused.note() if owner.paused else None)
                     checkpoint()
@@ -320,6 +342,8 @@ def _drive(
                         count, busy = 1, rows[3]
                     tally.add(count, failures, busy)
                     display.advance(count - len(failures), len(failures))
+                    if barriers is not None and failures:
+                        _count_failures(barriers, rows)
                     if fail_fast is not None and failures:
                         fail_fast.check(tally.failed_now, engine)
                 engine.columns = writer.columns
@@ -343,6 +367,45 @@ def _drive(
             engine.close()
         _flush(writer, tally)
     return stopped_hard or engine.stopping
+
+
+def _count_failures(barriers: Barriers, rows: FormattedRows | Row) -> None:
+    """Tell ``barriers`` which jobs of ``rows`` failed (a BARRIER CHECK stops after them)."""
+    if isinstance(rows, FormattedRows):
+        for job_id, _ in rows.failures:
+            barriers.failed(job_id)
+    else:
+        barriers.failed(rows[0])
+
+
+def _barriers(
+    campaign: Campaign,
+    share: list[int],
+    statuses: list[str | None],
+    todo: list[int],
+    options: RunOptions,
+) -> Barriers | None:
+    """The run's phases, when its campaign has barriers (see `splitter.run.barriers`)."""
+    phases = campaign.phases
+    if phases.count == 1:
+        return None
+    recorded = [0] * phases.count
+    for job, status in zip(share, statuses, strict=True):
+        if status is not None and status != "ok" and not options.retry_failed:
+            recorded[int(phases.of_job[job])] += 1
+    return Barriers(phases, todo, recorded, options.last_phase)
+
+
+def _waiting(barriers: Barriers | None, stopped: bool) -> str | None:
+    """What to do next when this host's share of later phases waits for ``run --after``."""
+    if barriers is None or not barriers.waiting or stopped:
+        return None
+    done, count = barriers.last + 1, barriers.phases.count
+    return (
+        f"phase {done} of {count} done here; {barriers.waiting} jobs of later phases wait:"
+        " when every host has finished its share of it, merge their folders (merge ... --out"
+        f" M) and start phase {done + 1} on every host with `run --after M`"
+    )
 
 
 def _flush(writer: ResultsWriter, tally: Tally) -> None:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from splitter.campaign.directives import EngineCommand, Task, TaskFile, task_key
+from splitter.campaign.phases import Barrier, Phases, phases_of
 from splitter.campaign.taskfile import TaskSettings, read_task_file, task_file_name, task_settings
 from splitter.errors import UsageError
 from splitter.run.engine import JobSetup, LogLines
@@ -111,14 +112,17 @@ def check_task_folder(settings: TaskSettings, start: str) -> None:
 
 def load_tasks(
     path: Path,
-) -> tuple[TaskJob, tuple[Task, ...], Callable[[Task], tuple[str | bytes, int]]]:
-    """A task file as (job, pool, key) for any command that takes a pool (``-``: stdin).
+) -> tuple[TaskJob, tuple[Task, ...], Callable[[Task], tuple[str | bytes, int]], Phases]:
+    """A task file as (job, pool, key, phases) for any command that takes a pool (``-``: stdin).
 
-    The key of a task is its command as run and its repeat index (``task_key``).
+    The key of a task is its command as run and its repeat index (``task_key``);
+    its phase is how many barriers come before it.
     """
     tasks: TaskFile = read_task_file(path)
     job = TaskJob(task_file_name(path), tasks.start, tasks.stop, os.getcwd())
-    return job, tasks.tasks, task_key
+    barriers = [Barrier(barrier.line, barrier.check) for barrier in tasks.barriers]
+    phases = phases_of([task.phase for task in tasks.tasks], barriers)
+    return job, tasks.tasks, task_key, phases
 
 
 def shown_command(command: str) -> str:

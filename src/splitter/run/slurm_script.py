@@ -111,6 +111,8 @@ class ArrayScript:
     job_name: str = "splitter"
     task_file: Path | None = None
     """The task file every task runs (``--tasks``), absolute; None for an entry's own pool."""
+    phases: tuple[bool, ...] = ()
+    """A task file with barriers: per phase, whether the barrier opening it checks."""
 
 
 def array_script(
@@ -151,14 +153,14 @@ def array_script(
         command, name = entry_command(path, _head(path), python, frozen, sys.executable), path.stem
     configs = None if configs is None else configs.resolve()
     workdir = Path.cwd()
-    digest, kinds = probe_plan(command, tasks, configs, workdir, task_file)
+    digest, kinds, checks = probe_plan(command, tasks, configs, workdir, task_file)
     logs = logs.resolve()
     logs.mkdir(parents=True, exist_ok=True)
     asks = task_resources(kinds, cpus)
     return ArrayScript(
         command=command, tasks=tasks, digest=digest, workdir=workdir, out=out.resolve(),
         logs=logs, cpus=asks.cpus, gpus=asks.gpus, mem=asks.mem, configs=configs, time=time,
-        partition=partition, job_name=name, task_file=task_file,
+        partition=partition, job_name=name, task_file=task_file, phases=checks,
     )  # fmt: skip
 
 
@@ -218,8 +220,9 @@ def probe_plan(
     configs: Path | None,
     cwd: Path,
     task_file: Path | None = None,
-) -> tuple[bytes, tuple[Needs, ...]]:
-    """The plan digest of an array of ``tasks`` and the kinds of job, as a task computes them."""
+) -> tuple[bytes, tuple[Needs, ...], tuple[bool, ...]]:
+    """The plan digest of an array of ``tasks``, the kinds of job and, for a task file with
+    barriers, whether each phase's barrier checks: as a task computes them."""
     argv = [*command, "plan", "--json", "--slurm-array", str(tasks)]
     if task_file is not None:
         argv += ["--tasks", str(task_file)]
@@ -241,10 +244,11 @@ def probe_plan(
         shown = json.loads(done.stdout)
         digest = bytes.fromhex(shown["digest"])
         kinds = tuple(_kind(kind) for kind in shown.get("kinds", ()))
+        checks = tuple(bool(phase["check"]) for phase in shown.get("phases", ()))
     except (ValueError, KeyError, TypeError):
         printed = done.stdout.strip()[:80]
         raise UsageError(f"`{shlex.join(argv)}` printed {printed!r}, not a plan") from None
-    return digest, kinds
+    return digest, kinds, checks
 
 
 def _kind(shown: Any) -> Needs:
@@ -302,6 +306,8 @@ def render_script(script: ArrayScript) -> str:
     if script.configs is not None:
         run.append(f"--configs {quote(str(script.configs))}")
     run.append(f"--out {quote(str(script.out))}")
+    if len(script.phases) > 1:
+        run.append('${SPLITTER_AFTER:+--after "$SPLITTER_AFTER"}')
     body = [
         "",
         "set -euo pipefail",

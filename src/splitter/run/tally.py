@@ -34,7 +34,9 @@ class RunSummary:
     interrupted: bool
     seconds: float
     stopped: str | None = None
-    """Why the run stopped early on purpose (``--max-failures``), else None."""
+    """Why the run stopped early on purpose (``--max-failures``, a BARRIER CHECK), else None."""
+    waiting: str | None = None
+    """What to do next when later phases of the share wait for ``run --after M``."""
 
     @property
     def exit_code(self) -> int:
@@ -49,7 +51,9 @@ class RunSummary:
         """What manifest.json says of the run: finished, interrupted or stopped."""
         if self.interrupted:
             return "interrupted"
-        return "stopped" if self.stopped else "finished"
+        if self.stopped:
+            return "stopped"
+        return "waiting" if self.waiting else "finished"
 
     def line(self) -> str:
         """One line for the console and the log."""
@@ -151,9 +155,11 @@ class Tally:
         interrupted: bool,
         seconds: float,
         stopped: str | None = None,
+        waiting: str | None = None,
     ) -> RunSummary:
-        """The summary at the end of a run; ``stopped`` says why it stopped early on purpose."""
+        """The summary at the end of a run; ``stopped`` says why it stopped early on purpose,
+        ``waiting`` what to do when later phases wait for ``run --after``."""
         return RunSummary(
             machine, folder, self.share, self.ran, self.skipped, self.ok, dict(self.failed),
-            self.remaining, interrupted, seconds, stopped,
+            self.remaining, interrupted, seconds, stopped, waiting,
         )  # fmt: skip

@@ -187,6 +187,11 @@ class DaskEngine:
     def _put(self, kind: str, message: Any) -> None:
         self._events.put((kind, message))
 
+    def extend(self, job_ids: Sequence[int]) -> None:
+        """Run ``job_ids`` too, after every job given so far (the next phase after a barrier)."""
+        self._pending.extend(job_ids)
+        self._outstanding.update(job_ids)
+
     def step(self, timeout: float) -> Received:
         """Submit batches, wait up to ``timeout`` s for news, return the rows received."""
         assert self._connection is not None, "start() first"

@@ -164,11 +164,21 @@ class JobQueue:
         self._grants: dict[Slots, Grant] = {}
         if not self.plain:
             self._jobs.clear()
-            jobs = np.asarray(job_ids, dtype=np.int64)
-            of = kinds.of(jobs)
-            for kind in largest_first(kinds.needs, host.capacity):
-                for job in jobs[of == kind].tolist():
-                    self._waiting.push(job, kinds.needs[kind])
+            self._wait(job_ids)
+
+    def add(self, job_ids: Sequence[int]) -> None:
+        """Queue ``job_ids`` after every job waiting now (a phase after a barrier)."""
+        if self.plain:
+            self._jobs.extend(job_ids)
+        else:
+            self._wait(job_ids)
+
+    def _wait(self, job_ids: Sequence[int]) -> None:
+        jobs = np.asarray(job_ids, dtype=np.int64)
+        of = self.kinds.of(jobs)
+        for kind in largest_first(self.kinds.needs, self.host.capacity):
+            for job in jobs[of == kind].tolist():
+                self._waiting.push(job, self.kinds.needs[kind])
 
     def __len__(self) -> int:
         return len(self._jobs) + len(self._waiting)

@@ -208,6 +208,16 @@ class Supervisor:
             for slot in range(self._workers):
                 self._spawn(slot, self._pending.grant(None, slot))
 
+    def extend(self, job_ids: Sequence[int]) -> None:
+        """Run ``job_ids`` too, after every job given so far (the next phase after a barrier)."""
+        self._pending.add(job_ids)
+        wanted = min(self._limit, len(self._pending))
+        if self._pending.plain and wanted > self._workers and not self.stopping:
+            for slot in range(self._workers, wanted):
+                if slot not in self._handles:
+                    self._spawn(slot, self._pending.grant(None, slot))
+            self._workers = wanted
+
     def step(self, timeout: float) -> Received:
         """Dispatch to idle workers, wait up to ``timeout`` s, return the rows received."""
         self._dispatch()
