@@ -15,7 +15,7 @@ import pytest
 
 from conftest import run_module
 from splitter.cli import Program, run_cli
-from splitter.merge.status import folder_status, status_table
+from splitter.merge.status import folder_status, status_table, unseen_machines
 from splitter.store.frames import CorruptFileError, FrameWriter
 from splitter.store.hostfolder import read_host
 from splitter.store.lock import LOCK_NAME, FolderLock
@@ -237,3 +237,19 @@ def test_a_paused_run_says_since_when_and_why(tmp_path: Path) -> None:
         f"alpha ({host}): running, paused since 14:03 (by hand), 2/4 done, 2 ok, 0 failed,"
         " 2 remaining, digest 0001 0203 0405 0607; about 4s left at 0.5 jobs/s once it continues"
     )
+
+
+def test_status_lists_the_machines_of_the_plan_that_no_folder_given_is_of(
+    tmp_path: Path,
+) -> None:
+    owners = ["alpha", "alpha", "beta", "gamma", "gamma", "gamma"]
+    alpha = make_host(tmp_path / "a", "alpha", ok_rows(range(2)), owners=owners)
+    statuses = [folder_status(alpha)]
+    assert unseen_machines([alpha], statuses) == [
+        "beta: no folder given, 1 jobs",
+        "gamma: no folder given, 3 jobs",
+    ]
+    assert status_table(statuses, unseen_machines([alpha], statuses)).splitlines()[1:] == [
+        "beta: no folder given, 1 jobs",
+        "gamma: no folder given, 3 jobs",
+    ]

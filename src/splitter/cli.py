@@ -666,7 +666,7 @@ def _write_report(merged: Path, out: Path | None) -> None:
 
 
 def _cmd_status(args: argparse.Namespace, program: Program) -> int:
-    from splitter.merge.status import folder_status, status_table
+    from splitter.merge.status import folder_status, status_table, unseen_machines
     from splitter.store.outdir import is_moved_aside
 
     folders = [folder for folder in args.folders if not is_moved_aside(folder)]
@@ -677,7 +677,7 @@ def _cmd_status(args: argparse.Namespace, program: Program) -> int:
     if args.json:
         print(json.dumps([status.as_json() for status in statuses], indent=2))
     else:
-        print(status_table(statuses))
+        print(status_table(statuses, unseen_machines(folders, statuses)))
     return 0
 
 

@@ -30,7 +30,7 @@ from splitter.store.lock import probe_lock
 from splitter.store.planfile import PlanRecord, read_plan_file
 from splitter.store.rowformat import FAILED_STATUSES
 
-__all__ = ["FolderStatus", "folder_status", "last_to_finish", "status_table"]
+__all__ = ["FolderStatus", "folder_status", "last_to_finish", "status_table", "unseen_machines"]
 
 
 @dataclass(frozen=True)
@@ -134,9 +134,29 @@ def _alive(host: HostFolder) -> bool:
     return lock.host is not None and lock.host != socket.gethostname()
 
 
-def status_table(statuses: Sequence[FolderStatus]) -> str:
-    """The console text of `status`: one line per folder, then who finishes last."""
-    lines = [status.line() for status in statuses]
+def unseen_machines(folders: Sequence[Path], statuses: Sequence[FolderStatus]) -> list[str]:
+    """Lines for the machines of the folders' plans that no given folder is of.
+
+    ``gamma: no folder given, 800 jobs``: a host forgotten in the command, or
+    lost, shows up instead of silently missing from the table.
+    """
+    seen = {status.machine for status in statuses}
+    lines: dict[str, str] = {}
+    for folder in folders:
+        record = read_plan_file(folder)
+        if record is None:
+            continue
+        counts = np.bincount(record.owners, minlength=len(record.machines))
+        for index, name in enumerate(record.machines):
+            if name not in seen and name not in lines:
+                lines[name] = f"{name}: no folder given, {int(counts[index])} jobs"
+    return list(lines.values())
+
+
+def status_table(statuses: Sequence[FolderStatus], unseen: Sequence[str] = ()) -> str:
+    """The console text of `status`: one line per folder, the machines with none, then who
+    finishes last."""
+    lines = [status.line() for status in statuses] + list(unseen)
     last = last_to_finish(statuses)
     if last is not None:
         lines.append(last)
