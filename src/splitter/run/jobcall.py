@@ -120,6 +120,8 @@ class JobCall:
         except JobFailed as failed:
             self.exit_if_forked()
             duration = time.perf_counter() - began
+            # Echoed like a job that raised (a task's exit code), without a traceback.
+            self.log.error("job %d failed: %s", job_id, failed.error)
             return (job_id, failed.status, start, duration, failed.error, failed.value)
         except (Exception, SystemExit, KeyboardInterrupt) as exc:
             self.exit_if_forked()
