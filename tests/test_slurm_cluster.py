@@ -150,3 +150,35 @@ def run_merge(tmp_path: Path, env: dict[str, str], tasks: int) -> subprocess.Com
         [sys.executable, str(ENTRY), "merge", *folders, "--out", "m"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
+
+
+def test_the_phases_of_a_task_file_run_as_chained_arrays_and_their_merges(
+    tmp_path: Path, slurm_env: dict[str, str]
+) -> None:
+    (tmp_path / "tasks.txt").write_text(
+        "echo one >> $SPLITTER_MACHINE.txt\necho one >> $SPLITTER_MACHINE.txt\n"
+        "#DISBATCH BARRIER CHECK\n"
+        "echo two >> $SPLITTER_MACHINE.txt\necho two >> $SPLITTER_MACHINE.txt\n"
+    )
+    script = subprocess.run(
+        [sys.executable, "-m", "splitter", "slurm-script", "--tasks", "tasks.txt", "--array",
+         "2", "--out", "out"],
+        cwd=tmp_path, env=slurm_env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert script.returncode == 0, script.stderr
+    (tmp_path / "phased.sh").write_text(script.stdout)
+    submitted = subprocess.run(
+        ["bash", "phased.sh"], cwd=tmp_path, env=slurm_env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert submitted.returncode == 0, submitted.stderr
+    last = submitted.stdout.split("the campaign's merge: ")[1].split(",")[0]
+    for job in submitted.stdout.split():
+        if job.isdigit():
+            wait_for(slurm_env, job)
+    wait_for(slurm_env, last)
+    final = (tmp_path / "out" / "phase-2" / "report.json").read_text()
+    assert '"missing": []' in final and '"next_phase": 1' in final
+    for task in ("task-0", "task-1"):
+        lines = (tmp_path / f"{task}.txt").read_text().split()
+        assert lines == sorted(lines, key=["one", "two"].index)

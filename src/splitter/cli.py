@@ -710,17 +710,17 @@ def _cmd_run(args: argparse.Namespace, program: Program) -> int:
     assert program.job is not None
     if _no_tasks(args, program):
         return 0
+    named = bool(args.machine or os.environ.get("SPLITTER_MACHINE"))
+    explicit, tasks = args.slurm_array is not None, args.slurm_array or None
+    array = array_task_for_run(explicit, named, args.all, os.environ, tasks)
     _, lone = _configs(args) if getattr(args, "tasks", None) is not None else (None, None)
-    if lone is not None:
+    if lone is not None and array is None:  # an array's tasks are its machines
         say(
             f"no configs folder: running the tasks here as one machine, {lone.name}, on "
             f"{lone.cores} CPUs with default settings (`splitter init` writes configs to "
             "split them across hosts)"
         )
         args.machine, args.yes = args.machine or lone.name, True
-    named = bool(args.machine or os.environ.get("SPLITTER_MACHINE"))
-    explicit, tasks = args.slurm_array is not None, args.slurm_array or None
-    array = array_task_for_run(explicit, named, args.all, os.environ, tasks)
     request = RunRequest(
         machine=args.machine, whole_pool=args.all, yes=args.yes,
         expect_digest=args.expect_digest, out=args.out, workers=args.workers,
