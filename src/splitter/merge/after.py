@@ -48,7 +48,8 @@ def load_after(campaign: Campaign, merged: Path) -> After:
             f"--after {merged}: this campaign has no barriers, so it has no phases to start;"
             " run without --after"
         )
-    if report.get("digest") != campaign.plan.digest.hex():
+    plan = campaign.plan.base or campaign.plan  # a rescue's phases are its campaign's
+    if report.get("digest") != plan.digest.hex():
         raise VerificationError(
             f"{path} is of another plan of this campaign (its machines or barriers differ),"
             " whose phases are not these; merge the folders of this plan"
