@@ -17,7 +17,7 @@ from splitter.store.frames import CorruptFileError
 from splitter.store.manifest import MANIFEST_FORMAT, MANIFEST_NAME, read_manifest
 from splitter.store.planfile import PLAN_FILE, PlanRecord
 from splitter.store.results import BASE_COLUMNS, RESULTS_NAME, ResultsReader
-from splitter.store.runhistory import read_runs, run_totals
+from splitter.store.runhistory import finite_number, read_runs, run_totals
 
 __all__ = [
     "MAX_JOBS",
@@ -167,7 +167,7 @@ def _paused(data: dict[str, object]) -> tuple[float, str] | None:
     paused = owner.get("paused") if isinstance(owner, dict) else None
     if not isinstance(paused, dict):
         return None
-    since, reason = _lenient_number(paused, "since"), paused.get("reason")
+    since, reason = finite_number(paused, "since"), paused.get("reason")
     if since is None or not isinstance(reason, str):
         return None
     return since, reason
@@ -211,18 +211,6 @@ def check_plan_total(host: HostFolder, record: PlanRecord | None) -> PlanRecord:
             " `run` wrote there, or rerun `run` on that machine to rewrite it"
         )
     return record
-
-
-def _lenient_number(data: dict[str, object], key: str) -> float | None:
-    """A finite number, else None: for fields a manifest may lack or an owner may garble."""
-    value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # an int of hundreds of digits
-        return None
-    return number if math.isfinite(number) else None  # NaN must never reach report.json
 
 
 def job_columns(host: HostFolder) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ __all__ = [
     "RunRecord",
     "RunTotals",
     "carried_runs",
+    "finite_number",
     "manifest_runs",
     "read_runs",
     "run_totals",
@@ -65,9 +66,10 @@ class RunTotals:
 def this_run(manifest: Mapping[str, object], started: float, ended: float) -> dict[str, object]:
     """The running run's entry, from the counts the runner just put into `manifest`."""
     return RunRecord(
-        started, ended, int(_number(manifest, "jobs_done") or 0),
-        _number(manifest, "busy_seconds") or 0.0, _number(manifest, "wall_seconds") or 0.0,
-        int(_number(manifest, "workers") or 1),
+        started, ended, int(finite_number(manifest, "jobs_done") or 0),
+        finite_number(manifest, "busy_seconds") or 0.0,
+        finite_number(manifest, "wall_seconds") or 0.0,
+        int(finite_number(manifest, "workers") or 1),
     ).as_json()  # fmt: skip
 
 
@@ -110,8 +112,8 @@ def run_totals(runs: Iterable[RunRecord]) -> RunTotals:
 def _record(entry: object) -> RunRecord | None:
     if not isinstance(entry, dict):
         return None
-    started, ended = _number(entry, "started"), _number(entry, "ended")
-    busy, wall = _number(entry, "busy_seconds"), _number(entry, "wall_seconds")
+    started, ended = finite_number(entry, "started"), finite_number(entry, "ended")
+    busy, wall = finite_number(entry, "busy_seconds"), finite_number(entry, "wall_seconds")
     jobs, workers = _count(entry, "jobs_done"), _count(entry, "workers")
     if started is None or ended is None or busy is None or wall is None:
         return None
@@ -125,11 +127,11 @@ def _record(entry: object) -> RunRecord | None:
 def _single_run(manifest: Mapping[str, object]) -> RunRecord | None:
     """A manifest from before the history: its top-level fields are its one run."""
     started = _unix(manifest.get("started"))
-    wall = _number(manifest, "wall_seconds")
+    wall = finite_number(manifest, "wall_seconds")
     if started is None or wall is None:
         return None
     entry = {
-        "started": started, "ended": _number(manifest, "updated") or started + wall,
+        "started": started, "ended": finite_number(manifest, "updated") or started + wall,
         "jobs_done": manifest.get("jobs_done"), "busy_seconds": manifest.get("busy_seconds"),
         "wall_seconds": wall, "workers": manifest.get("workers"),
     }  # fmt: skip
@@ -143,7 +145,8 @@ def _unix(value: object) -> float | None:
         return None
 
 
-def _number(data: Mapping[str, object], key: str) -> float | None:
+def finite_number(data: Mapping[str, object], key: str) -> float | None:
+    """A finite number under ``key``, else None (absent, not a number, NaN, too large)."""
     value = data.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
