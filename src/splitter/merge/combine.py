@@ -54,8 +54,9 @@ from splitter.merge.rules import (
 )
 from splitter.merge.scan import Promoted, Scan, attempt_of, scan_results
 from splitter.store.celltypes import ColumnKinds
-from splitter.store.frames import FrameReader, FrameWriter, line_pieces, open_regular
+from splitter.store.frames import FrameReader, FrameWriter, line_pieces
 from splitter.store.hostfolder import HostFolder, job_columns, read_host
+from splitter.store.jsonfile import read_json_object
 from splitter.store.lock import LOCK_NAME
 from splitter.store.logfile import LOG_NAME, log_parts, read_log_records
 from splitter.store.manifest import MANIFEST_NAME
@@ -271,11 +272,10 @@ def _refuse_existing(out: Path, names: Sequence[str], force: bool, inputs: Seque
 def _same_merge(out: Path, inputs: Sequence[str]) -> bool:
     """Whether `out` holds a merge of exactly these folders (merging again just redoes it)."""
     try:
-        with open_regular(out / REPORT_NAME) as file:
-            earlier = json.loads(file.read(_REPORT_LIMIT).decode("utf-8"))
-    except (OSError, ValueError, ConfigError, RecursionError):
+        earlier = read_json_object(out / REPORT_NAME, _REPORT_LIMIT, "merge again")
+    except (OSError, ConfigError):
         return False
-    return isinstance(earlier, dict) and earlier.get("inputs") == list(inputs)
+    return earlier.get("inputs") == list(inputs)
 
 
 def _warnings(hosts: Sequence[HostFolder], damaged: Sequence[tuple[str, str]]) -> Iterator[str]:

@@ -20,8 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from splitter.errors import ConfigError, VerificationError
-from splitter.store.frames import CorruptFileError, FrameReader, open_regular
+from splitter.store.frames import CorruptFileError, FrameReader
 from splitter.store.hostfolder import read_host
+from splitter.store.jsonfile import read_json_object
 from splitter.store.manifest import MANIFEST_NAME
 from splitter.store.results import EXTRA_COLUMN, RESULTS_NAME
 from splitter.store.rowformat import BASE_COLUMNS
@@ -104,11 +105,10 @@ def _text(path: Path, payload: bytes) -> str:
 
 def _report_config(path: Path) -> str:
     try:
-        with open_regular(path) as file:
-            report = json.loads(file.read(_REPORT_LIMIT).decode("utf-8"))
-    except (ValueError, RecursionError):
+        report: dict[str, object] | None = read_json_object(path, _REPORT_LIMIT, "merge again")
+    except CorruptFileError:
         report = None
-    config = report.get("config_digest") if isinstance(report, dict) else None
+    config = report.get("config_digest") if report is not None else None
     if not isinstance(config, str):
         raise ConfigError(
             f"{path} is not a merge report of this version of splitter (no config_digest);"
