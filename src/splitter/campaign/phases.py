@@ -14,7 +14,7 @@ with ``run --after M``, M the merge of the phase's folders. Pure: no files.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,12 +102,3 @@ def next_phase(counts: Sequence[PhaseCount], checks: Sequence[bool]) -> int:
             break
         allowed = phase
     return allowed
-
-
-def phase_report(counts: Sequence[PhaseCount], phases: Phases) -> list[Mapping[str, object]]:
-    """The ``phases`` entries of report.json: per phase its counts and whether it checks."""
-    return [
-        {"phase": index, "jobs": count.jobs, "done": count.done, "failed": count.failed,
-         "check": phases.checked(index)}
-        for index, count in enumerate(counts)
-    ]  # fmt: skip
