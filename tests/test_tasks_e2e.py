@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_module, write_configs
+from processes import alive_in_group, wait_for
 from splitter.run.injection import job_seed64
 from splitter.store.results import ResultsReader
 
@@ -40,28 +41,6 @@ def rows(folder: Path) -> dict[int, dict[str, str]]:
     reader = ResultsReader(folder / "results.csv.zst")
     found = [dict(zip(reader.header, row, strict=True)) for row in reader]
     return {int(row["job_id"]): row for row in found}
-
-
-def alive_in_group(group: int) -> list[int]:
-    """The live (not zombie) processes of a process group."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == group:
-            found.append(int(entry.name))
-    return found
-
-
-def wait_for(predicate, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
 
 
 def test_three_hosts_run_their_shares_with_the_environment_and_merge_completely(
